@@ -1,0 +1,1 @@
+"""Built-in massbench plugins, each registered through the ``massbench`` entry-point group."""

@@ -1,0 +1,1 @@
+"""massbench built-in plugin: mock."""
