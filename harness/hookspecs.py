@@ -86,13 +86,17 @@ def massbench_explainers() -> list[type]:
     """Return explainer classes.
 
     An explainer has ``name``, ``__init__(**params)``, ``supports(estimator)
-    -> bool``, ``explain_fold(estimator, view, truth, context) -> dict[str,
-    ndarray]`` (per-cluster arrays for one fold's test clusters, stored by the
-    harness as ``explanations/<label>/fold<k>.npz``), and ``summarize(label,
+    -> bool``, ``explain_fold(estimator, test, truth, train_truth, context) ->
+    dict[str, ndarray]`` (per-cluster arrays, leading axis = the fold's test
+    clusters in order, stored by the harness as
+    ``explanations/<explainer>/<label>/fold<k>.npz``) and ``summarize(label,
     arrays, truth, out_dir) -> dict`` (JSON-able figures for
-    ``explanations/summary.json``; PNG figures written into ``out_dir``).
-    ``view`` is the estimator's test view (declared inputs only, no masses);
-    ``truth`` is a view with every input, truth-only ones included, and masses.
+    ``explanations/summary.json``; PNG figures written into ``out_dir``;
+    ``arrays`` concatenates every fold, ``truth`` is the matching view).
+    ``test`` is the estimator's test view (declared inputs only, no masses);
+    ``truth`` views the same clusters with every input, truth-only ones
+    included, and masses; ``train_truth`` views the fold's training clusters
+    likewise (to fit reference models such as the N_phot proxy of eq. 13).
     """
 
 
