@@ -1,0 +1,333 @@
+"""Benchmark files: YAML read with safe loading into typed records.
+
+Format (exactly these keys; ``cv.n_folds`` and explainer ``params`` are optional extensions)::
+
+    benchmark: erosita            # name
+    version: "1.0"                # results of different versions are never mixed
+    dataset:
+      name: erosita-mock          # a dataset plugin
+      params: {n_clusters: 3285, seed: 0}
+    cv:
+      scheme: octants             # the paper's 8 spatial folds; also `random` (k folds) to measure leakage
+      val_fraction: 0.1           # random share of the training folds kept for validation
+      seed: 0
+      n_folds: 8                  # random scheme only
+    estimators:
+      - name: cnn-single-band     # an estimator plugin
+        label: CNN 0.5-10 keV     # optional display name; one plugin may appear twice with other params
+        params: {epochs: 150, patience: 20}
+    explainers:                   # optional
+      - name: saliency
+        estimators: [cnn-single-band]   # estimator labels or names
+        params: {}
+
+Every error names the file, the line and the key, with a did-you-mean suggestion where
+one applies; plugin params are checked against each plugin's typed ``__init__``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+
+class _Map(dict):
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _Seq(list):
+    line: int = 0
+    item_lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping key and sequence item (1-based)."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
+    out = _Map()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            raise ConfigError(f"{loader.name}:{key_node.start_mark.line + 1}: key {key!r} appears twice")
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[str(key)] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _Seq:
+    out = _Seq(loader.construct_object(n, deep=True) for n in node.value)
+    out.line = node.start_mark.line + 1
+    out.item_lines = [n.start_mark.line + 1 for n in node.value]
+    return out
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CVSpec:
+    scheme: str = "octants"
+    val_fraction: float = 0.1
+    seed: int = 0
+    n_folds: int = 8
+
+
+@dataclass
+class EstimatorSpec:
+    name: str
+    label: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        """File-system-safe form of the label (unique within a benchmark)."""
+        return slugify(self.label)
+
+
+@dataclass
+class ExplainerSpec:
+    name: str
+    estimators: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Benchmark:
+    """A parsed, checked benchmark file."""
+
+    benchmark: str
+    version: str
+    dataset: DatasetSpec
+    cv: CVSpec
+    estimators: list[EstimatorSpec]
+    explainers: list[ExplainerSpec] = field(default_factory=list)
+    path: str = ""
+    sha256: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.benchmark}@{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("path")
+        d.pop("sha256")
+        return d
+
+    def estimator(self, label: str) -> EstimatorSpec:
+        for e in self.estimators:
+            if e.label == label:
+                return e
+        raise KeyError(label)
+
+
+def slugify(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return s or "estimator"
+
+
+def config_hash(obj: Any) -> str:
+    """Stable short hash of a JSON-able object (used to decide whether a unit can be resumed)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+_TOP = {"benchmark": True, "version": True, "dataset": True, "cv": True, "estimators": True, "explainers": False}
+_DATASET = {"name": True, "params": False}
+_CV = {"scheme": False, "val_fraction": False, "seed": False, "n_folds": False}
+_EST = {"name": True, "label": False, "params": False}
+_EXPL = {"name": True, "estimators": True, "params": False}
+
+
+class _Checker:
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, line: int, msg: str) -> None:
+        raise ConfigError(f"{self.path}:{line}: {msg}")
+
+    def keys(self, m: Any, allowed: dict[str, bool], where: str, line: int) -> _Map:
+        if not isinstance(m, dict):
+            self.fail(line, f"{where} must be a mapping, got {type(m).__name__}")
+        for k in m:
+            if k not in allowed:
+                hint = difflib.get_close_matches(str(k), list(allowed), n=1)
+                self.fail(m.key_lines.get(str(k), m.line),
+                          f"unknown key {where + '.' if where else ''}{k}"
+                          + (f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"))
+        for k, required in allowed.items():
+            if required and k not in m:
+                self.fail(m.line, f"missing key {where + '.' if where else ''}{k}")
+        return m
+
+    def typed(self, m: _Map, key: str, tp: type | tuple[type, ...], where: str, what: str) -> Any:
+        v = m[key]
+        ok = isinstance(v, tp) and not (isinstance(v, bool) and bool not in (tp if isinstance(tp, tuple) else (tp,)))
+        if not ok:
+            extra = ' (quote it: version: "1.0")' if key == "version" else ""
+            self.fail(m.key_lines.get(key, m.line), f"{where}{key} must be {what}, got {v!r}{extra}")
+        return v
+
+
+def load_benchmark(path: str | Path, registry: Any | None = None) -> Benchmark:
+    """Read and check a benchmark file; with a registry, check plugin names and params too."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read benchmark file ({exc.strerror or exc})") from None
+    return parse_benchmark(text, str(path), registry)
+
+
+def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = None) -> Benchmark:
+    loader = _LineLoader(text)
+    loader.name = path
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    finally:
+        loader.dispose()
+    c = _Checker(path)
+    if not isinstance(data, dict):
+        c.fail(1, "a benchmark file must be a mapping with keys benchmark, version, dataset, cv, estimators")
+    c.keys(data, _TOP, "", 1)
+    name = c.typed(data, "benchmark", str, "", "a string")
+    version = c.typed(data, "version", str, "", "a string")
+
+    ds = c.keys(data["dataset"], _DATASET, "dataset", data.key_lines["dataset"])
+    ds_name = c.typed(ds, "name", str, "dataset.", "a string")
+    ds_params = ds.get("params") or {}
+    if not isinstance(ds_params, dict):
+        c.fail(ds.key_lines.get("params", ds.line), "dataset.params must be a mapping")
+    dataset = DatasetSpec(ds_name, dict(ds_params))
+
+    cv_raw = data["cv"] if data["cv"] is not None else _Map()
+    if not hasattr(cv_raw, "key_lines"):
+        cv_raw = _Map(cv_raw) if isinstance(cv_raw, dict) else cv_raw
+    cvm = c.keys(cv_raw, _CV, "cv", data.key_lines["cv"])
+    cv = CVSpec()
+    if "scheme" in cvm:
+        cv.scheme = c.typed(cvm, "scheme", str, "cv.", "a string")
+        if cv.scheme not in ("octants", "random"):
+            hint = difflib.get_close_matches(cv.scheme, ["octants", "random"], n=1)
+            c.fail(cvm.key_lines["scheme"], f"cv.scheme must be 'octants' or 'random', got {cv.scheme!r}"
+                   + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    if "val_fraction" in cvm:
+        cv.val_fraction = float(c.typed(cvm, "val_fraction", (int, float), "cv.", "a number"))
+        if not 0.0 < cv.val_fraction < 1.0:
+            c.fail(cvm.key_lines["val_fraction"], f"cv.val_fraction must be between 0 and 1, got {cv.val_fraction}")
+    if "seed" in cvm:
+        cv.seed = c.typed(cvm, "seed", int, "cv.", "an integer")
+    if "n_folds" in cvm:
+        cv.n_folds = c.typed(cvm, "n_folds", int, "cv.", "an integer")
+        if cv.scheme == "octants" and cv.n_folds != 8:
+            c.fail(cvm.key_lines["n_folds"], "cv.n_folds applies to scheme 'random' (octants always make 8 folds)")
+        if cv.n_folds < 2:
+            c.fail(cvm.key_lines["n_folds"], "cv.n_folds must be at least 2")
+
+    ests_raw = data["estimators"]
+    if not isinstance(ests_raw, list) or not ests_raw:
+        c.fail(data.key_lines["estimators"], "estimators must be a non-empty list")
+    estimators: list[EstimatorSpec] = []
+    seen: dict[str, int] = {}
+    for i, e in enumerate(ests_raw):
+        line = ests_raw.item_lines[i]
+        if isinstance(e, str):
+            e = _Map(name=e)
+            e.line, e.key_lines = line, {"name": line}
+        em = c.keys(e, _EST, f"estimators[{i}]", line)
+        ename = c.typed(em, "name", str, f"estimators[{i}].", "a string")
+        label = c.typed(em, "label", str, f"estimators[{i}].", "a string") if "label" in em else ename
+        params = em.get("params") or {}
+        if not isinstance(params, dict):
+            c.fail(em.key_lines.get("params", em.line), f"estimators[{i}].params must be a mapping")
+        slug = EstimatorSpec(ename, label).slug
+        if slug in seen:
+            c.fail(em.line, f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
+                            "give each entry a distinct `label`")
+        seen[slug] = em.line
+        estimators.append(EstimatorSpec(ename, label, dict(params)))
+
+    explainers: list[ExplainerSpec] = []
+    ex_raw = data.get("explainers") or []
+    if ex_raw and not isinstance(ex_raw, list):
+        c.fail(data.key_lines["explainers"], "explainers must be a list")
+    labels = {e.label for e in estimators} | {e.name for e in estimators}
+    for i, x in enumerate(ex_raw):
+        line = ex_raw.item_lines[i]
+        xm = c.keys(x, _EXPL, f"explainers[{i}]", line)
+        xname = c.typed(xm, "name", str, f"explainers[{i}].", "a string")
+        targets = xm["estimators"]
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            c.fail(xm.key_lines["estimators"], f"explainers[{i}].estimators must be a list of estimator labels")
+        for t in targets:
+            if t not in labels:
+                hint = difflib.get_close_matches(t, sorted(labels), n=1)
+                c.fail(xm.key_lines["estimators"], f"explainers[{i}].estimators: {t!r} is not an estimator of this "
+                       "benchmark" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        xparams = xm.get("params") or {}
+        if not isinstance(xparams, dict):
+            c.fail(xm.key_lines.get("params", xm.line), f"explainers[{i}].params must be a mapping")
+        explainers.append(ExplainerSpec(xname, list(targets), dict(xparams)))
+
+    bench = Benchmark(name, version, dataset, cv, estimators, explainers, path=path,
+                      sha256=hashlib.sha256(text.encode()).hexdigest())
+    if registry is not None:
+        check_plugins(bench, data, registry, c)
+    return bench
+
+
+def check_plugins(bench: Benchmark, data: _Map, registry: Any, c: _Checker | None = None) -> None:
+    """Check every plugin name and its params against the registry."""
+    from .params import check_params
+
+    c = c or _Checker(bench.path)
+    ds_line = data["dataset"].key_lines.get("name", data["dataset"].line)
+    info = _lookup(registry, "dataset", bench.dataset.name, c, ds_line)
+    for p in check_params(info.cls, bench.dataset.params):
+        c.fail(data["dataset"].key_lines.get("params", ds_line), f"dataset {bench.dataset.name!r}: {p}")
+    ests_raw = data["estimators"]
+    for i, spec in enumerate(bench.estimators):
+        line = ests_raw.item_lines[i]
+        info = _lookup(registry, "estimator", spec.name, c, line)
+        for p in check_params(info.cls, spec.params):
+            c.fail(line, f"estimator {spec.name!r}: {p}")
+    ex_raw = data.get("explainers") or []
+    for i, spec in enumerate(bench.explainers):
+        line = ex_raw.item_lines[i]
+        info = _lookup(registry, "explainer", spec.name, c, line)
+        for p in check_params(info.cls, spec.params):
+            c.fail(line, f"explainer {spec.name!r}: {p}")
+
+
+def _lookup(registry: Any, kind: str, name: str, c: _Checker, line: int) -> Any:
+    from .errors import UserError
+
+    try:
+        return registry.get(kind, name)
+    except UserError as exc:
+        c.fail(line, str(exc))

@@ -1,0 +1,199 @@
+"""Run outputs on disk: atomic writes, unit records, leaderboards (JSON, markdown, CSV).
+
+Layout of a run directory (``results/<benchmark>@<version>/`` by default)::
+
+    run.json                provenance (versions, git commit, seeds, device, benchmark hash, times)
+    leaderboard.json        one row per estimator (see LEADERBOARD_KEYS)
+    leaderboard.md / .csv   the same rows sorted by scatter, failed rows last
+    predictions.csv         cluster_id, fold, estimator, redshift, log10_m500c_true, log10_m500c_pred
+    report.md               leaderboard plus explainer summaries in plain language
+    units/<label>/fold<k>.json              one finished unit: status, config hash, predictions
+    units/<label>/fold<k>.traceback.txt     the traceback of a failed unit
+    models/<label>/fold<k>/                 the trained model, when the estimator can save itself
+    explanations/summary.json               explainer figures; per-fold arrays and PNGs beside it
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import UserError
+
+LEADERBOARD_KEYS = ["estimator", "label", "inputs", "scatter_dex", "scatter_percent", "bias_dex",
+                    "robust_scatter_dex", "scatter_ci95", "n_test", "status", "error"]
+EXTRA_KEYS = ["framework", "idealised", "bias_ci95", "per_fold", "mass_bins", "device_used", "train_seconds",
+              "benchmark", "version", "run"]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def _clean(o: Any) -> Any:
+    """Replace NaN/inf by None so that the JSON is standard."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(_clean(json.loads(json.dumps(obj, default=_json_default))), indent=2) + "\n"
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, dumps(obj))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); delete it or re-run") from None
+
+
+def sort_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows sorted by scatter, failed rows last."""
+    def key(r: dict[str, Any]) -> tuple:
+        s = r.get("scatter_dex")
+        return (r.get("status") != "ok", s if isinstance(s, (int, float)) else math.inf, r.get("label", ""))
+
+    return sorted(rows, key=key)
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    if isinstance(v, (list, tuple)):
+        if len(v) == 2 and all(isinstance(x, (int, float)) or x is None for x in v):
+            return "[" + ", ".join(_fmt(x, digits) for x in v) + "]"
+        return ", ".join(str(x) for x in v)
+    if isinstance(v, bool):
+        return "yes" if v else ""
+    return str(v)
+
+
+def leaderboard_markdown(rows: list[dict[str, Any]], title: str = "") -> str:
+    rows = sort_rows(rows)
+    head = ["#", "label", "estimator", "inputs", "scatter (dex)", "95% CI", "scatter (%)", "bias (dex)",
+            "robust (dex)", "n", "status"]
+    out = [f"## {title}\n" if title else "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, r in enumerate(rows, 1):
+        inputs = _fmt(r.get("inputs"))
+        if r.get("idealised"):
+            inputs += " (idealised)"
+        status = r.get("status", "")
+        if status != "ok" and r.get("error"):
+            status += ": " + str(r["error"]).splitlines()[0][:120].replace("|", "/")
+        out.append("| " + " | ".join([
+            str(i), str(r.get("label", "")), str(r.get("estimator", "")), inputs, _fmt(r.get("scatter_dex")),
+            _fmt(r.get("scatter_ci95")), _fmt(r.get("scatter_percent"), 2), _fmt(r.get("bias_dex")),
+            _fmt(r.get("robust_scatter_dex")), _fmt(r.get("n_test")), status]) + " |")
+    return "\n".join(x for x in out if x != "") + "\n"
+
+
+def leaderboard_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    keys = LEADERBOARD_KEYS + ["framework", "idealised", "bias_ci95"]
+    w = csv.writer(buf)
+    w.writerow(keys)
+    for r in sort_rows(rows):
+        w.writerow([";".join(map(str, r.get(k) or [])) if k in ("inputs",) else
+                    ";".join(_fmt(x, 6) for x in (r.get(k) or [])) if k in ("scatter_ci95", "bias_ci95") else
+                    "" if r.get(k) is None else r.get(k) for k in keys])
+    return buf.getvalue()
+
+
+def write_leaderboard(out_dir: Path, rows: list[dict[str, Any]], title: str = "") -> None:
+    """Write leaderboard.json, leaderboard.md and leaderboard.csv (sorted by scatter, failed last)."""
+    rows = sort_rows(rows)
+    atomic_write_json(Path(out_dir) / "leaderboard.json", rows)
+    atomic_write_text(Path(out_dir) / "leaderboard.md", leaderboard_markdown(rows, title))
+    atomic_write_text(Path(out_dir) / "leaderboard.csv", leaderboard_csv(rows))
+
+
+def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of several runs of one benchmark version; refuses mixed versions, missing provenance, duplicates.
+
+    Returns (benchmark, version, rows, runs) where ``runs`` lists each run's provenance summary.
+    """
+    if not run_dirs:
+        raise UserError("give at least one result directory")
+    bench = version = None
+    rows: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for d in run_dirs:
+        d = Path(d)
+        prov_path = d / "run.json"
+        if not prov_path.exists():
+            raise UserError(f"{d}: no run.json (provenance missing); only results written by `massbench run` "
+                            "can be merged")
+        prov = read_json(prov_path)
+        b, v = prov.get("benchmark"), prov.get("version")
+        if not b or not v:
+            raise UserError(f"{prov_path}: provenance lacks the benchmark name or version")
+        if bench is None:
+            bench, version = b, v
+        elif (b, v) != (bench, version):
+            raise UserError(f"{d}: results of {b}@{v} cannot be merged with {bench}@{version} "
+                            "(results of different benchmark versions are never mixed)")
+        lb = d / "leaderboard.json"
+        if not lb.exists():
+            raise UserError(f"{d}: no leaderboard.json; re-run `massbench run` or `--resume` it to finish")
+        runs.append({"dir": str(d), "git_commit": prov.get("massbench", {}).get("git_commit"),
+                     "massbench_version": prov.get("massbench", {}).get("version"),
+                     "started": prov.get("started"), "finished": prov.get("finished"),
+                     "benchmark_sha256": prov.get("benchmark_sha256")})
+        for r in read_json(lb):
+            label = r.get("label")
+            if label in seen:
+                if r.get("estimator") == "baseline-mean" and seen[label] != str(d):
+                    continue  # every run carries the floor; keep the first one
+                raise UserError(f"{d}: estimator row {label!r} also appears in {seen[label]}; "
+                                "remove one of the runs or relabel the estimator")
+            seen[label] = str(d)
+            rows.append({**r, "run": str(d)})
+    assert bench is not None and version is not None
+    return bench, version, sort_rows(rows), runs
