@@ -1,0 +1,439 @@
+"""``fusion-xray-dyn``: the X-ray multi-band + spectroscopic dynamics CNN of paper section 5.2, in PyTorch.
+
+Inputs: ``xray_bands`` (n, 128, 128, 3) raw counts, ``dyn_cube`` (n, 64, 64, 64) the galaxy
+phase-space KDE, and ``galaxies`` (read only when ``completeness < 1``, to rebuild the cubes from
+a seeded subset of each cluster's galaxies; see :mod:`.cubes`).
+
+Preprocessing, all fitted in ``fit`` on the training view only:
+
+- equation 1 (redshift normalisation) and equation 2 (x = log10(n + 1)) on the maps, with
+  :mod:`massbench.preprocessing` (the functions the CNNs use);
+- one scalar mean/std for x and one for the cube cells;
+- the target log10 M500c [h^-1 Msun] scaled to [-1, 1] with the training view's min/max.
+
+Training follows the CNNs (paper section 4.1): Adam, learning rate 1e-3 (epsilon 1e-7 as Keras),
+MSE on the scaled target plus 1e-4 * sum w^2 over all kernels (Keras' L2, also in the validation
+loss, as Keras reports it), batch 50, at most 200 epochs, early stopping on the validation loss with
+patience 20 and the best weights restored. The paper's notebook used batch 100 and 400 epochs
+for this model: set ``batch_size`` / ``max_epochs``.
+
+This module must import without torch: torch and the network are imported inside methods.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from massbench.errors import ConfigError, DataError
+from massbench.estimator import Estimator
+from massbench.preprocessing import RedshiftNormalisation, fit_redshift_normalisation, preprocess_maps
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.pt"
+PARAMS_FILE = "params.json"
+PREPROCESSING_FILE = "preprocessing.json"
+
+
+@dataclass
+class TrainingRecord:
+    """What one ``fit`` did (also copied into ``context.info``)."""
+
+    device_used: str = ""
+    amp: bool = False
+    n_parameters: int = 0
+    epochs_run: int = 0
+    best_epoch: int = 0
+    best_val_loss: float = math.nan
+    train_seconds: float = 0.0
+    train_cubes_per_second: float = 0.0
+    cube_build_seconds: float = 0.0
+    cubes_built: int = 0
+
+
+def resolve_device(requested: str) -> str:
+    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; ``"gpu"`` requires one."""
+    import torch
+
+    req = (requested or "auto").lower()
+    if req in ("gpu", "cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError("device 'gpu' was requested for fusion-xray-dyn but torch sees no CUDA GPU "
+                              "(this torch build: " + torch.__version__ + "); use device 'auto' or 'cpu'")
+        return "cuda"
+    if req == "cpu":
+        return "cpu"
+    if req == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    raise ConfigError(f"unknown device {requested!r} for fusion-xray-dyn: use 'auto', 'cpu' or 'gpu'")
+
+
+class FusionXrayDyn(Estimator):
+    """Joint X-ray multi-band + dynamical-cube CNN (paper section 5.2, Figure 5) in PyTorch.
+
+    Parameters (defaults reproduce the paper's design; see docs/fusion.md)
+    ----------
+    completeness : spectroscopic completeness, the fraction of each cluster's galaxies with a
+        measured redshift, in (0, 1]. Below 1 the cubes are rebuilt from a seeded subset.
+    completeness_seed : seed of that subset (shared by all folds so they share the cached cubes).
+    cube_size : cells per axis seen by the 3D branch; 64 is the paper, 32 average-pools the cube
+        2x2x2 (and the tied X-ray map 4x4), about 10x cheaper on a CPU.
+    xray_filters, xray_kernels, xray_strides, xray_pools, xray_dense : the 2D branch (the multi-band
+        CNN: filters 24, 10, 24, 10, kernels 5, 3, 5, 3, strides 1, pools 4 and 2, dense 128; the
+        paper's notebook used strides 2, 2, 2, 1 here, about 430k parameters in all).
+    dyn_filters, dyn_kernels, dyn_pool, dyn_dense : the 3D branch (24, 16, 8; 5, 3, 1; 2; 128).
+    head_dense : hidden dense widths of the head (128, 64). dropout : after every hidden dense (0.1).
+    learning_rate, l2, loss, batch_size, max_epochs, patience : training, as the CNNs.
+    amp : automatic mixed precision (float16 autocast + gradient scaling) when on a GPU.
+    num_workers : DataLoader worker processes (0 reads batches in the training process).
+    num_threads : torch CPU threads (0 keeps torch's default).
+    eval_batch_size : batch size of predict / input_gradients.
+    """
+
+    name = "fusion-xray-dyn"
+    inputs = ("xray_bands", "dyn_cube", "galaxies")
+    framework = "torch"
+    needs_gpu = True
+
+    def __init__(
+        self,
+        completeness: float = 1.0,
+        completeness_seed: int = 0,
+        cube_size: int = 64,
+        xray_filters: list[int] = [24, 10, 24, 10],  # noqa: B006 - copied, never mutated
+        xray_kernels: list[int] = [5, 3, 5, 3],  # noqa: B006
+        xray_strides: list[int] = [1, 1, 1, 1],  # noqa: B006
+        xray_pools: list[int] = [4, 2],  # noqa: B006
+        xray_dense: int = 128,
+        dyn_filters: list[int] = [24, 16, 8],  # noqa: B006
+        dyn_kernels: list[int] = [5, 3, 1],  # noqa: B006
+        dyn_pool: int = 2,
+        dyn_dense: int = 128,
+        head_dense: list[int] = [128, 64],  # noqa: B006
+        dropout: float = 0.1,
+        learning_rate: float = 1e-3,
+        l2: float = 1e-4,
+        loss: Literal["mse", "mae"] = "mse",
+        batch_size: int = 50,
+        max_epochs: int = 200,
+        patience: int = 20,
+        amp: bool = True,
+        num_workers: int = 0,
+        num_threads: int = 0,
+        eval_batch_size: int = 50,
+    ) -> None:
+        if not 0.0 < completeness <= 1.0:
+            raise ConfigError(f"fusion-xray-dyn: completeness must be in (0, 1], got {completeness}")
+        for key, value in (("batch_size", batch_size), ("max_epochs", max_epochs), ("eval_batch_size", eval_batch_size),
+                           ("cube_size", cube_size)):
+            if value < 1:
+                raise ConfigError(f"fusion-xray-dyn: {key} must be a positive integer, got {value}")
+        if patience < 0 or num_workers < 0 or num_threads < 0 or l2 < 0 or learning_rate <= 0:
+            raise ConfigError("fusion-xray-dyn: patience, num_workers, num_threads and l2 must be >= 0 "
+                              "and learning_rate > 0")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"fusion-xray-dyn: dropout must be in [0, 1), got {dropout}")
+        self.params: dict[str, Any] = dict(
+            completeness=float(completeness), completeness_seed=int(completeness_seed), cube_size=int(cube_size),
+            xray_filters=list(xray_filters), xray_kernels=list(xray_kernels), xray_strides=list(xray_strides),
+            xray_pools=list(xray_pools), xray_dense=int(xray_dense), dyn_filters=list(dyn_filters),
+            dyn_kernels=list(dyn_kernels), dyn_pool=int(dyn_pool), dyn_dense=int(dyn_dense),
+            head_dense=list(head_dense), dropout=float(dropout), learning_rate=float(learning_rate), l2=float(l2),
+            loss=loss, batch_size=int(batch_size), max_epochs=int(max_epochs), patience=int(patience),
+            amp=bool(amp), num_workers=int(num_workers), num_threads=int(num_threads),
+            eval_batch_size=int(eval_batch_size),
+        )
+        if loss not in ("mse", "mae"):
+            raise ConfigError(f"fusion-xray-dyn: loss must be 'mse' or 'mae', got {loss!r}")
+        self.net: Any = None
+        self.norm: RedshiftNormalisation | None = None
+        self.record = TrainingRecord()
+        self.history: list[dict[str, float]] = []
+        self._device: str | None = None
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _config(self, map_size: int, cube_input: int) -> Any:
+        from .network import FusionConfig
+
+        p = self.params
+        return FusionConfig(
+            xray_filters=p["xray_filters"], xray_kernels=p["xray_kernels"], xray_strides=p["xray_strides"],
+            xray_pools=p["xray_pools"], xray_dense=p["xray_dense"], dyn_filters=p["dyn_filters"],
+            dyn_kernels=p["dyn_kernels"], dyn_pool=p["dyn_pool"], dyn_dense=p["dyn_dense"],
+            head_dense=p["head_dense"], dropout=p["dropout"], map_size=map_size, cube_input=cube_input,
+            cube_size=min(p["cube_size"], cube_input),
+        )
+
+    def _torch_setup(self) -> str:
+        import torch
+
+        if self.params["num_threads"] > 0:
+            torch.set_num_threads(self.params["num_threads"])
+        device = resolve_device(self.context.device)
+        self._device = device
+        if device == "cuda":
+            self.context.info["device_used"] = f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
+        else:
+            self.context.info["device_used"] = "cpu"
+        return device
+
+    def _cube_rows(self, view: Any) -> Any:
+        """Row source of the cubes the network sees for ``view``: the dataset's cubes, or cubes rebuilt
+        at ``completeness`` < 1 (cached memory map shared by folds)."""
+        if self.params["completeness"] >= 1.0:
+            return view.lazy("dyn_cube")
+        from .cubes import CompletenessCubeStore, CubeGrid, CubeStoreKey
+
+        if "galaxies" not in view.inputs:
+            raise ConfigError("fusion-xray-dyn: completeness < 1 needs the dataset input 'galaxies' "
+                              f"(dataset {view.dataset!r} view has {list(view.inputs)})")
+        n_rows = len(view.arrays["galaxies"].data)
+        grid = CubeGrid(n=int(view.lazy("dyn_cube").shape[1]))
+        key = CubeStoreKey(dataset=str(view.dataset), n_rows=n_rows, completeness=self.params["completeness"],
+                           seed=self.params["completeness_seed"], grid=grid)
+        store = CompletenessCubeStore(self.context.cache_dir, key)
+        rows = store.rows(view)
+        self.record.cube_build_seconds += store.last_build_seconds
+        self.record.cubes_built += store.last_built
+        return rows
+
+    def _dataset(self, view: Any, with_target: bool) -> Any:
+        from .data import FusionRows
+
+        assert self.norm is not None, "fit() first"
+        maps = view.lazy("xray_bands")
+        if len(maps.shape) != 4 or maps.shape[-1] != 3 or maps.shape[1] != maps.shape[2]:
+            raise DataError(f"fusion-xray-dyn: input 'xray_bands' of dataset {view.dataset!r} has shape "
+                            f"{maps.shape}; expected (n, 128, 128, 3) raw counts, channels last")
+        cubes = self._cube_rows(view)
+        if len(cubes.shape) != 4 or not cubes.shape[1] == cubes.shape[2] == cubes.shape[3]:
+            raise DataError(f"fusion-xray-dyn: input 'dyn_cube' of dataset {view.dataset!r} has shape "
+                            f"{cubes.shape}; expected (n, 64, 64, 64)")
+        target = view.log10_m500c if with_target else None
+        return FusionRows(maps, cubes, view.redshift, self.norm, target)
+
+    def _loss_fn(self) -> Any:
+        from torch.nn import functional as F
+
+        return F.mse_loss if self.params["loss"] == "mse" else F.l1_loss
+
+    # -- training -------------------------------------------------------------------------------
+    def fit(self, train: Any, val: Any) -> "FusionXrayDyn":
+        import torch
+
+        from .data import batch_loader, input_moments
+        from .network import FusionNet, count_parameters
+
+        p = self.params
+        device = self._torch_setup()
+        seed = int(self.context.seed)
+        torch.manual_seed(seed)
+        np_rng = np.random.default_rng(seed)
+        loader_gen = torch.Generator().manual_seed(int(np_rng.integers(2**62)))
+        use_amp = bool(p["amp"] and device == "cuda")
+        self.record = TrainingRecord(device_used=self.context.info["device_used"], amp=use_amp)
+        self.history = []
+
+        if len(train) < 2:
+            raise DataError(f"fusion-xray-dyn: the training view of dataset {train.dataset!r} has {len(train)} clusters")
+        self.norm = fit_redshift_normalisation(train.lazy("xray_bands"), train.redshift)
+        train_ds = self._dataset(train, with_target=True)
+        val_ds = self._dataset(val, with_target=True) if len(val) else None
+        mx, mc = input_moments(train_ds, batch_size=max(p["batch_size"], 16))
+        y = np.asarray(train.log10_m500c, dtype=float)
+        if not np.ptp(y) > 0:
+            raise DataError("fusion-xray-dyn: all training clusters have the same mass; cannot scale the target")
+
+        cfg = self._config(map_size=int(train_ds.maps.shape[1]), cube_input=int(train_ds.cubes.shape[1]))
+        torch.manual_seed(seed)
+        net = FusionNet(cfg)
+        net.set_scalers(mx.mean, mx.std, mc.mean, mc.std, float(y.min()), float(y.max()))
+        net.to(device)
+        self.net = net
+        self.record.n_parameters = count_parameters(net)
+
+        opt = torch.optim.Adam(net.parameters(), lr=p["learning_rate"], eps=1e-7)
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        loss_fn = self._loss_fn()
+        pin = device == "cuda"
+        train_loader = batch_loader(train_ds, p["batch_size"], shuffle=True, generator=loader_gen,
+                                    num_workers=p["num_workers"], pin_memory=pin)
+
+        best_state, best_val, best_epoch, wait = None, math.inf, 0, 0
+        t_start = time.perf_counter()
+        seen = 0
+        for epoch in range(1, p["max_epochs"] + 1):
+            net.train()
+            total, count = 0.0, 0
+            for x, cube, yt in train_loader:
+                x = x.to(device, non_blocking=pin)
+                cube = cube.to(device, non_blocking=pin)
+                yt = net.scale_target(yt.to(device, non_blocking=pin))
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
+                    out = net(x, cube)
+                data_loss = loss_fn(out.float(), yt)
+                loss = data_loss + p["l2"] * net.l2_penalty() if p["l2"] else data_loss
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                total += float(loss.detach()) * len(yt)
+                count += len(yt)
+            seen += count
+            train_loss = total / max(count, 1)
+            metrics = {"loss": train_loss}
+            if val_ds is not None:
+                val_loss = self._evaluate_loss(val_ds, device, use_amp)
+                metrics["val_loss"] = val_loss
+                if val_loss < best_val:
+                    best_val, best_epoch, wait = val_loss, epoch, 0
+                    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in net.state_dict().items()})
+                else:
+                    wait += 1
+            self.history.append({"epoch": float(epoch), **metrics})
+            self.context.progress(epoch=epoch, total=p["max_epochs"], **metrics)
+            if val_ds is not None and wait >= p["patience"]:
+                break
+        elapsed = time.perf_counter() - t_start
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        self.record.epochs_run = len(self.history)
+        self.record.best_epoch = best_epoch or len(self.history)
+        self.record.best_val_loss = float(best_val)
+        self.record.train_seconds = elapsed
+        self.record.train_cubes_per_second = seen / elapsed if elapsed > 0 else math.nan
+        self.context.info.update({f"fusion_{k}" if k != "device_used" else k: v for k, v in asdict(self.record).items()})
+        return self
+
+    def _evaluate_loss(self, ds: Any, device: str, use_amp: bool) -> float:
+        """Mean loss (data term + L2, as Keras' val_loss) over a dataset, in inference mode."""
+        import torch
+
+        from .data import batch_loader
+
+        net, p = self.net, self.params
+        loss_fn = self._loss_fn()
+        net.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, cube, yt in batch_loader(ds, p["eval_batch_size"], shuffle=False, num_workers=p["num_workers"]):
+                x, cube = x.to(device), cube.to(device)
+                yt = net.scale_target(yt.to(device))
+                with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
+                    out = net(x, cube)
+                total += float(loss_fn(out.float(), yt, reduction="sum"))
+                count += len(yt)
+            penalty = float(net.l2_penalty()) * p["l2"]
+        return total / max(count, 1) + penalty
+
+    # -- inference ------------------------------------------------------------------------------
+    def _ready(self) -> str:
+        if self.net is None or self.norm is None:
+            raise RuntimeError("fusion-xray-dyn: fit() or load() first")
+        device = self._device or self._torch_setup()
+        self.net.to(device)
+        self.net.eval()
+        return device
+
+    def predict(self, test: Any) -> np.ndarray:
+        """log10 M500c [h^-1 Msun] of the test clusters, in view order (float32 forward pass)."""
+        import torch
+
+        from .data import batch_loader
+
+        device = self._ready()
+        ds = self._dataset(test, with_target=False)
+        out = []
+        with torch.no_grad():
+            for x, cube, _ in batch_loader(ds, self.params["eval_batch_size"], shuffle=False,
+                                           num_workers=self.params["num_workers"]):
+                pred = self.net.log10_mass(self.net(x.to(device), cube.to(device)))
+                out.append(pred.double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def transform(self, view: Any) -> np.ndarray:
+        """The network's map input for ``view``: equations 1 and 2 with this fold's constants,
+        (n, 128, 128, 3) float32, channels last (the layout of ``xray_bands``)."""
+        if self.norm is None:
+            raise RuntimeError("fusion-xray-dyn: fit() or load() first")
+        maps = view.lazy("xray_bands")
+        return np.concatenate([preprocess_maps(b, view.redshift[i:i + len(b)], self.norm)
+                               for i, b in zip(range(0, len(maps), 256), maps.batches(256))]) \
+            if len(maps) else np.zeros((0, *maps.shape[1:]), np.float32)
+
+    def input_gradients(self, view: Any) -> dict[str, np.ndarray]:
+        """d(predicted log10 M500c) / d(network input), in inference mode (float32, batched).
+
+        ``xray_bands``: (n, 128, 128, 3) with respect to the equation-2 map x = log10(n + 1) of
+        the redshift-normalised counts (channels last, as :meth:`transform`); ``dyn_cube``:
+        (n, 64, 64, 64) with respect to the KDE cube the network sees (the rebuilt cube when
+        completeness < 1).
+        """
+        import torch
+
+        from .data import batch_loader
+
+        device = self._ready()
+        ds = self._dataset(view, with_target=False)
+        gx = np.zeros((len(ds), *ds.maps.shape[1:]), dtype=np.float32)
+        gc = np.zeros((len(ds), *ds.cubes.shape[1:]), dtype=np.float32)
+        start = 0
+        for x, cube, _ in batch_loader(ds, self.params["eval_batch_size"], shuffle=False,
+                                       num_workers=self.params["num_workers"]):
+            x = x.to(device).requires_grad_(True)
+            cube = cube.to(device).requires_grad_(True)
+            pred = self.net.log10_mass(self.net(x, cube))
+            gxb, gcb = torch.autograd.grad(pred.sum(), (x, cube))
+            b = len(pred)
+            gx[start:start + b] = np.moveaxis(gxb.float().cpu().numpy(), 1, -1)
+            gc[start:start + b] = gcb.float().cpu().numpy()
+            start += b
+        return {"xray_bands": gx, "dyn_cube": gc}
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write ``model.pt`` (state dict, scalers included), ``params.json`` and
+        ``preprocessing.json`` (equation-1 constants, input/target scalers, layer config)."""
+        import torch
+
+        if self.net is None or self.norm is None:
+            raise RuntimeError("fusion-xray-dyn: nothing to save before fit()")
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.detach().cpu() for k, v in self.net.state_dict().items()}, d / MODEL_FILE)
+        (d / PARAMS_FILE).write_text(json.dumps(self.params, indent=2))
+        (d / PREPROCESSING_FILE).write_text(json.dumps({
+            "redshift_normalisation": self.norm.to_dict(),
+            "scalers": self.net.scalers(),
+            "config": self.net.cfg.to_dict(),
+            "training": asdict(self.record),
+        }, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> "FusionXrayDyn":
+        """Restore a model written by :meth:`save` (on the CPU until a context device moves it)."""
+        import torch
+
+        from .network import FusionConfig, FusionNet
+
+        d = Path(directory)
+        for f in (MODEL_FILE, PARAMS_FILE, PREPROCESSING_FILE):
+            if not (d / f).exists():
+                raise DataError(f"fusion-xray-dyn: {d / f} is missing; is {d} a saved fusion-xray-dyn model?")
+        est = cls(**json.loads((d / PARAMS_FILE).read_text()))
+        pre = json.loads((d / PREPROCESSING_FILE).read_text())
+        est.norm = RedshiftNormalisation.from_dict(pre["redshift_normalisation"])
+        net = FusionNet(FusionConfig(**pre["config"]))
+        net.load_state_dict(torch.load(d / MODEL_FILE, map_location="cpu", weights_only=True))
+        est.net = net
+        est.record = TrainingRecord(**pre.get("training", {}))
+        return est

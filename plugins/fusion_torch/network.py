@@ -1,0 +1,192 @@
+"""The X-ray + dynamics fusion network of paper section 5.2 (Figure 5), in PyTorch.
+
+This module imports torch at module level: import it only from methods that run the model
+(``massbench.plugins.fusion_torch.estimator`` does so lazily).
+
+Architecture (defaults; every size is a field of :class:`FusionConfig`)::
+
+    map x (3, 128, 128)  -- eq. 2 output, standardised with training-fold mean/std
+      2D branch: Conv 24@5 -> Conv 10@3 -> MaxPool 4 -> Conv 24@5 -> Conv 10@3 -> MaxPool 2
+                 -> Flatten -> Dense 128 -> Dropout 0.1               ("same" padding, the multi-band CNN)
+    cube (64, 64, 64)    -- KDE of (x, y, v_los), standardised with training-fold mean/std
+      (optionally average-pooled to cube_size^3)
+      + the standardised map average-pooled to the cube's sky grid (3, s, s) and repeated along
+        the velocity axis: (4, s, s, s)
+      3D branch: Conv3D 24@5 -> MaxPool 2 -> Conv3D 16@3 -> MaxPool 2 -> Conv3D 8@1 -> MaxPool 2
+                 -> Flatten -> Dense 128 -> Dropout 0.1               ("valid" padding, Kodi Ramanah+21)
+    head: concat (256) -> Dense 128 -> Dropout 0.1 -> Dense 64 -> Dropout 0.1 -> Dense 1
+
+ReLU after every convolution and hidden dense layer. Kernels are Glorot-uniform and biases zero,
+as Keras initialises them. The output is the target scaled to [-1, 1] with the training fold's
+min/max of log10 M500c; :meth:`FusionNet.log10_mass` undoes it (log10 M500c [h^-1 Msun]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class FusionConfig:
+    """Layer sizes of the fusion network (defaults: the paper's Figure 5 / the multi-band CNN)."""
+
+    xray_filters: list[int] = field(default_factory=lambda: [24, 10, 24, 10])
+    xray_kernels: list[int] = field(default_factory=lambda: [5, 3, 5, 3])
+    xray_strides: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    xray_pools: list[int] = field(default_factory=lambda: [4, 2])  # after conv 2 and conv 4
+    xray_dense: int = 128
+    dyn_filters: list[int] = field(default_factory=lambda: [24, 16, 8])
+    dyn_kernels: list[int] = field(default_factory=lambda: [5, 3, 1])
+    dyn_pool: int = 2  # after every 3D convolution
+    dyn_dense: int = 128
+    head_dense: list[int] = field(default_factory=lambda: [128, 64])
+    dropout: float = 0.1
+    map_size: int = 128
+    map_channels: int = 3
+    cube_input: int = 64  # cells per axis of the cube the dataset provides
+    cube_size: int = 64  # cells per axis the 3D branch sees (cube_input / cube_size must be an integer)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """Keras/TensorFlow "same" padding (before, after) for one axis: output ceil(size / stride)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv2d(nn.Conv2d):
+    """A 2D convolution with Keras "same" padding (asymmetric when the stride is > 1)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ph = same_pads(x.shape[-2], self.kernel_size[0], self.stride[0])
+        pw = same_pads(x.shape[-1], self.kernel_size[1], self.stride[1])
+        if any(ph + pw):
+            x = F.pad(x, (pw[0], pw[1], ph[0], ph[1]))
+        return super().forward(x)
+
+
+def _check(cfg: FusionConfig) -> None:
+    if not (len(cfg.xray_filters) == len(cfg.xray_kernels) == len(cfg.xray_strides) == 2 * len(cfg.xray_pools)):
+        raise ValueError("xray_filters, xray_kernels and xray_strides need the same length, "
+                         "twice that of xray_pools (two convolutions per pooling stage)")
+    if len(cfg.dyn_filters) != len(cfg.dyn_kernels):
+        raise ValueError("dyn_filters and dyn_kernels need the same length")
+    if cfg.cube_size <= 0 or cfg.cube_input % cfg.cube_size:
+        raise ValueError(f"cube_size must divide the input cube's {cfg.cube_input} cells, got {cfg.cube_size}")
+    if cfg.map_size % cfg.cube_size:
+        raise ValueError(f"cube_size must divide the map's {cfg.map_size} pixels, got {cfg.cube_size}")
+
+
+class FusionNet(nn.Module):
+    """Paper Figure 5: 2D X-ray extractor + 3D (dynamics + tied X-ray) extractor + dense head.
+
+    ``forward(x, cube)`` takes ``x`` (b, 3, 128, 128): the equation-2 map x = log10(n + 1)
+    (channels first), and ``cube`` (b, 64, 64, 64): the phase-space KDE (axes x, y, v). It returns
+    the scaled target (b,). Input standardisation and target scaling are fixed buffers set from
+    the training fold by :meth:`set_scalers`, so gradients taken through ``forward`` are with
+    respect to the unstandardised inputs.
+    """
+
+    def __init__(self, cfg: FusionConfig):
+        super().__init__()
+        _check(cfg)
+        self.cfg = cfg
+        for name, value in (("map_mean", 0.0), ("map_std", 1.0), ("cube_mean", 0.0), ("cube_std", 1.0),
+                            ("y_min", -1.0), ("y_max", 1.0)):
+            self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
+
+        # 2D branch (the multi-band CNN's convolutional stages)
+        layers: list[nn.Module] = []
+        ch, size = cfg.map_channels, cfg.map_size
+        for i, (f, k, s) in enumerate(zip(cfg.xray_filters, cfg.xray_kernels, cfg.xray_strides)):
+            layers += [SameConv2d(ch, f, k, stride=s), nn.ReLU()]
+            ch, size = f, -(-size // s)
+            if i % 2 == 1:
+                p = cfg.xray_pools[i // 2]
+                layers.append(nn.MaxPool2d(p))
+                size //= p
+        if size < 1:
+            raise ValueError("the X-ray branch pools the map below one pixel: reduce strides or pools")
+        self.xray = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * size * size, cfg.xray_dense), nn.ReLU(),
+                                  nn.Dropout(cfg.dropout))
+
+        # 3D branch (dynamics tied to the X-ray map at the same sky positions)
+        self.cube_pool = cfg.cube_input // cfg.cube_size
+        self.map_pool = cfg.map_size // cfg.cube_size
+        layers = []
+        ch, size = 1 + cfg.map_channels, cfg.cube_size
+        for f, k in zip(cfg.dyn_filters, cfg.dyn_kernels):
+            layers += [nn.Conv3d(ch, f, k), nn.ReLU(), nn.MaxPool3d(cfg.dyn_pool)]
+            ch, size = f, (size - k + 1) // cfg.dyn_pool
+            if size < 1:
+                raise ValueError(f"the 3D branch shrinks a {cfg.cube_size}^3 cube below one cell: "
+                                 "use a larger cube_size or smaller kernels")
+        self.dyn = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * size ** 3, cfg.dyn_dense), nn.ReLU(),
+                                 nn.Dropout(cfg.dropout))
+
+        # dense head on the concatenated features
+        layers = []
+        width = cfg.xray_dense + cfg.dyn_dense
+        for w in cfg.head_dense:
+            layers += [nn.Linear(width, w), nn.ReLU(), nn.Dropout(cfg.dropout)]
+            width = w
+        layers.append(nn.Linear(width, 1))
+        self.head = nn.Sequential(*layers)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Keras defaults: Glorot-uniform kernels, zero biases."""
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def kernels(self) -> list[torch.Tensor]:
+        """Every convolution and dense kernel (the L2-regularised weights)."""
+        return [m.weight for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear))]
+
+    def l2_penalty(self) -> torch.Tensor:
+        """sum_w w^2 over all kernels (Keras' L2 regulariser adds l2 * this to the loss)."""
+        return sum((w.float() ** 2).sum() for w in self.kernels())  # type: ignore[return-value]
+
+    def set_scalers(self, map_mean: float, map_std: float, cube_mean: float, cube_std: float,
+                    y_min: float, y_max: float) -> None:
+        """Set the training-fold standardisation of x and the cube and the target range [log10 h^-1 Msun]."""
+        for name, value in (("map_mean", map_mean), ("map_std", map_std), ("cube_mean", cube_mean),
+                            ("cube_std", cube_std), ("y_min", y_min), ("y_max", y_max)):
+            getattr(self, name).fill_(float(value))
+
+    def scalers(self) -> dict[str, float]:
+        return {n: float(getattr(self, n)) for n in ("map_mean", "map_std", "cube_mean", "cube_std", "y_min", "y_max")}
+
+    def scale_target(self, log10_m: torch.Tensor) -> torch.Tensor:
+        """log10 M500c [h^-1 Msun] -> [-1, 1] on the training fold's range."""
+        return 2.0 * (log10_m - self.y_min) / (self.y_max - self.y_min) - 1.0
+
+    def log10_mass(self, scaled: torch.Tensor) -> torch.Tensor:
+        """Network output -> log10 M500c [h^-1 Msun]."""
+        return self.y_min + 0.5 * (scaled + 1.0) * (self.y_max - self.y_min)
+
+    def forward(self, x: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
+        xs = (x - self.map_mean) / self.map_std
+        cs = (cube - self.cube_mean) / self.cube_std
+        if self.cube_pool > 1:
+            cs = F.avg_pool3d(cs.unsqueeze(1), self.cube_pool).squeeze(1)
+        tied = F.avg_pool2d(xs, self.map_pool) if self.map_pool > 1 else xs  # (b, 3, s, s)
+        s = tied.shape[-1]
+        tied = tied.unsqueeze(-1).expand(-1, -1, -1, -1, s)  # repeat along the velocity axis
+        dyn_in = torch.cat([cs.unsqueeze(1), tied], dim=1)  # (b, 4, s, s, s), axes (x, y, v)
+        feats = torch.cat([self.xray(xs), self.dyn(dyn_in)], dim=1)
+        return self.head(feats).squeeze(-1)
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Trainable parameters."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
