@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from massbench import Catalogue, InputArray
-from massbench.errors import ConfigError, DataError
+from massbench.errors import ConfigError, ContractError, DataError, UserError
 from massbench.plugins.proxies import observables as obs_names
 from massbench.plugins.proxies.binning import BinScheme
 from massbench.plugins.proxies.estimators import (
@@ -446,20 +446,23 @@ def test_estimator_fit_predict_save_load(tmp_path: Path):
     assert np.allclose(viaf.alpha(), anyp.alpha())
 
 
-def test_estimator_gradients_and_unseen_redshift():
+def test_model_gradient_and_unseen_redshift():
     rng = np.random.default_rng(22)
     cat = _catalogue(rng, n_per_bin=100)
     est = ProxyRealistic()
     est.fit(cat.view(np.arange(len(cat)), est.inputs, "train"), None)
+    # no input_gradients: the saliency explainer treats the N_phot proxy analytically (eq. 13)
+    assert not hasattr(est, "input_gradients")
     view = cat.view(np.arange(5), est.inputs, "test")
-    grads = est.input_gradients(view)
-    base = est.predict(view)
-    x = cat.inputs["n_gal"].data.copy()
-    h = 1e-6 * x[:5]
-    cat.inputs["n_gal"].data[:5] = x[:5] + h
-    bumped = est.predict(view)
-    cat.inputs["n_gal"].data[:5] = x[:5]
-    assert np.allclose((bumped - base) / h, grads["n_gal"], rtol=1e-4)
+    s = np.log(np.column_stack([view[k] for k in est.inputs]))
+    z = view.redshift
+    grad = est.model_.gradient_log10(s, z)
+    h = 1e-6
+    for j in range(s.shape[1]):
+        bumped = s.copy()
+        bumped[:, j] += h
+        fd = (est.model_.predict_log10(bumped, z) - est.model_.predict_log10(s, z)) / h
+        assert np.allclose(fd, grad[:, j], rtol=1e-4, atol=1e-8)
     # a test cluster at an unseen redshift uses the nearest bin
     sub = cat.subset(np.arange(3))
     sub.redshift[:] = [0.0, 0.3, 0.8]
@@ -481,6 +484,9 @@ def test_estimator_errors_name_cluster_and_bin():
         est.fit(cat.view(np.arange(len(cat)), est.inputs, "train"), None)
     with pytest.raises(ConfigError):
         ProxyAny([])
+    anyp = ProxyAny(["N_phot"])
+    with pytest.raises(ContractError, match="instance's `inputs`"):
+        anyp.fit(cat.view(np.arange(len(cat)), (), "train"), None)
     with pytest.raises(ConfigError):
         ProxyNPhot(redshift_bins="x")
 
@@ -495,3 +501,33 @@ def test_catalogue_to_table_uses_observable_names():
     assert np.allclose(t2.values[:, 0], cat.inputs["n_phot"].data)
     with pytest.raises(DataError, match="r500c"):
         table_from_catalogue(cat, "cat", ["r500c"])
+
+
+def test_read_observables_from_dataset_name_and_directory(tmp_path: Path):
+    import types
+
+    from massbench import hookimpl
+    from massbench.plugins.proxies.table import read_observables
+    from massbench.registry import load_registry
+
+    rng = np.random.default_rng(25)
+    cat = _catalogue(rng, n_per_bin=20)
+
+    class GenDataset:
+        name = "gen-proxies-test"
+
+        def __init__(self, path: str = "") -> None:
+            self.path = path
+
+        def load(self, context):
+            return cat
+
+    mod = types.SimpleNamespace(massbench_datasets=hookimpl(lambda: [GenDataset]))
+    reg = load_registry(extra=[mod], use_entry_points=False)
+    t = read_observables("gen-proxies-test", ["N_phot", "M_gas"], registry=reg)
+    assert t.observables == ("N_phot", "M_gas") and len(t) == len(cat)
+    assert np.allclose(np.log10(t.m500c), cat.log10_m500c)
+    d = read_observables(tmp_path, None, registry=reg, directory_dataset="gen-proxies-test")
+    assert d.observables == tuple(obs_names.BY_NAME)
+    with pytest.raises(UserError, match="not a dataset name"):
+        read_observables("no-such-dataset", None, registry=reg)

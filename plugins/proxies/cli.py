@@ -9,13 +9,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-HELP = """Scatter of M500c predicted from scalar observables (Evrard et al. 2014 model, paper eqs. 3-7).
-
-TABLE is a FITS/ECSV/CSV table with columns M500c [h^-1 Msun], redshift and one column per
-observable, a catalogue directory (read by the magneticum-sixte dataset), or a dataset name
-such as erosita-mock. Slopes, intercepts and residual covariance are fitted in each redshift
-bin; every set of up to K observables is searched exhaustively.
-"""
+HELP = (
+    "Scatter of M500c predicted from scalar observables (Evrard et al. 2014 model, paper eqs. 3-7).\n\n"
+    "TABLE is a FITS/ECSV/CSV table with columns M500c (h^-1 Msun), redshift and one column per observable; "
+    "a catalogue directory (read by the magneticum-sixte dataset); or a dataset name such as erosita-mock. "
+    "Intercepts, slopes and the residual covariance are fitted in each redshift bin, and every set of up to K "
+    "observables is searched exhaustively."
+)
 
 
 def proxies(
@@ -46,7 +46,7 @@ def proxies(
             float(plot_z)
         except ValueError:
             raise ConfigError(f"--plot-z {plot_z!r}: give a redshift or 'mean'") from None
-    data = read_observables(table, names)
+    data = read_observables(table, names, registry=_registry())
     report = analyse(data, max_k=max_combination, bins=z_bins, min_per_bin=min_per_bin)
     if json_output:
         sys.stdout.write(json.dumps(report.to_json(), indent=1) + "\n")
@@ -57,6 +57,18 @@ def proxies(
     if plot is not None:
         path = plot_residual_correlation(report.model, plot, at=plot_z)
         print(f"wrote {path}", file=sys.stderr)
+
+
+def _registry() -> Any:
+    """The root CLI's plugin registry when it has one (loaded once per process), else a fresh one."""
+    try:
+        from massbench.cli import registry
+
+        return registry()
+    except ImportError:
+        from massbench.registry import load_registry
+
+        return load_registry()
 
 
 def register(cli: Any) -> None:

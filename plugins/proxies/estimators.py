@@ -24,7 +24,10 @@ proxy                  any (``observables`` param)                      if any i
 ====================== ================================================ =========
 
 The harness marks an estimator idealised when it declares an input flagged idealised. The
-fitted parameters are public: ``estimator.model_`` (a :class:`~.model.ScalingModel`: per-bin
+estimators deliberately have no ``input_gradients``: the saliency explainer computes the N_phot
+proxy's saliency with respect to the photon map analytically (eq. 13), and a gradient with
+respect to the scalar input would pre-empt that (``ScalingModel.gradient_log10`` gives d log10 M /
+d ln S where it is wanted). The fitted parameters are public: ``estimator.model_`` (a :class:`~.model.ScalingModel`: per-bin
 ``pi``, ``alpha``, ``cov``, ``beta``, ``sigma2()``), ``estimator.alpha(name)`` and
 ``estimator.parameters()``.
 """
@@ -37,7 +40,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from massbench.errors import ConfigError, DataError
+from massbench.errors import ConfigError, ContractError, DataError
 from massbench.estimator import Estimator
 
 from . import observables as obs_names
@@ -110,12 +113,6 @@ class ProxyEstimatorBase(Estimator):
         """Equation 6: log10 M500c [h^-1 Msun] of each test cluster, in test order."""
         s = self._log_test(test)
         return self.model_.predict_log10(s, np.asarray(test.redshift, float))
-
-    def input_gradients(self, view: Any) -> dict[str, np.ndarray]:
-        """d log10 M_pred / d S_k for each declared scalar input S_k, shape (n,) each."""
-        s = self._log_test(view)
-        g = self.model_.gradient_log10(s, np.asarray(view.redshift, float))  # d/d ln S
-        return {k: g[:, j] / np.exp(s[:, j]) for j, k in enumerate(self.inputs)}
 
     # -- fitted parameters -----------------------------------------------------------------
     def alpha(self, observable: str | None = None) -> np.ndarray:
@@ -201,6 +198,15 @@ class ProxyAny(ProxyEstimatorBase):
 
     def params(self) -> dict[str, Any]:
         return {"observables": list(self.observables), **super().params()}
+
+    def fit(self, train: Any, val: Any) -> None:
+        missing = [k for k in self.inputs if k not in getattr(train, "inputs", self.inputs)]
+        if missing:
+            raise ContractError(
+                f"estimator 'proxy' declares its inputs per instance (from its observables param: "
+                f"{list(self.inputs)}), but the training view exposes only {list(train.inputs)}; the runner "
+                f"must build the views from the instance's `inputs`")
+        super().fit(train, val)
 
 
 FIXED_PROXIES: tuple[type[ProxyEstimatorBase], ...] = (

@@ -67,13 +67,23 @@ def analyse(table: ObservableTable, max_k: int = 3, bins: str = "snapshot", deci
     return ProxyReport(table, model, scatters, max_k)
 
 
+def _scheme_words(spec: str) -> str:
+    if spec == "snapshot":
+        return "one per snapshot redshift"
+    if spec == "none":
+        return "all clusters together"
+    if "," in spec:
+        return f"edges {spec}"
+    return "equal-count bins"
+
+
 def render_rich(report: ProxyReport, console: Any) -> None:
     """Print the Table 3 analogue; "paper" columns: Ho et al. Table 3 where it lists the same set."""
     from rich.table import Table
 
     m = report.model
     t = Table(title=f"Mass-proxy scatter (Evrard et al. 2014 model, eq. 7) - {report.table.source}",
-              caption=(f"{len(report.table)} clusters in {len(m.fits)} redshift bin(s) ({m.scheme}); "
+              caption=(f"{len(report.table)} clusters in {len(m.fits)} redshift bin(s) ({_scheme_words(m.scheme)}); "
                        f"per-bin variances averaged with equal weight; % = 100 ln10 x dex; "
                        f"all {len(report.scatters)} sets of up to {report.max_k} searched"))
     t.add_column("observables", no_wrap=True)

@@ -171,28 +171,43 @@ def table_from_catalogue(catalogue: Any, source: str, observables: Sequence[str]
                            np.asarray(catalogue.redshift, float), np.asarray(catalogue.cluster_id))
 
 
-def _load_dataset(name: str, params: dict[str, Any], source: str) -> Any:
+def _dataset_class(name: str, source: str, registry: Any = None) -> type:
+    if registry is None:
+        from massbench.registry import load_registry
+
+        registry = load_registry()
+    return registry.get("dataset", name, where=f"{source}: ").cls
+
+
+def _load_dataset(cls: type, params: dict[str, Any]) -> Any:
     from massbench.estimator import RunContext
-    from massbench.registry import load_registry
 
-    reg = load_registry()
-    info = reg.get("dataset", name, where=f"{source}: ")
-    return info.cls(**params).load(RunContext())
+    return cls(**params).load(RunContext())
 
 
-def read_observables(table: str | Path, observables: Sequence[str] | None = None) -> ObservableTable:
-    """Read TABLE (file, catalogue directory or registered dataset name); see the module docstring."""
+DIRECTORY_DATASET = "magneticum-sixte"
+
+
+def read_observables(table: str | Path, observables: Sequence[str] | None = None, registry: Any = None,
+                     directory_dataset: str = DIRECTORY_DATASET) -> ObservableTable:
+    """Read TABLE (file, catalogue directory or registered dataset name); see the module docstring.
+
+    ``registry`` (a :class:`massbench.registry.Registry`) defaults to every installed plugin;
+    a directory is read by the dataset ``directory_dataset`` with ``path=<directory>``.
+    """
     path = Path(table)
     if path.is_dir():
-        catalogue = _load_dataset("magneticum-sixte", {"path": str(path)}, str(path))
+        cls = _dataset_class(directory_dataset, str(path), registry)
+        catalogue = _load_dataset(cls, {"path": str(path)})
         return table_from_catalogue(catalogue, str(path), observables)
     if path.is_file():
         return read_table_file(path, observables)
     if not any(sep in str(table) for sep in ("/", "\\", ".")):
         try:
-            catalogue = _load_dataset(str(table), {}, str(table))
+            cls = _dataset_class(str(table), str(table), registry)
         except UserError as exc:
             raise UserError(f"{table}: no such file or directory, and not a dataset name ({exc})") from None
+        catalogue = _load_dataset(cls, {})
         return table_from_catalogue(catalogue, str(table), observables)
     raise UserError(f"{table}: no such file or directory; give a FITS/ECSV/CSV table, a catalogue directory "
                     f"or a dataset name")
