@@ -1,0 +1,81 @@
+"""Plain-language paragraphs of the saliency study for a run's markdown report."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+
+def _summaries(obj: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if not isinstance(obj, dict) or depth > 3:
+        return
+    if obj.get("explainer") == "saliency" and "kind" in obj:
+        yield obj
+        return
+    for value in obj.values():
+        yield from _summaries(value, depth + 1)
+
+
+def _f(v: Any, fmt: str = ".2f") -> str | None:
+    return None if v is None else format(v, fmt)
+
+
+def _paragraph(s: dict[str, Any]) -> str:
+    label, kind, n = s.get("label", "?"), s.get("kind", "?"), s.get("n_clusters", 0)
+    model = "the N_phot proxy" if kind == "nphot-proxy" else "the network"
+    parts = [f"**{label}** ({kind}, {n} test clusters)."]
+    radial = s.get("radial") or {}
+    inv = radial.get("ratio_nphot_to_cnn") or {}
+    core, edge = inv.get("0.07"), inv.get("1")
+    if core is not None:
+        verdict = ("so it down-weights the cluster core relative to counting photons"
+                   if core > 1.5 else "so it does not down-weight the core relative to counting photons")
+        text = (f"At 0.07 R500c the N_phot proxy's median per-pixel saliency is {core:.2g} times the network's "
+                f"(the paper: about 10), {verdict}")
+        if edge is not None:
+            text += f"; at R500c the ratio is {edge:.2g} (the paper: about 1)"
+        parts.append(text + ".")
+    masks = s.get("masks") or {}
+    agn, icm = (masks.get("agn") or {}).get("median_log10"), (masks.get("icm") or {}).get("median_log10")
+    if agn is not None and icm is not None:
+        paper = (s.get("paper") or {})
+        pa, pi = (paper.get("agn") or {}).get("median_log10"), (paper.get("icm") or {}).get("median_log10")
+        ref = f" (the paper: 10^{pa} and 10^{pi})" if pa is not None and pi is not None else ""
+        ratio = 10.0 ** (agn - icm)
+        text = (f"Averaged over the pixels each source dominates (eq. 14), {model} gives AGN-dominated pixels a "
+                f"median saliency of 10^{agn:.2f} and ICM-dominated pixels 10^{icm:.2f}{ref}: AGN pixels get "
+                f"{ratio:.2g} times the attention of ICM pixels")
+        ph = masks.get("photon_ratio_agn_to_icm")
+        if ph is not None:
+            text += f", although they hold {ph:.3g} times more photons per pixel (the paper: more than 13)"
+        ref_block = masks.get("nphot_reference") or {}
+        rr = ref_block.get("agn_to_icm_median_ratio")
+        if rr is not None:
+            text += f"; the N_phot proxy would give them {rr:.2g} times the ICM pixels' saliency"
+        parts.append(text + ".")
+    bands = s.get("bands") or {}
+    meds = [(b, (bands.get(b) or {}).get("median_log10")) for b in ("soft", "medium", "hard")]
+    if all(m is not None for _, m in meds):
+        parts.append("Per band, the median pixel saliency is " + ", ".join(f"10^{m:.2f} ({b})" for b, m in meds)
+                     + " (the paper: 10^-4.15, 10^-4.17, 10^-4.15: nearly identical).")
+    fusion = s.get("fusion") or {}
+    share = fusion.get("share") or {}
+    if share and all(v is not None for v in share.values()):
+        parts.append("The absolute gradient splits between inputs as "
+                     + ", ".join(f"{100 * v:.1f} % {k}" for k, v in share.items()) + ".")
+    return " ".join(parts)
+
+
+def plain_language_summary(summary: dict[str, Any]) -> str:
+    """Markdown paragraphs, one per explained estimator, stating the section-6 findings in words.
+
+    Accepts ``explanations/summary.json`` as a whole ({explainer: {label: summary}}), the saliency
+    explainer's part ({label: summary}), or one estimator's summary. Returns "" when there is no
+    saliency summary in it.
+    """
+    paragraphs = [_paragraph(s) for s in _summaries(summary)]
+    if not paragraphs:
+        return ""
+    head = ("Gradient saliency (eq. 10) measures how much each input pixel moves the predicted log10 M500c; "
+            "the N_phot proxy's saliency (eq. 13) is proportional to the photons in a pixel, so it is the "
+            "reference for a model that simply counts photons.")
+    return "\n\n".join([head, *paragraphs]) + "\n"

@@ -1,0 +1,255 @@
+"""End-to-end tests of the ``saliency`` explainer: explain_fold over folds, summarize, summary JSON
+keys, figures, the plain-language paragraph, and gradient saliency of models with known weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from massbench import Estimator
+from massbench.errors import ContractError
+from massbench.plugins.saliency import plain_language_summary
+from massbench.plugins.saliency.explainer import GradientSaliency
+from massbench.plugins.saliency.nphot import fit_nphot_slopes
+from massbench.plugins.saliency.synthetic import synthetic_catalogue
+from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
+
+
+class LinearMap(Estimator):
+    """log10 M = sum_ij w_ij x_ij + b on the eq. 1-2 input: its saliency is |w| exactly."""
+
+    name = "linear-map"
+    inputs = ("xray_map",)
+
+    def __init__(self, seed: int = 0, channels: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        shape = (128, 128, channels) if channels else (128, 128)
+        self.inputs = ("xray_bands",) if channels else ("xray_map",)
+        self.w = rng.normal(0.0, 1e-4, shape)
+        self.b = 0.0
+
+    def fit(self, train, val):
+        name = self.inputs[0]
+        self.norm = fit_redshift_normalisation(train.lazy(name), train.redshift)
+        x = self.transform(train)[name]
+        self.b = float(np.mean(train.log10_m500c - (x * self.w).reshape(len(x), -1).sum(axis=1)))
+
+    def transform(self, view):
+        name = self.inputs[0]
+        return {name: preprocess_maps(view[name], view.redshift, self.norm)}
+
+    def predict(self, test):
+        x = self.transform(test)[self.inputs[0]]
+        return (x * self.w).reshape(len(x), -1).sum(axis=1) + self.b
+
+    def input_gradients(self, view):
+        return {self.inputs[0]: np.broadcast_to(self.w, (len(view), *self.w.shape)).copy()}
+
+
+class LinearFusion(LinearMap):
+    """Linear in the multi-band map and in the dynamical cube."""
+
+    name = "linear-fusion"
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed, channels=3)
+        self.inputs = ("xray_bands", "dyn_cube")
+        self.wc = np.random.default_rng(seed + 1).normal(0.0, 1e-3, (64, 64, 64))
+
+    def input_gradients(self, view):
+        n = len(view)
+        return {"xray_bands": np.broadcast_to(self.w, (n, 128, 128, 3)).copy(),
+                "dyn_cube": np.broadcast_to(self.wc, (n, 64, 64, 64)).copy()}
+
+
+class NphotProxy(Estimator):
+    """The N_phot scaling relation (eq. 11): no gradients; explained analytically by eq. 13."""
+
+    name = "proxy-n-phot"
+    inputs = ("n_phot",)
+
+    def fit(self, train, val):
+        self.s = fit_nphot_slopes(train["n_phot"], train.log10_m500c, train.redshift)
+
+    def predict(self, test):
+        return self.s.log10_mass(test["n_phot"], test.redshift)
+
+
+def _run(cat, est, explainer, n_folds=2, out_dir=None):
+    """Emulate the runner: k folds, explain each, concatenate, summarize."""
+    n = len(cat)
+    folds = np.array_split(np.arange(n), n_folds)
+    per_fold, order = [], []
+    for k in range(n_folds):
+        te = folds[k]
+        tr = np.concatenate([folds[j] for j in range(n_folds) if j != k])
+        est.fit(cat.view(tr, est.inputs, "train"), cat.view(tr[:2], est.inputs, "val"))
+        test = cat.view(te, est.inputs, "test")
+        truth = cat.view(te, None, "truth", allow_truth=True)
+        train_truth = cat.view(tr, None, "train", allow_truth=True)
+        arrays = explainer.explain_fold(est, test, truth, train_truth, None)
+        for key, arr in arrays.items():
+            assert len(arr) == len(te), key
+        per_fold.append(arrays)
+        order.append(te)
+    arrays = {k: np.concatenate([a[k] for a in per_fold]) for k in per_fold[0]}
+    truth_all = cat.view(np.concatenate(order), None, "truth", allow_truth=True)
+    summary = explainer.summarize(est.name, arrays, truth_all, out_dir) if out_dir is not None else None
+    return arrays, summary
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return synthetic_catalogue(n=48, seed=3)
+
+
+def test_linear_model_saliency_equals_weights(cat, tmp_path):
+    est = LinearMap(seed=5)
+    arrays, summary = _run(cat, est, GradientSaliency(chunk_size=10, figures=False), out_dir=tmp_path)
+    s = arrays["saliency_xray_map"]
+    assert s.shape == (48, 128, 128)
+    np.testing.assert_allclose(s, np.broadcast_to(np.abs(est.w), s.shape), rtol=1e-6)
+    np.testing.assert_allclose(arrays["abs_grad_sum_xray_map"], np.abs(est.w).sum(), rtol=1e-5)
+    # the linear model's input is eqs. 1-2: the explainer recovers its factor exactly
+    assert np.nanmax(arrays["nphot_input_residual"]) < 1e-3
+    assert summary["kind"] == "single-band"
+
+
+def test_estimator_that_is_the_nphot_proxy_reproduces_the_reference(cat, tmp_path):
+    """A model whose gradient is eq. 13 itself (autograd-free: computed from its own x) must give a
+    CNN/N_phot ratio of 1 at every radius and mask statistics equal to the reference's."""
+
+    class ProxyOnX(LinearMap):
+        name = "proxy-on-x"
+
+        def fit(self, train, val):
+            super().fit(train, val)
+            self.s = fit_nphot_slopes(train["xray_map"].reshape(len(train), -1).sum(axis=1),
+                                      train.log10_m500c, train.redshift)
+
+        def input_gradients(self, view):
+            x = self.transform(view)["xray_map"].astype(np.float64)
+            p = 10.0 ** x
+            tot = (p - 1).reshape(len(x), -1).sum(axis=1)
+            return {"xray_map": p / (self.s.alpha_for(view.redshift) * tot)[:, None, None]}
+
+    arrays, summary = _run(cat, ProxyOnX(), GradientSaliency(figures=False), out_dir=tmp_path)
+    ratios = summary["radial"]["ratio_cnn_to_nphot"]
+    assert ratios["0.07"] == pytest.approx(1.0, rel=1e-3)
+    assert ratios["1"] == pytest.approx(1.0, rel=1e-3)
+    m = summary["masks"]
+    for key in ("agn", "icm"):
+        assert m[key]["median_log10"] == pytest.approx(m["nphot_reference"][key]["median_log10"], abs=1e-4)
+    # the reference's AGN pixels are brighter, so eq. 13 weights them more
+    assert m["nphot_reference"]["agn_to_icm_median_ratio"] > 1
+
+
+@pytest.mark.torch
+def test_torch_autograd_linear_model_saliency_equals_weights(cat, tmp_path):
+    torch = pytest.importorskip("torch")
+
+    class TorchLinear(LinearMap):
+        name = "torch-linear"
+        framework = "torch"
+
+        def input_gradients(self, view):
+            x = torch.tensor(self.transform(view)["xray_map"], dtype=torch.float64, requires_grad=True)
+            w = torch.tensor(self.w)
+            y = (x * w).sum(dim=(1, 2)) + self.b
+            (g,) = torch.autograd.grad(y.sum(), x)
+            return {"xray_map": g.numpy()}
+
+    est = TorchLinear(seed=9)
+    arrays, _ = _run(cat, est, GradientSaliency(figures=False))
+    np.testing.assert_allclose(arrays["saliency_xray_map"], np.broadcast_to(np.abs(est.w), (48, 128, 128)),
+                               rtol=1e-6)
+
+
+def _strict_json(summary):
+    return json.loads(json.dumps(summary, allow_nan=False))
+
+
+def test_single_band_summary_keys_and_figures(cat, tmp_path):
+    summary = _strict_json(_run(cat, LinearMap(seed=1), GradientSaliency(n_examples=2), out_dir=tmp_path)[1])
+    masks = summary["masks"]
+    for key in ("agn", "icm"):
+        for field in ("median_log10", "p16_log10", "p84_log10", "plus", "minus", "n", "n_empty"):
+            assert field in masks[key]
+        assert masks[key]["p16_log10"] <= masks[key]["median_log10"] <= masks[key]["p84_log10"]
+    assert masks["agn"]["n"] + masks["agn"]["n_empty"] + masks["agn"]["n_zero"] == 48
+    assert masks["photon_ratio_agn_to_icm"] > 1
+    assert set(masks["pooled_pixels"]) == {"agn", "icm"}
+    radial = summary["radial"]
+    assert len(radial["r_over_r500c"]) == 100 and radial["r_over_r500c"][-1] < 3.0
+    for series in ("cnn", "nphot"):
+        assert set(radial[series]) == {"median", "p16", "p84"}
+    assert set(radial["ratio_cnn_to_nphot"]) == {"0.07", "1"}
+    assert set(radial["normalised"]["ratio_cnn_to_nphot"]) == {"0.07", "1"}
+    assert summary["paper"]["agn"]["median_log10"] == -3.85
+    for name in ("fig6_saliency_maps.png", "fig7_radial_profiles.png", "fig8_source_masks.png",
+                 "fig8_mask_distributions.png"):
+        assert name in summary["figures"]
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = plain_language_summary({"saliency": {"linear-map": summary}})
+    assert "linear-map" in text and "AGN" in text and "0.07 R500c" in text
+
+
+def test_multi_band_and_fusion_summaries(tmp_path):
+    small = synthetic_catalogue(n=12, seed=4, with_cube=True)
+    multi = _strict_json(_run(small, LinearMap(seed=2, channels=3), GradientSaliency(n_examples=1),
+                              out_dir=tmp_path / "multi")[1])
+    assert multi["kind"] == "multi-band"
+    for band in ("soft", "medium", "hard"):
+        assert multi["bands"][band]["median_log10"] is not None
+        assert "agn" in multi["bands"][band] and "icm" in multi["bands"][band]
+    assert multi["masks"]["agn"]["median_log10"] is not None
+    assert (tmp_path / "multi" / "fig9_band_maps.png").exists()
+    assert "soft" in plain_language_summary(multi)
+
+    est = LinearFusion(seed=3)
+    arrays, fusion = _run(small, est, GradientSaliency(n_examples=1), out_dir=tmp_path / "fusion")
+    fusion = _strict_json(fusion)
+    assert arrays["saliency_dyn_cube_sky"].shape == (12, 64, 64)
+    assert arrays["saliency_dyn_cube_vlos"].shape == (12, 64)
+    share = fusion["fusion"]["share"]
+    expected = np.abs(est.w).sum() / (np.abs(est.w).sum() + np.abs(est.wc).sum())
+    assert share["xray_bands"] == pytest.approx(expected, rel=1e-5)
+    assert share["xray_bands"] + share["dyn_cube"] == pytest.approx(1.0)
+    assert (tmp_path / "fusion" / "fusion_split.png").exists()
+    assert "dyn_cube" in plain_language_summary(fusion)
+
+
+def test_nphot_proxy_is_explained_analytically(cat, tmp_path):
+    explainer = GradientSaliency(figures=False)
+    est = NphotProxy()
+    assert explainer.supports(est)
+    arrays, summary = _run(cat, est, explainer, out_dir=tmp_path)
+    assert summary["kind"] == "nphot-proxy"
+    s = arrays["saliency_xray_map"]
+    # eq. 13 sums to (N + N_pixels) / (alpha N) over a map
+    n_norm = arrays["nphot_factor"] * cat.inputs["xray_map"].data.reshape(48, -1).sum(axis=1)[:48]
+    np.testing.assert_allclose(s.reshape(48, -1).sum(axis=1) * arrays["nphot_alpha"],
+                               (n_norm + 128 * 128) / n_norm, rtol=1e-4)
+    assert "nphot" in summary["radial"] and "cnn" not in summary["radial"]
+    assert summary["masks"]["agn_to_icm_median_ratio"] > 1
+
+
+def test_unsupported_and_broken_estimators(cat):
+    explainer = GradientSaliency()
+
+    class NoGrad(Estimator):
+        name = "no-grad"
+        inputs = ("sigma_v",)
+
+    assert not explainer.supports(NoGrad())
+
+    class WrongShape(LinearMap):
+        def input_gradients(self, view):
+            return {"xray_map": np.zeros((len(view) + 1, 128, 128))}
+
+    est = WrongShape()
+    with pytest.raises(ContractError, match="shape"):
+        _run(cat, est, explainer)
