@@ -22,7 +22,7 @@ from massbench.plugins.proxies.estimators import (
 from massbench.plugins.proxies.model import (
     LN10, fit_scaling_model, log_observables, measure_beta, mu_from_log10, subset_sigma2)
 from massbench.plugins.proxies.report import analyse
-from massbench.plugins.proxies.search import best_per_size, combination_scatters
+from massbench.plugins.proxies.search import best_per_size
 from massbench.plugins.proxies.table import table_from_catalogue, table_from_columns
 
 
