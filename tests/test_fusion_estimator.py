@@ -20,7 +20,7 @@ MAP, CUBE = 32, 16
 INPUTS = ["xray_bands", "dyn_cube", "galaxies"]
 #: small layers so a CPU fits tiny data in seconds
 SMALL = dict(xray_filters=[4, 4, 4, 4], dyn_filters=[4, 4, 4], xray_dense=16, dyn_dense=16, head_dense=[16, 8],
-             batch_size=8, eval_batch_size=7, num_threads=1)
+             batch_size=8, predict_batch_size=7, num_threads=1)
 
 
 def tiny_catalogue(n: int = 36, seed: int = 0) -> Catalogue:
@@ -77,7 +77,7 @@ def fitted(cat: Catalogue, tmp_path, seed: int = 1, **params) -> tuple[FusionXra
 
 
 def test_short_fit_lowers_the_loss_and_reports_progress(cat, tmp_path) -> None:
-    est, calls = fitted(cat, tmp_path, max_epochs=12, patience=50)
+    est, calls = fitted(cat, tmp_path, epochs=12, patience=50)
     losses = [c["loss"] for c in calls]
     assert [c["epoch"] for c in calls] == list(range(1, 13)) and all(c["total"] == 12 for c in calls)
     assert all("val_loss" in c for c in calls)
@@ -90,7 +90,7 @@ def test_short_fit_lowers_the_loss_and_reports_progress(cat, tmp_path) -> None:
 
 
 def test_early_stopping_restores_the_best_epoch(cat, tmp_path) -> None:
-    est, calls = fitted(cat, tmp_path, max_epochs=30, patience=2, learning_rate=3e-2)
+    est, calls = fitted(cat, tmp_path, epochs=30, patience=2, learning_rate=3e-2)
     val = [c["val_loss"] for c in calls]
     best = int(np.argmin(val)) + 1
     assert est.record.best_epoch == best
@@ -101,8 +101,8 @@ def test_early_stopping_restores_the_best_epoch(cat, tmp_path) -> None:
 
 
 def test_same_seed_same_predictions_and_save_load_reproduces_them(cat, tmp_path) -> None:
-    est, _ = fitted(cat, tmp_path / "a", max_epochs=3)
-    again, _ = fitted(cat, tmp_path / "b", max_epochs=3)
+    est, _ = fitted(cat, tmp_path / "a", epochs=3)
+    again, _ = fitted(cat, tmp_path / "b", epochs=3)
     test = split(cat)[2]
     pred = est.predict(test)
     np.testing.assert_array_equal(pred, again.predict(test))
@@ -118,7 +118,7 @@ def test_same_seed_same_predictions_and_save_load_reproduces_them(cat, tmp_path)
 
 
 def test_predict_never_reads_test_masses(cat, tmp_path) -> None:
-    est, _ = fitted(cat, tmp_path, max_epochs=1)
+    est, _ = fitted(cat, tmp_path, epochs=1)
     test = split(cat)[2]
     est.predict(test)
     est.input_gradients(test)
@@ -130,7 +130,7 @@ def test_predict_never_reads_test_masses(cat, tmp_path) -> None:
 def test_transform_is_equations_1_and_2_fitted_on_train(cat, tmp_path) -> None:
     from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
 
-    est, _ = fitted(cat, tmp_path, max_epochs=1)
+    est, _ = fitted(cat, tmp_path, epochs=1)
     train, _, test = split(cat)
     norm = fit_redshift_normalisation(train["xray_bands"], train.redshift)
     assert est.norm == norm
@@ -138,7 +138,7 @@ def test_transform_is_equations_1_and_2_fitted_on_train(cat, tmp_path) -> None:
 
 
 def test_input_gradients_shapes_and_finite_differences(cat, tmp_path) -> None:
-    est, _ = fitted(cat, tmp_path, max_epochs=2)
+    est, _ = fitted(cat, tmp_path, epochs=2)
     test = split(cat)[2]
     grads = est.input_gradients(test)
     assert grads["xray_bands"].shape == (6, MAP, MAP, 3) and grads["dyn_cube"].shape == (6, CUBE, CUBE, CUBE)
@@ -171,7 +171,7 @@ def test_input_gradients_shapes_and_finite_differences(cat, tmp_path) -> None:
 
 
 def test_partial_completeness_rebuilds_cubes_from_a_seeded_subset(cat, tmp_path) -> None:
-    est, _ = fitted(cat, tmp_path, max_epochs=2, completeness=0.5)
+    est, _ = fitted(cat, tmp_path, epochs=2, completeness=0.5)
     assert est.record.cubes_built == 30  # train + val clusters
     test = split(cat)[2]
     est.predict(test)
@@ -188,7 +188,7 @@ def test_partial_completeness_rebuilds_cubes_from_a_seeded_subset(cat, tmp_path)
     np.testing.assert_array_equal(cubes[31], scipy_kde_cube(sub, CubeGrid(n=CUBE)))
     assert not np.allclose(cubes[31], cat.inputs["dyn_cube"].data[31])
     # a second estimator (another fold) reuses the cached cubes
-    other, _ = fitted(cat, tmp_path, max_epochs=1, completeness=0.5)
+    other, _ = fitted(cat, tmp_path, epochs=1, completeness=0.5)
     assert other.record.cubes_built == 0
 
 

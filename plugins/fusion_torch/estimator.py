@@ -15,7 +15,7 @@ Training follows the CNNs (paper section 4.1): Adam, learning rate 1e-3 (epsilon
 MSE on the scaled target plus 1e-4 * sum w^2 over all kernels (Keras' L2, also in the validation
 loss, as Keras reports it), batch 50, at most 200 epochs, early stopping on the validation loss with
 patience 20 and the best weights restored. The paper's notebook used batch 100 and 400 epochs
-for this model: set ``batch_size`` / ``max_epochs``.
+for this model: set ``batch_size`` / ``epochs``.
 
 This module must import without torch: torch and the network are imported inside methods.
 """
@@ -53,7 +53,7 @@ class TrainingRecord:
     n_parameters: int = 0
     epochs_run: int = 0
     best_epoch: int = 0
-    best_val_loss: float = math.nan
+    best_val_loss: float | None = None  # None without a validation set
     train_seconds: float = 0.0
     train_cubes_per_second: float = 0.0
     cube_build_seconds: float = 0.0
@@ -92,11 +92,11 @@ class FusionXrayDyn(Estimator):
         paper's notebook used strides 2, 2, 2, 1 here, about 430k parameters in all).
     dyn_filters, dyn_kernels, dyn_pool, dyn_dense : the 3D branch (24, 16, 8; 5, 3, 1; 2; 128).
     head_dense : hidden dense widths of the head (128, 64). dropout : after every hidden dense (0.1).
-    learning_rate, l2, loss, batch_size, max_epochs, patience : training, as the CNNs.
+    learning_rate, l2, loss, batch_size, epochs, patience : training, as the CNNs.
     amp : automatic mixed precision (float16 autocast + gradient scaling) when on a GPU.
     num_workers : DataLoader worker processes (0 reads batches in the training process).
     num_threads : torch CPU threads (0 keeps torch's default).
-    eval_batch_size : batch size of predict / input_gradients.
+    predict_batch_size : batch size of predict / input_gradients.
     """
 
     name = "fusion-xray-dyn"
@@ -124,16 +124,16 @@ class FusionXrayDyn(Estimator):
         l2: float = 1e-4,
         loss: Literal["mse", "mae"] = "mse",
         batch_size: int = 50,
-        max_epochs: int = 200,
+        epochs: int = 200,
         patience: int = 20,
         amp: bool = True,
         num_workers: int = 0,
         num_threads: int = 0,
-        eval_batch_size: int = 50,
+        predict_batch_size: int = 50,
     ) -> None:
         if not 0.0 < completeness <= 1.0:
             raise ConfigError(f"fusion-xray-dyn: completeness must be in (0, 1], got {completeness}")
-        for key, value in (("batch_size", batch_size), ("max_epochs", max_epochs), ("eval_batch_size", eval_batch_size),
+        for key, value in (("batch_size", batch_size), ("epochs", epochs), ("predict_batch_size", predict_batch_size),
                            ("cube_size", cube_size)):
             if value < 1:
                 raise ConfigError(f"fusion-xray-dyn: {key} must be a positive integer, got {value}")
@@ -148,9 +148,9 @@ class FusionXrayDyn(Estimator):
             xray_pools=list(xray_pools), xray_dense=int(xray_dense), dyn_filters=list(dyn_filters),
             dyn_kernels=list(dyn_kernels), dyn_pool=int(dyn_pool), dyn_dense=int(dyn_dense),
             head_dense=list(head_dense), dropout=float(dropout), learning_rate=float(learning_rate), l2=float(l2),
-            loss=loss, batch_size=int(batch_size), max_epochs=int(max_epochs), patience=int(patience),
+            loss=loss, batch_size=int(batch_size), epochs=int(epochs), patience=int(patience),
             amp=bool(amp), num_workers=int(num_workers), num_threads=int(num_threads),
-            eval_batch_size=int(eval_batch_size),
+            predict_batch_size=int(predict_batch_size),
         )
         if loss not in ("mse", "mae"):
             raise ConfigError(f"fusion-xray-dyn: loss must be 'mse' or 'mae', got {loss!r}")
@@ -271,7 +271,7 @@ class FusionXrayDyn(Estimator):
         best_state, best_val, best_epoch, wait = None, math.inf, 0, 0
         t_start = time.perf_counter()
         seen = 0
-        for epoch in range(1, p["max_epochs"] + 1):
+        for epoch in range(1, p["epochs"] + 1):
             net.train()
             total, count = 0.0, 0
             for x, cube, yt in train_loader:
@@ -300,7 +300,7 @@ class FusionXrayDyn(Estimator):
                 else:
                     wait += 1
             self.history.append({"epoch": float(epoch), **metrics})
-            self.context.progress(epoch=epoch, total=p["max_epochs"], **metrics)
+            self.context.progress(epoch=epoch, total=p["epochs"], **metrics)
             if val_ds is not None and wait >= p["patience"]:
                 break
         elapsed = time.perf_counter() - t_start
@@ -308,7 +308,7 @@ class FusionXrayDyn(Estimator):
             net.load_state_dict(best_state)
         self.record.epochs_run = len(self.history)
         self.record.best_epoch = best_epoch or len(self.history)
-        self.record.best_val_loss = float(best_val)
+        self.record.best_val_loss = float(best_val) if math.isfinite(best_val) else None
         self.record.train_seconds = elapsed
         self.record.train_cubes_per_second = seen / elapsed if elapsed > 0 else math.nan
         self.context.info.update({f"fusion_{k}" if k != "device_used" else k: v for k, v in asdict(self.record).items()})
@@ -325,7 +325,7 @@ class FusionXrayDyn(Estimator):
         net.eval()
         total, count = 0.0, 0
         with torch.no_grad():
-            for x, cube, yt in batch_loader(ds, p["eval_batch_size"], shuffle=False, num_workers=p["num_workers"]):
+            for x, cube, yt in batch_loader(ds, p["predict_batch_size"], shuffle=False, num_workers=p["num_workers"]):
                 x, cube = x.to(device), cube.to(device)
                 yt = net.scale_target(yt.to(device))
                 with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
@@ -354,7 +354,7 @@ class FusionXrayDyn(Estimator):
         ds = self._dataset(test, with_target=False)
         out = []
         with torch.no_grad():
-            for x, cube, _ in batch_loader(ds, self.params["eval_batch_size"], shuffle=False,
+            for x, cube, _ in batch_loader(ds, self.params["predict_batch_size"], shuffle=False,
                                            num_workers=self.params["num_workers"]):
                 pred = self.net.log10_mass(self.net(x.to(device), cube.to(device)))
                 out.append(pred.double().cpu().numpy())
@@ -387,7 +387,7 @@ class FusionXrayDyn(Estimator):
         gx = np.zeros((len(ds), *ds.maps.shape[1:]), dtype=np.float32)
         gc = np.zeros((len(ds), *ds.cubes.shape[1:]), dtype=np.float32)
         start = 0
-        for x, cube, _ in batch_loader(ds, self.params["eval_batch_size"], shuffle=False,
+        for x, cube, _ in batch_loader(ds, self.params["predict_batch_size"], shuffle=False,
                                        num_workers=self.params["num_workers"]):
             x = x.to(device).requires_grad_(True)
             cube = cube.to(device).requires_grad_(True)

@@ -1,0 +1,171 @@
+"""Training throughput of the fusion network (cubes per second) and its slowdown against a 2D CNN.
+
+Paper section 5.2: "training the 3D convolutional model takes ~15x longer than training the 2D
+convolutional models on a single Nvidia Ampere A100 GPU". This script times, on random inputs of
+the real sizes, one optimisation step (forward, backward, Adam) per batch of
+
+- ``fusion-64``: the fusion network as the paper builds it (64^3 cube, 2D branch of the multi-band CNN);
+- ``fusion-32``: the same with ``cube_size=32`` (cube average-pooled 2x2x2 inside the network);
+- ``cnn-2d``: a torch multi-band CNN of the paper's section 4 design (Conv 24@5, Conv 10@3, MaxPool 4,
+  Conv 24@5, Conv 10@3, MaxPool 2, Dense 128, 128, 64, 1 on 128x128x3 maps), the 2D reference;
+
+and, with ``--pipeline``, one epoch of ``FusionXrayDyn.fit`` streaming memory-mapped cubes from disk
+(the whole training path: memory-map reads, equations 1-2, batching, the step).
+
+    python benchmarks/perf/fusion_throughput.py                 # CPU (or the GPU when torch sees one)
+    python benchmarks/perf/fusion_throughput.py --device cuda --batch-size 50 --steps 20 --json out.json
+
+Reports cubes (clusters) per second for each model, the 3D/2D slowdown (fusion time per cluster /
+CNN time per cluster), the device, torch threads and the 1-minute load average (the machine may be
+shared: throughput on a busy CPU is lower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from massbench import Catalogue, InputArray, RunContext
+from massbench.plugins.fusion_torch.estimator import FusionXrayDyn
+from massbench.plugins.fusion_torch.network import FusionConfig, FusionNet, SameConv2d, count_parameters
+
+
+class MultiBandCNN(nn.Module):
+    """The paper's section 4 CNN on 3-band maps ("same" padding, dropout 0.1 after hidden dense layers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            SameConv2d(3, 24, 5), nn.ReLU(), SameConv2d(24, 10, 3), nn.ReLU(), nn.MaxPool2d(4),
+            SameConv2d(10, 24, 5), nn.ReLU(), SameConv2d(24, 10, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(2560, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 128), nn.ReLU(), nn.Dropout(0.1),
+            nn.Linear(128, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 1))
+
+    def forward(self, x: torch.Tensor, cube: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+def time_steps(model: nn.Module, batch: int, steps: int, warmup: int, device: str, amp: bool,
+               with_cube: bool) -> dict:
+    """Seconds per optimisation step on random inputs; returns timings and clusters per second."""
+    model = model.to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp and device == "cuda")
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, 3, 128, 128, generator=g).to(device)
+    cube = (torch.rand(batch, 64, 64, 64, generator=g) / 64**3).to(device) if with_cube else None
+    y = torch.rand(batch, generator=g).to(device)
+    times = []
+    for i in range(warmup + steps):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device, dtype=torch.float16, enabled=amp and device == "cuda"):
+            out = model(x, cube)
+        loss = nn.functional.mse_loss(out.float(), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    t = float(np.median(times))
+    return {"batch_size": batch, "steps": steps, "median_step_s": t, "clusters_per_s": batch / t,
+            "n_parameters": count_parameters(model)}
+
+
+def pipeline_epoch(n: int, batch: int, cube_size: int, device: str, workdir: Path) -> dict:
+    """One epoch of FusionXrayDyn.fit on n clusters whose cubes are a memory map on disk."""
+    rng = np.random.default_rng(0)
+    cubes = np.lib.format.open_memmap(workdir / "cubes.npy", mode="w+", dtype=np.float32, shape=(n, 64, 64, 64))
+    for i in range(n):
+        c = rng.random((64, 64, 64), dtype=np.float32)
+        cubes[i] = c / c.sum()
+    cubes.flush()
+    del cubes
+    cubes = np.load(workdir / "cubes.npy", mmap_mode="r")
+    maps = rng.poisson(0.3, (n, 128, 128, 3)).astype(np.float32)
+    cat = Catalogue(name="perf", cluster_id=np.arange(n), positions=rng.uniform(0, 100, (n, 3)), box_size=100.0,
+                    redshift=rng.uniform(0.07, 0.47, n), log10_m500c=rng.uniform(13.5, 15.0, n),
+                    inputs={"xray_bands": InputArray(maps), "dyn_cube": InputArray(cubes),
+                            "galaxies": InputArray(np.empty(n, dtype=object))})
+    inputs = ["xray_bands", "dyn_cube", "galaxies"]
+    train = cat.view(np.arange(n), inputs, role="train")
+    val = cat.view(np.arange(0), inputs, role="val")
+    est = FusionXrayDyn(cube_size=cube_size, batch_size=batch, epochs=1)
+    est.context = RunContext(seed=0, device=device, workdir=workdir, cache_dir=workdir)
+    est.fit(train, val)
+    info = est.context.info
+    return {"clusters": n, "cube_size": cube_size, "batch_size": batch, "epoch_s": info["fusion_train_seconds"],
+            "clusters_per_s": info["fusion_train_cubes_per_second"], "device_used": info["device_used"]}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--batch-size", type=int, default=16, help="clusters per step (the estimator default is 50)")
+    ap.add_argument("--steps", type=int, default=5, help="timed steps per model (after --warmup)")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--no-amp", action="store_true", help="float32 on the GPU too")
+    ap.add_argument("--models", default="cnn-2d,fusion-32,fusion-64")
+    ap.add_argument("--pipeline", type=int, default=0, metavar="N",
+                    help="also time one fit() epoch over N memory-mapped clusters (cube_size 32 and 64)")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = ap.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    amp = not args.no_amp
+    out = {
+        "device": device,
+        "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "amp": amp and device == "cuda", "load_average_1min_before": os.getloadavg()[0], "models": {},
+    }
+    builders = {
+        "cnn-2d": (lambda: MultiBandCNN(), False),
+        "fusion-32": (lambda: FusionNet(FusionConfig(cube_size=32)), True),
+        "fusion-64": (lambda: FusionNet(FusionConfig()), True),
+    }
+    for name in args.models.split(","):
+        torch.manual_seed(0)
+        build, with_cube = builders[name]
+        r = time_steps(build(), args.batch_size, args.steps, args.warmup, device, amp, with_cube)
+        out["models"][name] = r
+        print(f"{name:10s} {r['clusters_per_s']:9.2f} clusters/s  ({r['median_step_s']:.3f} s per step of "
+              f"{r['batch_size']}, {r['n_parameters']:,} parameters)", flush=True)
+    if "cnn-2d" in out["models"]:
+        ref = out["models"]["cnn-2d"]["clusters_per_s"]
+        out["slowdown_vs_cnn_2d"] = {k: ref / v["clusters_per_s"] for k, v in out["models"].items() if k != "cnn-2d"}
+        for k, v in out["slowdown_vs_cnn_2d"].items():
+            print(f"{k}: {v:.1f}x slower per cluster than cnn-2d (paper, A100: ~15x)")
+    if args.pipeline:
+        out["pipeline"] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for cs in (32, 64):
+                r = pipeline_epoch(args.pipeline, 50, cs, device, Path(tmp))
+                out["pipeline"].append(r)
+                print(f"fit() epoch, cube_size {cs}: {r['clusters_per_s']:.2f} clusters/s over {r['clusters']} "
+                      f"memory-mapped clusters ({r['epoch_s']:.1f} s)", flush=True)
+    out["load_average_1min_after"] = os.getloadavg()[0]
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
