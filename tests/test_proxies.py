@@ -531,3 +531,44 @@ def test_read_observables_from_dataset_name_and_directory(tmp_path: Path):
     assert d.observables == tuple(obs_names.BY_NAME)
     with pytest.raises(UserError, match="not a dataset name"):
         read_observables("no-such-dataset", None, registry=reg)
+
+
+def test_proxy_estimators_in_a_benchmark_run(tmp_path: Path):
+    """The harness runs the proxies on octant folds: fitted on training folds, idealised ones flagged."""
+    import types
+
+    from massbench import hookimpl
+    from massbench.config import parse_benchmark
+    from massbench.plugins.proxies import plugin as proxies_plugin
+    from massbench.registry import load_registry
+    from massbench.runner import RunOptions, run_benchmark
+
+    class GenCatalogue:
+        name = "gen-proxies-bench"
+
+        def __init__(self, seed: int = 0) -> None:
+            self.seed = seed
+
+        def load(self, context):
+            return _catalogue(np.random.default_rng(self.seed), n_per_bin=120)
+
+    data = types.SimpleNamespace(massbench_datasets=hookimpl(lambda: [GenCatalogue]))
+    reg = load_registry(extra=[data, proxies_plugin], use_entry_points=False)
+    bench = parse_benchmark("""\
+benchmark: proxies-test
+version: "1.0"
+dataset: {name: gen-proxies-bench, params: {seed: 3}}
+cv: {scheme: octants, val_fraction: 0.1, seed: 0}
+estimators:
+  - name: proxy-n-phot
+  - name: proxy-realistic
+  - name: proxy-idealised
+""", "bench.yaml", reg)
+    out = tmp_path / "res"
+    assert run_benchmark(bench, reg, RunOptions(out=out)) == 0
+    rows = {r["estimator"]: r for r in json.loads((out / "leaderboard.json").read_text())}
+    assert all(rows[n]["status"] == "ok" for n in ("proxy-n-phot", "proxy-realistic", "proxy-idealised"))
+    assert rows["proxy-idealised"]["idealised"] and not rows["proxy-realistic"]["idealised"]
+    assert rows["proxy-realistic"]["scatter_dex"] < rows["baseline-mean"]["scatter_dex"]
+    saved = ProxyRealistic.load(out / "models" / "proxy-realistic" / "fold0")
+    assert saved.model_ is not None and len(saved.model_.fits) == 3
