@@ -100,7 +100,7 @@ def _explain_estimator(p: Any, out: Path, explainer: Any, xspec: Any, spec: Any,
                                      cache_dir=Path(getattr(options, "cache_dir", None) or default_cache_dir()))
             if not explainer.supports(est):
                 return {"status": "skipped", "error": f"explainer {xspec.name!r} does not support {spec.name!r}"}
-            test = cat.view(fold.test, inputs, role="test")
+            test = cat.view(fold.test, tuple(getattr(est, "inputs", inputs) or ()), role="test")
             truth = cat.view(fold.test, None, role="truth", allow_truth=True)
             train_truth = cat.view(np.concatenate([fold.train, fold.val]), None, role="truth", allow_truth=True)
             arrays = explainer.explain_fold(est, test, truth, train_truth, est.context)

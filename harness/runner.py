@@ -185,6 +185,7 @@ def execute_unit(p: Prepared, unit: Unit, out: Path, device: str = "auto",
     fold = next(f for f in p.folds if f.k == unit.fold)
     info = p.registry.get("estimator", unit.spec.name)
     inputs = tuple(getattr(info.cls, "inputs", ()) or ())
+    est = None
     workdir = out / "work" / unit.spec.slug / f"fold{unit.fold}"
     ctx = RunContext(seed=unit.seed, device=device, workdir=workdir,
                      cache_dir=Path(cache_dir or default_cache_dir()))
@@ -198,6 +199,9 @@ def execute_unit(p: Prepared, unit: Unit, out: Path, device: str = "auto",
     }
     tb_path = out / f"units/{unit.spec.slug}/fold{unit.fold}.traceback.txt"
     try:
+        est = info.cls(**unit.spec.params)
+        inputs = tuple(getattr(est, "inputs", inputs) or ())  # an instance may set its inputs from params
+        rec["inputs"] = list(inputs)
         for name in inputs:
             if name not in p.catalogue.inputs:
                 raise ContractError(f"estimator {unit.spec.name!r} reads input {name!r}, which dataset "
@@ -207,7 +211,6 @@ def execute_unit(p: Prepared, unit: Unit, out: Path, device: str = "auto",
         train = p.catalogue.view(fold.train, inputs, role="train")
         val = p.catalogue.view(fold.val, inputs, role="val")
         test = p.catalogue.view(fold.test, inputs, role="test")
-        est = info.cls(**unit.spec.params)
         est.context = ctx
         workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
@@ -274,6 +277,7 @@ def collect_rows(p: Prepared, out: Path) -> tuple[list[dict], list[list]]:
                     recs.append(r)
         if not recs:
             continue
+        inputs = recs[0].get("inputs", inputs)
         row: dict[str, Any] = {"estimator": spec.name, "label": spec.label, "inputs": inputs,
                                "framework": getattr(info.cls, "framework", "") if info else "",
                                "idealised": bool(idealised_inputs & set(inputs)),
