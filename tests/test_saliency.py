@@ -11,7 +11,7 @@ import pytest
 from massbench.plugins.saliency.geometry import RadialBins, aperture_mask, pixel_centres, pixel_radii, scaled_radii
 from massbench.plugins.saliency.masks import mask_mean, masked_values, photon_ratio, source_masks
 from massbench.plugins.saliency.nphot import (
-    fit_nphot_slopes,
+    fit_reference_slopes,
     normalisation_factor,
     nphot_log10_mass_from_x,
     nphot_saliency_from_counts,
@@ -192,22 +192,24 @@ def test_nphot_saliency_from_counts_and_factor_recovery():
     assert bad.min() > 0.05
 
 
-def test_fit_nphot_slopes_per_redshift_bin():
+def test_reference_slopes_come_from_the_proxy_model_per_redshift_bin():
+    from massbench.plugins.saliency.synthetic import synthetic_catalogue
+
     rng = np.random.default_rng(4)
-    z = rng.choice([0.1, 0.2, 0.3], 600)
-    logm = rng.uniform(13.5, 15.0, 600)
+    cat = synthetic_catalogue(n=90, seed=5)
+    z = cat.redshift
     alpha_true = {0.1: 1.0, 0.2: 1.3, 0.3: 1.6}
-    lnn = np.array([alpha_true[zz] for zz in z]) * (logm - 14) * np.log(10) + 7 + rng.normal(0, 0.05, 600)
-    s = fit_nphot_slopes(np.exp(lnn), logm, z)
-    np.testing.assert_allclose(s.z_bins, [0.1, 0.2, 0.3])
-    np.testing.assert_allclose(s.alpha, [1.0, 1.3, 1.6], atol=0.02)
-    np.testing.assert_allclose(s.alpha_for(np.array([0.31, 0.1])), s.alpha[[2, 0]])
-    pred = s.log10_mass(np.exp(lnn), z)
-    assert np.std(pred - logm) < 0.05
-    # continuous redshifts: equal-count bins
-    zc = rng.uniform(0.05, 0.5, 600)
-    sc = fit_nphot_slopes(np.exp(lnn), logm, zc, n_z_bins=4)
-    assert len(sc.alpha) == 4 and sc.n.sum() == 600
+    lnn = np.array([alpha_true[zz] for zz in z]) * (cat.log10_m500c - 14) * np.log(10) + 7 + rng.normal(0, 0.05, 90)
+    cat.inputs["n_phot"] = type(cat.inputs["n_phot"])(np.exp(lnn), "count")
+    view = cat.view(np.arange(90), None, "train", allow_truth=True)
+    s = fit_reference_slopes(view)
+    np.testing.assert_allclose(s.redshift_bins, [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(s.alpha_bins, [1.0, 1.3, 1.6], atol=0.03)
+    np.testing.assert_allclose(s.alpha_for(np.array([0.3, 0.1])), s.alpha_bins[[2, 0]])
+    # too few clusters per snapshot bin: one bin over all redshifts
+    small = cat.view(np.arange(20), None, "train", allow_truth=True)
+    one = fit_reference_slopes(small)
+    assert len(one.alpha_bins) == 1 and "one redshift bin" in one.source
 
 
 # ---------------------------------------------------------------- statistics

@@ -13,7 +13,8 @@ from massbench import Estimator
 from massbench.errors import ContractError
 from massbench.plugins.saliency import plain_language_summary
 from massbench.plugins.saliency.explainer import GradientSaliency
-from massbench.plugins.saliency.nphot import fit_nphot_slopes
+from massbench.plugins.proxies.estimators import ProxyNPhot, fit_proxy
+from massbench.plugins.saliency.nphot import slopes_from_proxy
 from massbench.plugins.saliency.synthetic import synthetic_catalogue
 from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
 
@@ -65,19 +66,6 @@ class LinearFusion(LinearMap):
                 "dyn_cube": np.broadcast_to(self.wc, (n, 64, 64, 64)).copy()}
 
 
-class NphotProxy(Estimator):
-    """The N_phot scaling relation (eq. 11): no gradients; explained analytically by eq. 13."""
-
-    name = "proxy-n-phot"
-    inputs = ("n_phot",)
-
-    def fit(self, train, val):
-        self.s = fit_nphot_slopes(train["n_phot"], train.log10_m500c, train.redshift)
-
-    def predict(self, test):
-        return self.s.log10_mass(test["n_phot"], test.redshift)
-
-
 def _run(cat, est, explainer, n_folds=2, out_dir=None):
     """Emulate the runner: k folds, explain each, concatenate, summarize."""
     n = len(cat)
@@ -124,11 +112,15 @@ def test_estimator_that_is_the_nphot_proxy_reproduces_the_reference(cat, tmp_pat
 
     class ProxyOnX(LinearMap):
         name = "proxy-on-x"
+        inputs = ("xray_map", "n_phot")
+
+        def __init__(self):
+            super().__init__()
+            self.inputs = ("xray_map", "n_phot")
 
         def fit(self, train, val):
             super().fit(train, val)
-            self.s = fit_nphot_slopes(train["xray_map"].reshape(len(train), -1).sum(axis=1),
-                                      train.log10_m500c, train.redshift)
+            self.s = slopes_from_proxy(fit_proxy(train, ("N_phot",), redshift_bins="none"))
 
         def input_gradients(self, view):
             x = self.transform(view)["xray_map"].astype(np.float64)
@@ -199,7 +191,7 @@ def test_single_band_summary_keys_and_figures(cat, tmp_path):
 
 def test_multi_band_and_fusion_summaries(tmp_path):
     small = synthetic_catalogue(n=12, seed=4, with_cube=True)
-    multi = _strict_json(_run(small, LinearMap(seed=2, channels=3), GradientSaliency(n_examples=1),
+    multi = _strict_json(_run(small, LinearMap(seed=2, channels=3), GradientSaliency(n_examples=1, reference_min_per_bin=4),
                               out_dir=tmp_path / "multi")[1])
     assert multi["kind"] == "multi-band"
     for band in ("soft", "medium", "hard"):
@@ -210,7 +202,7 @@ def test_multi_band_and_fusion_summaries(tmp_path):
     assert "soft" in plain_language_summary(multi)
 
     est = LinearFusion(seed=3)
-    arrays, fusion = _run(small, est, GradientSaliency(n_examples=1), out_dir=tmp_path / "fusion")
+    arrays, fusion = _run(small, est, GradientSaliency(n_examples=1, reference_min_per_bin=4), out_dir=tmp_path / "fusion")
     fusion = _strict_json(fusion)
     assert arrays["saliency_dyn_cube_sky"].shape == (12, 64, 64)
     assert arrays["saliency_dyn_cube_vlos"].shape == (12, 64)
@@ -224,7 +216,7 @@ def test_multi_band_and_fusion_summaries(tmp_path):
 
 def test_nphot_proxy_is_explained_analytically(cat, tmp_path):
     explainer = GradientSaliency(figures=False)
-    est = NphotProxy()
+    est = ProxyNPhot(redshift_bins="none")
     assert explainer.supports(est)
     arrays, summary = _run(cat, est, explainer, out_dir=tmp_path)
     assert summary["kind"] == "nphot-proxy"

@@ -31,7 +31,8 @@ from massbench.preprocessing import fit_redshift_normalisation
 from . import figures
 from .geometry import RadialBins, aperture_mask, scaled_radii
 from .masks import mask_mean, masked_values, photon_means, source_masks, summarise_photon_means
-from .nphot import NphotSlopes, fit_nphot_slopes, normalisation_factor, nphot_saliency_from_counts
+from .nphot import (SlopeLookup, fit_reference_slopes, normalisation_factor, nphot_saliency_from_counts,
+                    slopes_from_proxy)
 from .stats import BinnedPool, interp_profile, jsonable, log10_interval
 
 XRAY_MAP_INPUTS = ("xray_map", "xray_bands")
@@ -87,6 +88,10 @@ class GradientSaliency:
     nphot_aperture
         ``"map"``: N of eq. 13 sums every map pixel, as the paper writes it; ``"circle"``: only
         pixels with centres within 2.3 h^-1 Mpc (the aperture of the ``n_phot`` input).
+    reference_redshift_bins, reference_min_per_bin
+        redshift bins of the N_phot reference proxy fitted on each training fold (the ``proxies``
+        plugin's ``redshift_bins`` spec: ``snapshot``, ``none``, N equal-count bins or edges); a fold
+        with too few clusters per bin falls back to one bin.
     band_masks
         multi-band masks for ``agn``/``icm``: ``"summed"`` (band-summed ICM and AGN maps, applied
         to all three channels, as the paper's notebook) or ``"per_band"`` (each band's own masks).
@@ -101,6 +106,7 @@ class GradientSaliency:
                  radial_spacing: Literal["linear", "log"] = "linear", ratio_radii: list[float] | None = None,
                  nphot_aperture: Literal["map", "circle"] = "map",
                  band_masks: Literal["summed", "per_band"] = "summed",
+                 reference_redshift_bins: str = "snapshot", reference_min_per_bin: int = 10,
                  n_examples: int = 4, figure_seed: int = 0, figures: bool = True) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -109,6 +115,8 @@ class GradientSaliency:
         self.ratio_radii = list(ratio_radii) if ratio_radii is not None else [0.07, 1.0]
         self.nphot_aperture = nphot_aperture
         self.band_masks = band_masks
+        self.reference_redshift_bins = reference_redshift_bins
+        self.reference_min_per_bin = reference_min_per_bin
         self.n_examples = n_examples
         self.figure_seed = figure_seed
         self.figures = figures
@@ -131,7 +139,9 @@ class GradientSaliency:
         estimator's input is eqs. 1-2).
         """
         n = len(test)
-        slopes = self._fit_slopes(train_truth)
+        slopes = self._slopes(estimator, train_truth)
+        if context is not None and hasattr(context, "info"):
+            context.info["saliency_nphot_reference"] = slopes.source
         out: dict[str, list[np.ndarray]] = {}
 
         def put(key: str, value: np.ndarray) -> None:
@@ -172,7 +182,9 @@ class GradientSaliency:
                     counts = tsub[x_in]
                     transform = getattr(estimator, "transform", None)
                     if callable(transform):
-                        x = _as_input_shape(transform(sub)[x_in], counts.shape, f"transform()[{x_in!r}]", estimator)
+                        tx = transform(sub)
+                        tx = tx[x_in] if isinstance(tx, dict) else tx
+                        x = _as_input_shape(tx, counts.shape, f"transform()[{x_in!r}]", estimator)
                         f, resid = normalisation_factor(x, counts)
                     else:
                         if norm is None:
@@ -219,20 +231,17 @@ class GradientSaliency:
         return jsonable(summary)
 
     # ------------------------------------------------------------------ pieces
-    def _fit_slopes(self, train_truth: Any) -> NphotSlopes:
-        if "n_phot" in train_truth.inputs:
-            n_phot = train_truth["n_phot"]
-        elif "xray_map" in train_truth.inputs:
-            n_phot = train_truth["xray_map"].reshape(len(train_truth), -1).sum(axis=1)
-        else:
-            raise DataError("the saliency explainer needs the training clusters' n_phot (or xray_map) to fit "
-                            "the N_phot slope of eq. 13; the dataset has neither")
-        return fit_nphot_slopes(n_phot, train_truth.log10_m500c, train_truth.redshift)
+    def _slopes(self, estimator: Any, train_truth: Any) -> SlopeLookup:
+        """The N_phot proxy's own fit when explaining it, else the reference fitted on the training fold."""
+        if not has_gradients(estimator) and callable(getattr(estimator, "alpha", None)) \
+                and getattr(estimator, "model_", None) is not None:
+            return slopes_from_proxy(estimator)
+        return fit_reference_slopes(train_truth, self.reference_redshift_bins, self.reference_min_per_bin)
 
     def _aperture(self, shape: tuple[int, int]) -> np.ndarray | None:
         return aperture_mask(shape=shape) if self.nphot_aperture == "circle" else None
 
-    def _explain_nphot_proxy(self, truth: Any, train_truth: Any, slopes: NphotSlopes, put) -> None:
+    def _explain_nphot_proxy(self, truth: Any, train_truth: Any, slopes: SlopeLookup, put) -> None:
         if "xray_map" not in truth.inputs:
             raise DataError("the N_phot proxy's saliency (eq. 13) needs the dataset's xray_map")
         norm = fit_redshift_normalisation(train_truth.lazy("xray_map"), train_truth.redshift)

@@ -12,105 +12,72 @@ Its saliency with respect to the *same* x the CNN sees is (eq. 13)::
 
 where N is summed in the normalised units of x: the redshift normalisation factor f of eq. 1
 cancels between ln N_raw and x, so N = f N_raw. Only the slope alpha matters; pi, beta and sigma
-shift g by a constant. alpha is fitted on the fold's *training* clusters, per redshift bin, by
-least squares of ln N_phot [counts] on mu = ln(M500c / M_pivot) (M500c in h^-1 Msun).
+shift g by a constant. alpha comes from the ``proxies`` plugin's scaling model (eq. 3, per redshift
+bin) fitted on the fold's *training* clusters, or, for the ``proxy-n-phot`` estimator itself, from
+that estimator's own fit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
+
+from massbench.errors import DataError
 
 LN10 = float(np.log(10.0))
 
 
 @dataclass
-class NphotSlopes:
-    """Per-redshift-bin fit of ln N_phot = pi + alpha mu, mu = ln(M500c / 10^pivot_log10).
+class SlopeLookup:
+    """The N_phot slope alpha = d ln N_phot / d ln M500c of a fitted proxy, per redshift bin.
 
-    ``z_bins``: representative redshift of each bin (the bin's median redshift), sorted;
-    ``alpha``/``pi``: slope and intercept per bin; ``n``: training clusters per bin.
+    ``alpha_bins`` (n_bins,), ``redshift_bins`` (n_bins,) representative redshifts, ``assign``:
+    redshifts -> bin indices (the proxy's own assignment), ``source``: where the fit comes from.
     """
 
-    z_bins: np.ndarray
-    alpha: np.ndarray
-    pi: np.ndarray
-    n: np.ndarray
-    pivot_log10: float
-    z_edges: np.ndarray | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def bin_of(self, redshift: np.ndarray) -> np.ndarray:
-        """Index of the bin each redshift belongs to (nearest bin redshift, or by edges when binned)."""
-        z = np.asarray(redshift, dtype=float)
-        if self.z_edges is not None:
-            return np.clip(np.searchsorted(self.z_edges, z, side="right") - 1, 0, len(self.z_bins) - 1)
-        return np.argmin(np.abs(z[:, None] - self.z_bins[None, :]), axis=1)
+    alpha_bins: np.ndarray
+    redshift_bins: np.ndarray
+    assign: Callable[[np.ndarray], np.ndarray]
+    source: str = ""
 
     def alpha_for(self, redshift: np.ndarray) -> np.ndarray:
-        """Slope alpha = d ln N_phot / d ln M500c for each cluster redshift."""
-        return self.alpha[self.bin_of(redshift)]
-
-    def log10_mass(self, n_phot: np.ndarray, redshift: np.ndarray) -> np.ndarray:
-        """Eq. 12 without the constant -beta sigma^2 term: log10 M500c [h^-1 Msun] from N_phot."""
-        b = self.bin_of(redshift)
-        mu = (np.log(np.asarray(n_phot, dtype=float)) - self.pi[b]) / self.alpha[b]
-        return mu / LN10 + self.pivot_log10
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"z_bins": self.z_bins.tolist(), "alpha": self.alpha.tolist(), "pi": self.pi.tolist(),
-                "n": self.n.tolist(), "pivot_log10": self.pivot_log10,
-                "z_edges": None if self.z_edges is None else self.z_edges.tolist(), **self.meta}
+        """alpha at each cluster's redshift (its bin's slope)."""
+        return np.asarray(self.alpha_bins, dtype=float)[self.assign(np.asarray(redshift, dtype=float))]
 
 
-def _line_fit(mu: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    slope, intercept = np.polyfit(mu, y, 1)
-    return float(slope), float(intercept)
+def slopes_from_proxy(estimator: Any, source: str = "") -> SlopeLookup:
+    """The N_phot slopes of a fitted ``massbench.plugins.proxies`` estimator (``proxy-n-phot`` or
+    ``proxy`` with observables [N_phot]): its ``alpha("N_phot")`` per bin and its bin assignment."""
+    model = estimator.model_
+    if model is None:
+        raise ValueError(f"proxy estimator {getattr(estimator, 'name', '?')!r} is not fitted")
+    return SlopeLookup(np.asarray(estimator.alpha("N_phot"), dtype=float), np.asarray(estimator.bin_redshifts()),
+                       model.bins.assign, source or f"estimator {getattr(estimator, 'name', '?')!r}")
 
 
-def fit_nphot_slopes(n_phot: np.ndarray, log10_m500c: np.ndarray, redshift: np.ndarray,
-                     max_discrete_z: int = 20, n_z_bins: int = 11, min_per_bin: int = 5) -> NphotSlopes:
-    """Fit the N_phot scaling relation per redshift bin on training clusters.
+def fit_reference_slopes(train_truth: Any, redshift_bins: str = "snapshot", min_per_bin: int = 10) -> SlopeLookup:
+    """Fit the N_phot proxy (eqs. 3-5, the ``proxies`` plugin's model) on a fold's training clusters.
 
-    Redshift bins: the distinct redshifts when there are at most ``max_discrete_z`` of them (the
-    mock's snapshots), otherwise ``n_z_bins`` bins of equal cluster count. A bin with fewer than
-    ``min_per_bin`` clusters with photons uses the slope fitted over all bins together.
-    ``n_phot`` [counts]; clusters with no photons are left out (ln 0 undefined).
+    ``train_truth`` must expose ``n_phot`` [counts] and the masses. When a redshift bin has too few
+    training clusters for ``redshift_bins``, one bin over all redshifts is fitted instead (the
+    returned ``source`` says so).
     """
-    n_phot = np.asarray(n_phot, dtype=float)
-    logm = np.asarray(log10_m500c, dtype=float)
-    z = np.asarray(redshift, dtype=float)
-    ok = np.isfinite(n_phot) & (n_phot > 0) & np.isfinite(logm)
-    if ok.sum() < 3:
-        raise ValueError("the N_phot slope needs at least three training clusters with photons")
-    pivot = float(np.median(logm[ok]))
-    mu = (logm - pivot) * LN10
-    lnn = np.log(np.where(ok, n_phot, 1.0))
-    g_alpha, g_pi = _line_fit(mu[ok], lnn[ok])
+    from massbench.plugins.proxies.estimators import fit_proxy  # noqa: PLC0415
 
-    uz = np.unique(z)
-    edges = None
-    if len(uz) <= max_discrete_z:
-        z_bins = uz
-        member = np.searchsorted(uz, z)
-    else:
-        edges = np.quantile(z, np.linspace(0.0, 1.0, n_z_bins + 1))
-        edges[0], edges[-1] = -np.inf, np.inf
-        member = np.clip(np.searchsorted(edges, z, side="right") - 1, 0, n_z_bins - 1)
-        z_bins = np.array([np.median(z[member == b]) if (member == b).any() else np.nan for b in range(n_z_bins)])
-
-    alpha = np.full(len(z_bins), g_alpha)
-    pi = np.full(len(z_bins), g_pi)
-    counts = np.zeros(len(z_bins), dtype=np.int64)
-    for b in range(len(z_bins)):
-        sel = ok & (member == b)
-        counts[b] = int(sel.sum())
-        if counts[b] >= min_per_bin and np.ptp(mu[sel]) > 0:
-            alpha[b], pi[b] = _line_fit(mu[sel], lnn[sel])
-    return NphotSlopes(z_bins=np.asarray(z_bins, dtype=float), alpha=alpha, pi=pi, n=counts, pivot_log10=pivot,
-                       z_edges=edges, meta={"alpha_all_bins": g_alpha})
+    if "n_phot" not in train_truth.inputs:
+        raise DataError(f"dataset {getattr(train_truth, 'dataset', '?')!r} has no input 'n_phot': the saliency "
+                        "explainer fits the N_phot proxy of eq. 13 on each fold's training clusters")
+    try:
+        est = fit_proxy(train_truth, ("N_phot",), redshift_bins=redshift_bins, min_per_bin=min_per_bin)
+        return slopes_from_proxy(est, f"N_phot proxy fitted on the fold's training clusters ({redshift_bins} bins)")
+    except DataError:
+        if redshift_bins == "none":
+            raise
+        est = fit_proxy(train_truth, ("N_phot",), redshift_bins="none", min_per_bin=min_per_bin)
+        return slopes_from_proxy(est, "N_phot proxy fitted on the fold's training clusters (one redshift bin: "
+                                      f"too few clusters per '{redshift_bins}' bin)")
 
 
 def _per_cluster(values: np.ndarray, ndim: int) -> np.ndarray:

@@ -69,12 +69,14 @@ def plain_language_summary(summary: dict[str, Any]) -> str:
     """Markdown paragraphs, one per explained estimator, stating the section-6 findings in words.
 
     Accepts ``explanations/summary.json`` as a whole ({explainer: {label: summary}}), the saliency
-    explainer's part ({label: summary}), or one estimator's summary. Returns "" when there is no
-    saliency summary in it.
+    explainer's part ({label: summary}), or one estimator's summary (what the run report passes);
+    several summaries get an introductory sentence. Returns "" when there is no saliency summary.
     """
     paragraphs = [_paragraph(s) for s in _summaries(summary)]
     if not paragraphs:
         return ""
+    if len(paragraphs) == 1:
+        return paragraphs[0] + "\n"
     head = ("Gradient saliency (eq. 10) measures how much each input pixel moves the predicted log10 M500c; "
             "the N_phot proxy's saliency (eq. 13) is proportional to the photons in a pixel, so it is the "
             "reference for a model that simply counts photons.")

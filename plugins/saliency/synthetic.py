@@ -20,9 +20,10 @@ AGN_BAND_FRACTIONS = (0.45, 0.30, 0.25)
 
 
 def synthetic_catalogue(n: int = 64, seed: int = 0, n_pixels: int = MAP_PIXELS, with_cube: bool = False,
-                        redshifts: tuple[float, ...] = (0.1, 0.2, 0.3)) -> Catalogue:
-    """A :class:`~massbench.Catalogue` with ``xray_map``, ``xray_bands``, their truth-only ICM/AGN
-    components, ``r500c`` [comoving h^-1 Mpc], ``n_phot`` [counts] and (optionally) a 64^3 ``dyn_cube``.
+                        redshifts: tuple[float, ...] = (0.1, 0.2, 0.3), with_bands: bool = True) -> Catalogue:
+    """A :class:`~massbench.Catalogue` with ``xray_map``, ``xray_bands`` (unless ``with_bands`` is
+    False), their truth-only ICM/AGN components, ``r500c`` [comoving h^-1 Mpc], ``n_phot`` [counts]
+    and (optionally) a 64^3 ``dyn_cube``.
     """
     rng = np.random.default_rng(seed)
     logm = rng.uniform(13.5, 15.0, n)
@@ -30,12 +31,16 @@ def synthetic_catalogue(n: int = 64, seed: int = 0, n_pixels: int = MAP_PIXELS, 
     r500 = 0.72 * (10.0 ** (logm - 14.0)) ** (1.0 / 3.0) * (1.0 + z)  # comoving h^-1 Mpc (toy scaling)
     c = pixel_centres(n_pixels)
     xx, yy = np.meshgrid(c, c, indexing="ij")
-    rc = 0.15 * r500[:, None, None]
-    beta = rng.normal(0.67, 0.05, n)[:, None, None]
-    profile = (1.0 + (xx[None] ** 2 + yy[None] ** 2) / rc ** 2) ** (0.5 - 3.0 * beta)
-    profile /= profile.reshape(n, -1).sum(axis=1)[:, None, None]
+    rc = 0.15 * r500
+    beta = rng.normal(0.67, 0.05, n)
     n_icm_mean = 800.0 * (10.0 ** (logm - 14.0)) ** 1.2 / (1.0 + 4.0 * z)
-    icm_exp = profile * n_icm_mean[:, None, None]
+    r2 = (xx ** 2 + yy ** 2)[None]
+    icm_exp = np.empty((n, n_pixels, n_pixels), dtype=np.float32)
+    for a in range(0, n, 256):  # beta-model surface brightness, chunked to bound memory
+        b = min(n, a + 256)
+        prof = (1.0 + r2 / rc[a:b, None, None] ** 2) ** (0.5 - 3.0 * beta[a:b, None, None])
+        prof *= (n_icm_mean[a:b] / prof.reshape(b - a, -1).sum(axis=1))[:, None, None]
+        icm_exp[a:b] = prof
     agn_exp = np.zeros_like(icm_exp)
     sigma = 0.05  # h^-1 Mpc: PSF-like width of a point source
     for i in range(n):
@@ -48,23 +53,28 @@ def synthetic_catalogue(n: int = 64, seed: int = 0, n_pixels: int = MAP_PIXELS, 
                    / (2 * sigma ** 2))
         g /= g.reshape(k, -1).sum(axis=1)[:, None, None]
         agn_exp[i] = (flux[:, None, None] * g).sum(axis=0)
-    fi = np.asarray(ICM_BAND_FRACTIONS, dtype=float)
-    fa = np.asarray(AGN_BAND_FRACTIONS, dtype=float)
-    icm_b = rng.poisson(icm_exp[..., None] * fi).astype(np.float32)
-    agn_b = rng.poisson(agn_exp[..., None] * fa).astype(np.float32)
-    icm = icm_b.sum(axis=-1)
-    agn = agn_b.sum(axis=-1)
+    inputs: dict[str, InputArray] = {}
+    if with_bands:
+        fi = np.asarray(ICM_BAND_FRACTIONS, dtype=float)
+        fa = np.asarray(AGN_BAND_FRACTIONS, dtype=float)
+        icm_b = rng.poisson(icm_exp[..., None] * fi).astype(np.float32)
+        agn_b = rng.poisson(agn_exp[..., None] * fa).astype(np.float32)
+        icm = icm_b.sum(axis=-1)
+        agn = agn_b.sum(axis=-1)
+        inputs["xray_bands"] = InputArray(icm_b + agn_b, "count", "raw counts per band")
+        inputs["xray_icm_bands"] = InputArray(icm_b, "count", "ICM-only photons per band", truth_only=True)
+        inputs["xray_agn_bands"] = InputArray(agn_b, "count", "AGN-only photons per band", truth_only=True)
+    else:
+        icm = rng.poisson(icm_exp).astype(np.float32)
+        agn = rng.poisson(agn_exp).astype(np.float32)
     total = icm + agn
-    inputs = {
+    inputs.update({
         "xray_map": InputArray(total, "count", "raw photon counts"),
-        "xray_bands": InputArray(icm_b + agn_b, "count", "raw counts per band"),
         "xray_icm_map": InputArray(icm, "count", "ICM-only photons", truth_only=True),
         "xray_agn_map": InputArray(agn, "count", "AGN-only photons", truth_only=True),
-        "xray_icm_bands": InputArray(icm_b, "count", "ICM-only photons per band", truth_only=True),
-        "xray_agn_bands": InputArray(agn_b, "count", "AGN-only photons per band", truth_only=True),
         "r500c": InputArray(r500, "comoving h^-1 Mpc", "R500c", truth_only=True),
         "n_phot": InputArray(total.reshape(n, -1).sum(axis=1).astype(np.float64), "count", "photons in the map"),
-    }
+    })
     if with_cube:
         cube = rng.random((n, 64, 64, 64), dtype=np.float32)
         cube /= cube.reshape(n, -1).sum(axis=1)[:, None, None, None]
