@@ -46,7 +46,8 @@ def _paragraph(s: dict[str, Any]) -> str:
                 f"{ratio:.2g} times the attention of ICM pixels")
         ph = masks.get("photon_ratio_agn_to_icm")
         if ph is not None:
-            text += f", although they hold {ph:.3g} times more photons per pixel (the paper: more than 13)"
+            joint = ", although" if ratio < 1 < ph else "; they"
+            text += f"{joint} hold {ph:.3g} times the photons per pixel of ICM pixels (the paper: more than 13)"
         ref_block = masks.get("nphot_reference") or {}
         rr = ref_block.get("agn_to_icm_median_ratio")
         if rr is not None:
