@@ -204,6 +204,8 @@ class FusionXrayDyn(Estimator):
         rows = store.rows(view)
         self.record.cube_build_seconds += store.last_build_seconds
         self.record.cubes_built += store.last_built
+        self.context.info["fusion_cube_build_seconds"] = self.record.cube_build_seconds
+        self.context.info["fusion_cubes_built"] = self.record.cubes_built  # fit and predict together
         return rows
 
     def _dataset(self, view: Any, with_target: bool) -> Any:
