@@ -1,0 +1,470 @@
+"""The TensorFlow CNN estimators of Ho et al.: ``cnn-single-band`` (section 4) and ``cnn-multi-band`` (5.1).
+
+Both predict log10 M500c [h^-1 Msun] from photon maps. Inside ``fit``, on the training view
+only: equation 1's redshift normalisation is fitted (log10 sum m = gamma z + eta, N0 = 4000),
+equation 2 (x = log10(n + 1)) applied, pixels standardised with the training mean and standard
+deviation, and the target scaled to [-1, 1] with the training minimum and maximum (see
+:mod:`.scaling`). The network (:mod:`.architecture`) is trained with Adam on the MSE of the
+scaled target (equation 8) and early stopping on the harness's validation view, restoring the
+best weights. TensorFlow is imported only when an estimator is used.
+
+This module avoids ``from __future__ import annotations`` so that the harness can read the
+constructor's type hints directly.
+"""
+
+import json
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import numpy as np
+
+from massbench import __version__ as massbench_version
+from massbench.errors import ConfigError, DataError
+from massbench.estimator import Estimator, RunContext
+from massbench.preprocessing import N0_DEFAULT, fit_redshift_normalisation
+
+from .architecture import ArchitectureConfig
+from .pipeline import map_shape, preprocess_view
+from .scaling import INPUT_SCALINGS, TARGET_SCALINGS, MapScaling, fit_target_scaling, pixel_moments
+
+MODEL_FILE = "model.keras"
+SCALING_FILE = "preprocessing.json"
+META_FILE = "estimator.json"
+HISTORY_FILE = "history.json"
+
+
+class CNNEstimator(Estimator):
+    """Shared implementation; use :class:`SingleBandCNN` or :class:`MultiBandCNN`.
+
+    Fitted state: ``model_`` (Keras model, input ``(H, W, C)``), ``scaling_``
+    (:class:`~.scaling.MapScaling`), ``history_`` (per-epoch Keras logs).
+    """
+
+    framework = "tensorflow"
+    needs_gpu = True
+    input_name: str = ""
+    channels: Optional[int] = None
+
+    # ------------------------------------------------------------------ configuration
+    def _configure(self, params: dict[str, Any]) -> None:
+        self.params = dict(params)
+        p = self.params
+        for key in ("epochs", "batch_size", "predict_batch_size"):
+            if int(p[key]) < 1:
+                raise ConfigError(f"{self.name}: {key} must be >= 1, got {p[key]}")
+        if int(p["patience"]) < 0:
+            raise ConfigError(f"{self.name}: patience must be >= 0 (0 disables early stopping), got {p['patience']}")
+        if not float(p["learning_rate"]) > 0:
+            raise ConfigError(f"{self.name}: learning_rate must be > 0, got {p['learning_rate']}")
+        if p["loss"] not in ("mse", "mae"):
+            raise ConfigError(f"{self.name}: loss must be 'mse' (paper, equation 8) or 'mae', got {p['loss']!r}")
+        if p["input_scaling"] not in INPUT_SCALINGS:
+            raise ConfigError(f"{self.name}: input_scaling must be one of {list(INPUT_SCALINGS)}, "
+                              f"got {p['input_scaling']!r}")
+        if p["target_scaling"] not in TARGET_SCALINGS:
+            raise ConfigError(f"{self.name}: target_scaling must be one of {list(TARGET_SCALINGS)}, "
+                              f"got {p['target_scaling']!r}")
+        if not float(p["n0"]) > 0:
+            raise ConfigError(f"{self.name}: n0 (equation 1's pivot photon count) must be > 0, got {p['n0']}")
+        try:
+            self.architecture = ArchitectureConfig(
+                conv_filters=tuple(int(v) for v in p["conv_filters"]),
+                conv_kernels=tuple(int(v) for v in p["conv_kernels"]),
+                pool_sizes=tuple(int(v) for v in p["pool_sizes"]),
+                dense_units=tuple(int(v) for v in p["dense_units"]),
+                l2=float(p["l2"]),
+                dropout=float(p["dropout"]),
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
+        self.model_: Any = None
+        self.scaling_: Optional[MapScaling] = None
+        self.history_: dict[str, list[float]] = {}
+        self.input_shape_: Optional[tuple[int, int, int]] = None
+        self._grad_fn: Any = None
+        self._model_bytes: Optional[bytes] = None
+
+    def __getattr__(self, item: str) -> Any:
+        # ``params`` drive everything: expose them as attributes (est.epochs, est.dropout, ...)
+        params = self.__dict__.get("params")
+        if params is not None and item in params:
+            return params[item]
+        raise AttributeError(item)
+
+    # ------------------------------------------------------------------ helpers
+    def _require_fitted(self) -> None:
+        if self.scaling_ is None or (self.model_ is None and self._model_bytes is None):
+            raise RuntimeError(f"{self.name}: fit() or load() first")
+        if self.model_ is None:
+            self._restore_model_from_bytes()
+
+    def _device(self) -> Any:
+        from .tf_runtime import resolve_device  # noqa: PLC0415
+
+        return resolve_device(getattr(self.context, "device", "auto"))
+
+    def _network_input(self, view: Any) -> np.ndarray:
+        """Standardised network input z for ``view``: float32 (n, H, W, C)."""
+        assert self.scaling_ is not None
+        hwc = map_shape(view, self.input_name, self.channels)
+        if self.input_shape_ is not None and tuple(hwc) != tuple(self.input_shape_):
+            raise DataError(
+                f"{self.name} was trained on maps of shape {tuple(self.input_shape_)} (H, W, C) but input "
+                f"{self.input_name!r} of dataset {view.dataset!r} gives {tuple(hwc)}"
+            )
+        x = preprocess_view(view, self.input_name, self.scaling_.redshift_norm, self.channels)
+        return self.scaling_.standardise_(x)
+
+    def _as_input_shape(self, arr: np.ndarray, view: Any) -> np.ndarray:
+        """Drop the channel axis again where the dataset's input has none ((n, H, W) maps)."""
+        if len(view.lazy(self.input_name).shape) == 3:
+            return arr[..., 0]
+        return arr
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train: Any, val: Any) -> "CNNEstimator":
+        """Fit preprocessing on ``train``, then train the CNN with early stopping on ``val``."""
+        t_start = time.perf_counter()
+        from .tf_runtime import import_tf, op_determinism  # noqa: PLC0415
+
+        tf = import_tf()
+        import keras  # noqa: PLC0415
+
+        from .architecture import build_cnn  # noqa: PLC0415
+        from .keras_callbacks import EpochTimer, HarnessProgress  # noqa: PLC0415
+        from .pipeline import evaluation_dataset, training_dataset  # noqa: PLC0415
+
+        p = self.params
+        ctx: RunContext = self.context
+        device = self._device()
+        if val is None or len(val) == 0:
+            raise ConfigError(
+                f"{self.name} needs a non-empty validation view for early stopping and best-weight restoring "
+                "(paper section 4.1: 10% of the training folds); give the benchmark a validation fraction > 0"
+            )
+        if len(train) < 2:
+            raise DataError(f"{self.name}: the training view of dataset {train.dataset!r} has {len(train)} "
+                            "clusters; at least 2 are needed")
+
+        # --- preprocessing constants from the training clusters only
+        try:
+            norm = fit_redshift_normalisation(train.lazy(self.input_name), train.redshift, n0=float(p["n0"]))
+        except ValueError as exc:
+            raise DataError(f"{self.name} on dataset {train.dataset!r}: {exc} "
+                            f"(training view: {len(train)} clusters)") from None
+        x_train = preprocess_view(train, self.input_name, norm, self.channels)
+        if p["input_scaling"] == "standard":
+            mean, std = pixel_moments(x_train)
+            std = std if std > 0 else 1.0
+        else:
+            mean, std = 0.0, 1.0
+        y_train = np.asarray(train.log10_m500c, dtype=np.float64)
+        offset, scale = fit_target_scaling(y_train, p["target_scaling"])
+        self.scaling_ = MapScaling(norm, mean, std, offset, scale, p["input_scaling"], p["target_scaling"])
+        self.scaling_.standardise_(x_train)
+        self.input_shape_ = tuple(int(s) for s in x_train.shape[1:])  # type: ignore[assignment]
+        x_val = self._network_input(val)
+        t_train = self.scaling_.scale_target(y_train)
+        t_val = self.scaling_.scale_target(val.log10_m500c)
+
+        # --- model, optimiser, pipeline
+        keras.utils.set_random_seed(int(ctx.seed) % (2**32))
+        mixed = bool(p["mixed_precision"]) and device.is_gpu
+        deterministic = bool(p["deterministic"])
+        xla = bool(p["xla"]) and not deterministic
+        epochs = int(p["epochs"])
+        timer = EpochTimer()
+        with op_determinism(deterministic), tf.device(device.tf_name):
+            model = build_cnn(self.input_shape_, self.architecture, mixed_precision=mixed, name=self.name)
+            optimizer: Any = keras.optimizers.Adam(learning_rate=float(p["learning_rate"]))
+            if mixed:
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            model.compile(optimizer=optimizer, loss=p["loss"],
+                          metrics=[keras.metrics.RootMeanSquaredError(name="rms")], jit_compile=xla)
+            ds_train = training_dataset(x_train, t_train, int(p["batch_size"]), int(ctx.seed))
+            ds_val = evaluation_dataset(x_val, t_val, int(p["predict_batch_size"]))
+            n_train = len(x_train)
+            del x_train, x_val  # the datasets hold their own copies
+            patience = int(p["patience"])
+            stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience if patience > 0 else epochs + 1,
+                                                    restore_best_weights=True)
+            callbacks = [timer, stopper, HarnessProgress(ctx.progress, epochs, scale)]
+            history = model.fit(ds_train, validation_data=ds_val, epochs=epochs, verbose=0, callbacks=callbacks,
+                                shuffle=False)  # the pipeline shuffles (seeded)
+        self.model_ = model
+        self._grad_fn = None
+        self._model_bytes = None
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+        val_losses = self.history_.get("val_loss", [])
+        best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(self.history_.get("loss", []))
+        ctx.info.update({
+            "device_used": device.label,
+            **({"device_name": device.description} if device.description else {}),
+            "mixed_precision": mixed,
+            "xla": xla,
+            "deterministic": deterministic,
+            "epochs_trained": len(self.history_.get("loss", [])),
+            "best_epoch": best_epoch,
+            "best_val_loss": float(min(val_losses)) if val_losses else math.nan,
+            "best_val_rms_dex": (float(self.history_["val_rms"][best_epoch - 1]) * scale
+                                 if self.history_.get("val_rms") else math.nan),
+            "train_images_per_s": timer.images_per_second(n_train),
+            "fit_seconds": time.perf_counter() - t_start,
+            "n_params": int(model.count_params()),
+            "preprocessing": self.scaling_.to_dict(),
+        })
+        if p["mixed_precision"] and not device.is_gpu:
+            ctx.info["mixed_precision_note"] = "requested but ignored: mixed precision is for GPUs"
+        if p["xla"] and deterministic:
+            ctx.info["xla_note"] = "requested but off: XLA is disabled while op determinism is on"
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, test: Any) -> np.ndarray:
+        """log10 M500c [h^-1 Msun] for every cluster of ``test``, in order (float64)."""
+        self._require_fitted()
+        from .tf_runtime import import_tf  # noqa: PLC0415
+
+        tf = import_tf()
+        assert self.scaling_ is not None
+        out = np.empty(len(test), dtype=np.float64)
+        if len(test) == 0:
+            return out
+        device = self._device()
+        bs = int(self.params["predict_batch_size"])
+        with tf.device(device.tf_name):
+            for start in range(0, len(test), 1024):
+                sub = test.subview(np.arange(start, min(start + 1024, len(test))))
+                z = self._network_input(sub)
+                t = self.model_.predict(z, batch_size=bs, verbose=0)
+                out[start:start + len(z)] = self.scaling_.unscale_target(np.asarray(t, dtype=np.float64).reshape(-1))
+        return out
+
+    def transform(self, view: Any) -> dict[str, np.ndarray]:
+        """Equation 2's x = log10(n + 1) of the redshift-normalised counts (eq. 1): the inputs explainers plot.
+
+        Returned with the input's own shape ((n, H, W) for ``xray_map``, (n, H, W, 3) for
+        ``xray_bands``), float32. Uses the fold's fitted equation-1 constants.
+        """
+        self._require_fitted()
+        assert self.scaling_ is not None
+        x = preprocess_view(view, self.input_name, self.scaling_.redshift_norm, self.channels)
+        return {self.input_name: self._as_input_shape(x, view)}
+
+    def input_gradients(self, view: Any, batch_size: int = 64) -> dict[str, np.ndarray]:
+        """d(predicted log10 M500c) / d x, x = log10(n + 1) of the normalised counts (equations 1-2).
+
+        Evaluated in inference mode (dropout off), batched; one array per cluster with the
+        input's own shape, float32. The chain rule through the pixel standardisation and the
+        target scaling is applied, so this is the gradient of the unscaled prediction in dex.
+        Explainers take its absolute value (equation 10).
+        """
+        self._require_fitted()
+        from .tf_runtime import import_tf  # noqa: PLC0415
+
+        tf = import_tf()
+        assert self.scaling_ is not None and self.input_shape_ is not None
+        device = self._device()
+        grads = np.empty((len(view), *self.input_shape_), dtype=np.float32)
+        factor = np.float32(self.scaling_.gradient_factor)
+        with tf.device(device.tf_name):
+            if self._grad_fn is None:
+                model = self.model_
+
+                @tf.function(input_signature=[tf.TensorSpec((None, *self.input_shape_), tf.float32)],
+                             reduce_retracing=True)
+                def grad_fn(z: Any) -> Any:
+                    with tf.GradientTape() as tape:
+                        tape.watch(z)
+                        out = tf.cast(model(z, training=False), tf.float32)
+                        total = tf.reduce_sum(out)
+                    return tape.gradient(total, z)
+
+                self._grad_fn = grad_fn
+            for start in range(0, len(view), 1024):
+                sub = view.subview(np.arange(start, min(start + 1024, len(view))))
+                z = self._network_input(sub)
+                for b in range(0, len(z), batch_size):
+                    g = self._grad_fn(tf.constant(z[b:b + batch_size])).numpy()
+                    grads[start + b:start + b + len(g)] = g * factor
+        return {self.input_name: self._as_input_shape(grads, view)}
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: Path) -> None:
+        """Write ``model.keras``, ``preprocessing.json``, ``estimator.json`` and ``history.json``."""
+        self._require_fitted()
+        from .tf_runtime import import_tf  # noqa: PLC0415
+
+        tf = import_tf()
+        import keras  # noqa: PLC0415
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model_.save(directory / MODEL_FILE)
+        assert self.scaling_ is not None
+        self.scaling_.save(directory / SCALING_FILE)
+        meta = {
+            "estimator": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "params": self.params,
+            "input_name": self.input_name,
+            "input_shape": list(self.input_shape_ or ()),
+            "versions": {"massbench": massbench_version, "tensorflow": tf.__version__, "keras": keras.__version__},
+        }
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        (directory / HISTORY_FILE).write_text(json.dumps(self.history_, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> "CNNEstimator":
+        """Restore an estimator saved by :meth:`save`; it predicts exactly as the saved one did."""
+        directory = Path(directory)
+        meta_path = directory / META_FILE
+        if not meta_path.is_file():
+            raise DataError(f"{meta_path}: missing; {directory} is not a saved {cls.name} model")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError as exc:
+            raise DataError(f"{meta_path}: not valid JSON ({exc})") from None
+        if meta.get("estimator") != cls.name:
+            raise DataError(f"{meta_path}: holds a {meta.get('estimator')!r} model, not {cls.name!r}")
+        try:
+            est = cls(**meta["params"])
+        except TypeError as exc:
+            raise DataError(f"{meta_path}: its params no longer match {cls.name} ({exc}); re-run the fold") from None
+        est.scaling_ = MapScaling.load(directory / SCALING_FILE)
+        est.input_shape_ = tuple(int(s) for s in meta["input_shape"])  # type: ignore[assignment]
+        model_path = directory / MODEL_FILE
+        if not model_path.is_file():
+            raise DataError(f"{model_path}: missing; re-run the fold")
+        from .tf_runtime import import_tf  # noqa: PLC0415
+
+        import_tf()
+        import keras  # noqa: PLC0415
+
+        est.model_ = keras.models.load_model(model_path, compile=False)
+        history_path = directory / HISTORY_FILE
+        if history_path.is_file():
+            est.history_ = json.loads(history_path.read_text())
+        return est
+
+    # pickling (distributed executors ship estimators between processes): the Keras model
+    # travels as the bytes of its ``.keras`` file and is rebuilt on first use.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_grad_fn"] = None
+        model = state.pop("model_", None)
+        if model is not None:
+            tmp = Path(tempfile.mkdtemp(prefix="massbench-cnn-"))
+            try:
+                model.save(tmp / MODEL_FILE)
+                state["_model_bytes"] = (tmp / MODEL_FILE).read_bytes()
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        state["model_"] = None
+        ctx = state.get("context")
+        if isinstance(ctx, RunContext):  # the progress callback may be a closure: leave it behind
+            state["context"] = replace(ctx, progress=RunContext().progress)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _restore_model_from_bytes(self) -> None:
+        from .tf_runtime import import_tf  # noqa: PLC0415
+
+        import_tf()
+        import keras  # noqa: PLC0415
+
+        assert self._model_bytes is not None
+        tmp = Path(tempfile.mkdtemp(prefix="massbench-cnn-"))
+        try:
+            (tmp / MODEL_FILE).write_bytes(self._model_bytes)
+            self.model_ = keras.models.load_model(tmp / MODEL_FILE, compile=False)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._model_bytes = None
+
+
+class SingleBandCNN(CNNEstimator):
+    """``cnn-single-band``: the CNN of section 4 on 0.5-10 keV photon maps (``xray_map``, 128x128x1).
+
+    Paper defaults: up to 200 epochs, early stopping patience 20, batch 50, Adam 1e-3, L2 1e-4,
+    MSE loss, no dropout.
+    """
+
+    name = "cnn-single-band"
+    inputs = ("xray_map",)
+    input_name = "xray_map"
+    channels = 1
+
+    def __init__(
+        self,
+        epochs: int = 200,
+        patience: int = 20,
+        batch_size: int = 50,
+        learning_rate: float = 1e-3,
+        l2: float = 1e-4,
+        conv_filters: list[int] = [24, 10, 24, 10],  # noqa: B006 - never mutated (copied)
+        conv_kernels: list[int] = [5, 3, 5, 3],  # noqa: B006
+        pool_sizes: list[int] = [4, 2],  # noqa: B006
+        dense_units: list[int] = [128, 128, 64],  # noqa: B006
+        dropout: float = 0.0,
+        loss: Literal["mse", "mae"] = "mse",
+        n0: float = N0_DEFAULT,
+        input_scaling: Literal["standard", "none"] = "standard",
+        target_scaling: Literal["minmax", "standard", "none"] = "minmax",
+        mixed_precision: bool = False,
+        xla: bool = False,
+        deterministic: bool = False,
+        predict_batch_size: int = 256,
+    ) -> None:
+        params = dict(locals())
+        params.pop("self")
+        params.pop("__class__", None)
+        self._configure({k: list(v) if isinstance(v, (list, tuple)) else v for k, v in params.items()})
+
+
+class MultiBandCNN(CNNEstimator):
+    """``cnn-multi-band``: the same CNN on soft/medium/hard band maps as channels (``xray_bands``, 128x128x3).
+
+    Defaults as :class:`SingleBandCNN` except dropout 0.1 after each hidden dense layer (the
+    paper's notebook). The notebook trained this model with MAE; the paper's text says MSE,
+    which is the default here (``loss: mae`` reproduces the notebook).
+    """
+
+    name = "cnn-multi-band"
+    inputs = ("xray_bands",)
+    input_name = "xray_bands"
+    channels = 3
+
+    def __init__(
+        self,
+        epochs: int = 200,
+        patience: int = 20,
+        batch_size: int = 50,
+        learning_rate: float = 1e-3,
+        l2: float = 1e-4,
+        conv_filters: list[int] = [24, 10, 24, 10],  # noqa: B006 - never mutated (copied)
+        conv_kernels: list[int] = [5, 3, 5, 3],  # noqa: B006
+        pool_sizes: list[int] = [4, 2],  # noqa: B006
+        dense_units: list[int] = [128, 128, 64],  # noqa: B006
+        dropout: float = 0.1,
+        loss: Literal["mse", "mae"] = "mse",
+        n0: float = N0_DEFAULT,
+        input_scaling: Literal["standard", "none"] = "standard",
+        target_scaling: Literal["minmax", "standard", "none"] = "minmax",
+        mixed_precision: bool = False,
+        xla: bool = False,
+        deterministic: bool = False,
+        predict_batch_size: int = 256,
+    ) -> None:
+        params = dict(locals())
+        params.pop("self")
+        params.pop("__class__", None)
+        self._configure({k: list(v) if isinstance(v, (list, tuple)) else v for k, v in params.items()})

@@ -1,0 +1,99 @@
+"""From catalogue views to network inputs, and the ``tf.data`` pipelines that feed Keras.
+
+Preprocessing (equations 1 and 2, then standardisation) runs once per fit in numpy, streaming
+the view's rows in chunks into one float32 array ``(n, H, W, C)`` (3,285 clusters of
+128x128x3 are 0.6 GB). The training pipeline then shuffles *indices* (seeded, reshuffled
+every epoch), gathers whole batches from that array and prefetches, so the accelerator never
+waits on Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from massbench.errors import DataError
+from massbench.preprocessing import RedshiftNormalisation, preprocess_maps
+
+CHUNK_ROWS = 256
+
+
+def map_shape(view: Any, input_name: str, channels: int | None) -> tuple[int, int, int]:
+    """``(H, W, C)`` of the network input for ``view[input_name]``; checks the array's rank.
+
+    ``channels`` is the expected channel count (1: a single map without channel axis,
+    ``(n, H, W)``, or with one, ``(n, H, W, 1)``; 3: ``(n, H, W, 3)``), or ``None`` for any.
+    """
+    shape = tuple(view.lazy(input_name).shape)
+    if len(shape) == 3:
+        hwc = (shape[1], shape[2], 1)
+    elif len(shape) == 4:
+        hwc = (shape[1], shape[2], shape[3])
+    else:
+        raise DataError(
+            f"input {input_name!r} of dataset {view.dataset!r} has shape {shape}; the CNN needs photon maps "
+            "shaped (clusters, H, W) or (clusters, H, W, channels)"
+        )
+    if channels is not None and hwc[2] != channels:
+        raise DataError(
+            f"input {input_name!r} of dataset {view.dataset!r} has {hwc[2]} channels (shape {shape}); "
+            f"this estimator expects {channels}"
+        )
+    return hwc  # type: ignore[return-value]
+
+
+def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
+                    channels: int | None = None, chunk: int = CHUNK_ROWS) -> np.ndarray:
+    """Equations 1 and 2 on every row of ``view[input_name]``: float32 ``(n, H, W, C)`` of x = log10(n + 1).
+
+    Raw counts must be finite and non-negative; the first offending cluster is named otherwise.
+    """
+    h, w, c = map_shape(view, input_name, channels)
+    out = np.empty((len(view), h, w, c), dtype=np.float32)
+    acc = view.lazy(input_name)
+    for start in range(0, len(view), chunk):
+        counts = np.asarray(acc[start:start + chunk], dtype=np.float32)
+        z = view.redshift[start:start + len(counts)]
+        x = preprocess_maps(counts, z, norm).reshape((len(counts), h, w, c))
+        bad = ~np.isfinite(x).reshape(len(x), -1).all(axis=1)
+        if bad.any():
+            i = start + int(np.argmax(bad))
+            raise DataError(
+                f"input {input_name!r} of dataset {view.dataset!r}: cluster {view.cluster_id[i]} gives non-finite "
+                "log10(n + 1) (negative or NaN counts?); photon maps must hold counts >= 0"
+            )
+        out[start:start + len(counts)] = x
+    return out
+
+
+def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
+    """Shuffled (seeded, every epoch anew), batched, prefetched ``(x, y)`` pairs from in-memory arrays."""
+    from .tf_runtime import import_tf  # noqa: PLC0415
+
+    tf = import_tf()
+    with tf.device("/CPU:0"):
+        xt = tf.constant(x)
+        yt = tf.constant(np.asarray(y, dtype=np.float32).reshape(-1, 1))
+    n = len(x)
+    ds = tf.data.Dataset.range(n).shuffle(n, seed=int(seed) % (2**31), reshuffle_each_iteration=True)
+    ds = ds.batch(int(batch_size)).map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)),
+                                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int) -> Any:
+    """Batched, prefetched inputs (and targets) in view order."""
+    from .tf_runtime import import_tf  # noqa: PLC0415
+
+    tf = import_tf()
+    with tf.device("/CPU:0"):
+        xt = tf.constant(x)
+        yt = None if y is None else tf.constant(np.asarray(y, dtype=np.float32).reshape(-1, 1))
+    ds = tf.data.Dataset.range(len(x)).batch(int(batch_size))
+    if yt is None:
+        ds = ds.map(lambda i: tf.gather(xt, i), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = ds.map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)), num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)

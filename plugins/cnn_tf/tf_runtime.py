@@ -1,0 +1,125 @@
+"""TensorFlow set-up for the CNN estimators: quiet import, thread limits, device choice, determinism.
+
+Nothing here imports TensorFlow at module import time; :func:`import_tf` does it on first use.
+
+Thread limits: TensorFlow's intra-op pool is sized to the CPUs this process may use
+(``os.sched_getaffinity``), or to ``$MASSBENCH_TF_THREADS`` when set; the inter-op pool
+to at most 2. They can only be set before TensorFlow's runtime starts, so a process that
+already used TensorFlow keeps its own settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from massbench.errors import ConfigError
+
+_CONFIGURED = False
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (``$MASSBENCH_TF_THREADS`` overrides)."""
+    env = os.environ.get("MASSBENCH_TF_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError as exc:
+            raise ConfigError(f"$MASSBENCH_TF_THREADS={env!r} is not an integer; set it to a thread count") from exc
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def import_tf() -> Any:
+    """Import TensorFlow quietly, limit its threads (first call only) and return the module."""
+    global _CONFIGURED
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf  # noqa: PLC0415 - deliberately lazy
+
+    if not _CONFIGURED:
+        _CONFIGURED = True
+        tf.get_logger().setLevel("ERROR")
+        n = available_cpus()
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
+        except RuntimeError:
+            pass  # the runtime was already initialised by someone else: keep its pools
+    return tf
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """The device a fit or prediction runs on.
+
+    ``label`` is what goes into ``run.json`` (``"GPU:0"`` or ``"CPU"``), ``tf_name`` the
+    TensorFlow device string, ``description`` the GPU model where TensorFlow reports one.
+    """
+
+    label: str
+    tf_name: str
+    is_gpu: bool
+    description: str = ""
+
+
+def resolve_device(requested: str) -> DeviceChoice:
+    """Map the run's ``--device`` (``auto``, ``cpu``, ``gpu``) to a TensorFlow device.
+
+    ``auto`` takes the first GPU TensorFlow sees, else the CPU; ``cpu`` forces the CPU;
+    ``gpu`` fails with a :class:`~massbench.errors.ConfigError` when TensorFlow sees none.
+    """
+    req = (requested or "auto").lower()
+    if req not in ("auto", "cpu", "gpu"):
+        raise ConfigError(f"device {requested!r} is not one of 'auto', 'cpu', 'gpu'")
+    tf = import_tf()
+    cpu = DeviceChoice("CPU", "/CPU:0", False, "")
+    if req == "cpu":
+        return cpu
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        if req == "gpu":
+            raise ConfigError(
+                "--device gpu was requested but TensorFlow sees no GPU "
+                f"(tensorflow {tf.__version__}, CUDA build: {tf.test.is_built_with_cuda()}); "
+                "use --device auto or --device cpu, or install a CUDA-enabled TensorFlow"
+            )
+        return cpu
+    description = ""
+    try:
+        description = str(tf.config.experimental.get_device_details(gpus[0]).get("device_name", ""))
+    except Exception:  # pragma: no cover - details are best effort
+        description = ""
+    return DeviceChoice("GPU:0", "/GPU:0", True, description)
+
+
+def op_determinism_enabled() -> bool:
+    """Whether TensorFlow's op determinism is on in this process."""
+    import_tf()
+    from tensorflow.python.framework import config as tf_config  # noqa: PLC0415
+
+    return bool(tf_config.is_op_determinism_enabled())
+
+
+@contextlib.contextmanager
+def op_determinism(enabled: bool) -> Iterator[None]:
+    """Turn TensorFlow's op determinism on or off inside the block, then restore it.
+
+    On this project's CPUs a seeded run is repeatable without it (tested); on a GPU some
+    kernels (cuDNN convolution back-propagation) are not, and this makes them so at a speed
+    cost. XLA is disabled while determinism is on (not all XLA ops support it).
+    """
+    import_tf()
+    from tensorflow.python.framework import config as tf_config  # noqa: PLC0415
+
+    before = bool(tf_config.is_op_determinism_enabled())
+    if enabled != before:
+        (tf_config.enable_op_determinism if enabled else tf_config.disable_op_determinism)()
+    try:
+        yield
+    finally:
+        if bool(tf_config.is_op_determinism_enabled()) != before:
+            (tf_config.enable_op_determinism if before else tf_config.disable_op_determinism)()
