@@ -10,6 +10,7 @@ from massbench.plugins.fusion_torch.cubes import (
     CompletenessCubeStore,
     CubeGrid,
     CubeStoreKey,
+    default_cube_builder,
     kept_count,
     scipy_kde_cube,
     subsample_galaxies,
@@ -111,3 +112,17 @@ def test_store_builds_once_shares_across_views_and_tracks_changes(tmp_path) -> N
     key2 = CubeStoreKey(dataset=cat.name, n_rows=len(cat), completeness=0.25, seed=0, grid=GRID)
     store2 = CompletenessCubeStore(tmp_path, key2, builder)
     assert store2.directory != CompletenessCubeStore(tmp_path, key, builder).directory
+
+
+def test_default_builder_is_the_mock_kde_matching_scipy() -> None:
+    build = default_cube_builder()
+    assert build.__name__.endswith("kde.dynamical_cube")
+    rng = np.random.default_rng(5)
+    for n in (4, 30, 150):
+        gal = random_galaxies(rng, n)
+        fast, ref = build(gal, GRID), scipy_kde_cube(gal, GRID)
+        assert fast.shape == (12, 12, 12) and fast.dtype == np.float32
+        assert fast.sum() == pytest.approx(1.0, rel=1e-5)
+        np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-5 * ref.max())
+    assert not build(random_galaxies(rng, 1), GRID).any()
+    assert not build(np.zeros((0, 4)), GRID).any()

@@ -11,7 +11,12 @@ torch = pytest.importorskip("torch")
 
 from massbench import Catalogue, InputArray, RunContext  # noqa: E402
 from massbench.errors import ConfigError, TestMassAccessError  # noqa: E402
-from massbench.plugins.fusion_torch.cubes import CubeGrid, kept_count, scipy_kde_cube  # noqa: E402
+from massbench.plugins.fusion_torch.cubes import (  # noqa: E402
+    CubeGrid,
+    default_cube_builder,
+    kept_count,
+    scipy_kde_cube,
+)
 from massbench.plugins.fusion_torch.estimator import FusionXrayDyn  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -185,7 +190,8 @@ def test_partial_completeness_rebuilds_cubes_from_a_seeded_subset(cat, tmp_path)
 
     sub = subsample_galaxies(gals[31], 0.5, 0, int(cat.cluster_id[31]))
     assert len(sub) == kept_count(len(gals[31]), 0.5)
-    np.testing.assert_array_equal(cubes[31], scipy_kde_cube(sub, CubeGrid(n=CUBE)))
+    np.testing.assert_array_equal(cubes[31], default_cube_builder()(sub, CubeGrid(n=CUBE)))
+    np.testing.assert_allclose(cubes[31], scipy_kde_cube(sub, CubeGrid(n=CUBE)), rtol=0, atol=1e-5 * cubes[31].max())
     assert not np.allclose(cubes[31], cat.inputs["dyn_cube"].data[31])
     # a second estimator (another fold) reuses the cached cubes
     other, _ = fitted(cat, tmp_path, epochs=1, completeness=0.5)

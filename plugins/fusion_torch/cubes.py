@@ -11,8 +11,10 @@ seeded random subset of each cluster's galaxies:
   from ``numpy.random.default_rng([seed, cluster_id])``. The subsets are therefore nested
   (the galaxies kept at c = 0.25 are among those kept at c = 0.5) and a cluster's subset does
   not depend on which fold or view it appears in.
-- a cluster left with fewer than 2 galaxies (the KDE is undefined), or whose galaxies have a
-  singular covariance (all on a line or plane), gets an all-zero cube.
+- cubes are built with the mock package's fast KDE (the function that made the dataset's own
+  ``dyn_cube``; :func:`scipy_kde_cube` is the slow reference). A cluster left with fewer than 2
+  galaxies (the KDE is undefined) gets an all-zero cube; for 2 or 3 galaxies (a singular
+  covariance) the mock's KDE adds one cell width to the kernel's diagonal.
 - rebuilt cubes are written into one memory-mapped ``.npy`` per (catalogue, completeness, seed,
   grid) under ``<cache_dir>/fusion-cubes/``, one row per catalogue row, so that the folds of a
   benchmark (and parallel workers on the same file system) share them. A per-row fingerprint of
@@ -113,30 +115,27 @@ def scipy_kde_cube(galaxies: np.ndarray, grid: CubeGrid = CubeGrid()) -> np.ndar
 
 
 def default_cube_builder() -> Callable[[np.ndarray, CubeGrid], np.ndarray]:
-    """The cube builder used for rebuilt cubes: the mock package's fast KDE when it is installed
-    (``massbench.plugins.mock.dynamics.dynamical_cube``), else :func:`scipy_kde_cube`."""
-    try:
-        from massbench.plugins.mock.dynamics import dynamical_cube  # type: ignore[import-not-found]
-    except ImportError:
-        return scipy_kde_cube
+    """The cube builder for rebuilt cubes: the mock package's fast KDE
+    (:func:`massbench.plugins.mock.kde.dynamical_cube`, the function that builds the dataset's own
+    ``dyn_cube``, equal to scipy's to ~1e-6 of the maximum), with fewer than 2 galaxies giving an
+    all-zero cube."""
+    from massbench.plugins.mock.kde import dynamical_cube
 
     def build(galaxies: np.ndarray, grid: CubeGrid) -> np.ndarray:
         return mock_kde_cube(dynamical_cube, galaxies, grid)
 
-    build.__name__ = "mock.dynamics.dynamical_cube"
+    build.__name__ = "massbench.plugins.mock.kde.dynamical_cube"
     return build
 
 
 def mock_kde_cube(dynamical_cube: Callable[..., np.ndarray], galaxies: np.ndarray, grid: CubeGrid) -> np.ndarray:
-    """Call the mock package's ``dynamical_cube`` for one cluster (all zeros for < 2 galaxies)."""
+    """One cluster's cube with the mock package's ``dynamical_cube`` (all zeros for < 2 galaxies; the
+    mock adds a one-cell floor to a singular galaxy covariance, e.g. 2 or 3 galaxies)."""
     pts = np.asarray(galaxies, dtype=np.float64).reshape(-1, 4)
     if len(pts) < 2:
         return np.zeros((grid.n,) * 3, dtype=np.float32)
-    try:
-        cube = dynamical_cube(pts[:, 0], pts[:, 1], pts[:, 2], n=grid.n, half_width_mpc=grid.half_width_mpc,
-                              half_width_kms=grid.half_width_kms, bandwidth=grid.bandwidth)
-    except (np.linalg.LinAlgError, ValueError):
-        return np.zeros((grid.n,) * 3, dtype=np.float32)
+    cube = dynamical_cube(pts[:, :3], bins=grid.n, aperture=grid.half_width_mpc, vcut=grid.half_width_kms,
+                          bw_factor=grid.bandwidth)
     return np.asarray(cube, dtype=np.float32)
 
 
