@@ -166,13 +166,122 @@ def explain(
 @leaderboard_app.command("build")
 def leaderboard_build(
     result_dirs: List[Path] = typer.Argument(..., help="Run output directories of one benchmark version"),
-    out: Path = typer.Option(..., "--out", "-o", help="Directory for the merged leaderboard"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory for the merged leaderboard"),
+    publish: Optional[Path] = typer.Option(None, "--publish", help="Publish into PUBLISH/<benchmark>/<version>/ "
+                                           "(replaced entirely) and refresh PUBLISH/index.html, e.g. --publish leaderboards/"),
+    html: bool = typer.Option(True, "--html/--no-html", help="Write the static sortable page index.html"),
+    figures: bool = typer.Option(True, "--figures/--no-figures", help="Write each estimator's Figure-4 PNG (needs matplotlib)"),
 ) -> None:
-    """Merge runs of the same benchmark version into one leaderboard (markdown, JSON, CSV)."""
-    from .leaderboard import build_leaderboard
+    """Merge runs of the same benchmark version into one leaderboard (markdown, JSON, CSV, HTML, figures)."""
+    from .leaderboard import build_leaderboard, publish_leaderboard
 
-    path = build_leaderboard(result_dirs, out)
+    if (out is None) == (publish is None):
+        raise UserError("give exactly one of --out DIR or --publish ROOT")
+    if publish is not None:
+        path = publish_leaderboard(result_dirs, publish, html=html, figures=figures)
+    else:
+        assert out is not None
+        path = build_leaderboard(result_dirs, out, html=html, figures=figures)
     typer.echo(f"leaderboard written to {path}")
+
+
+@leaderboard_app.command("submit")
+def leaderboard_submit(
+    submission: Path = typer.Argument(..., help="Submission file, e.g. leaderboards/submissions/NAME.yaml"),
+    bench: Optional[Path] = typer.Option(None, "--bench", help="Benchmark file [default: the submission's `benchmark`, "
+                                         "else benchmarks/erosita-lite.yaml]"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory [default: results/submissions/NAME/]"),
+    venv: Optional[Path] = typer.Option(None, "--venv", help="Fresh environment to install the plugin into [default: OUT/venv]"),
+    install: bool = typer.Option(True, "--install/--no-install", help="--no-install: the plugin is already installed "
+                                 "in this environment"),
+    no_build_isolation: bool = typer.Option(False, "--no-build-isolation", help="Pass --no-build-isolation to pip "
+                                            "(offline installs of local packages)"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or gpu"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache directory"),
+    check_clusters: int = typer.Option(120, "--check-clusters", help="Clusters of the check-plugin catalogue"),
+) -> None:
+    """Do locally what CI does with a submission: install it fresh, check-plugin, run with --only, write comment.md."""
+    from .submissions import SubmitOptions, load_submission, submit
+
+    if device not in ("auto", "cpu", "gpu"):
+        raise UserError(f"--device must be auto, cpu or gpu, not {device!r}")
+    sub = load_submission(submission)
+    options = SubmitOptions(out=out or Path("results") / "submissions" / sub.name, bench=bench, venv=venv,
+                            install=install, no_build_isolation=no_build_isolation, device=device,
+                            cache_dir=cache_dir, check_clusters=check_clusters)
+    outcome = submit(submission, options, echo=typer.echo)
+    typer.echo(outcome.comment.read_text())
+    raise typer.Exit(outcome.code)
+
+
+@app.command("new-plugin")
+def new_plugin_cmd(
+    directory: Path = typer.Argument(..., help="New directory for the plugin package"),
+    name: str = typer.Option(..., "--name", help="Distribution, entry-point and estimator name, e.g. mass-forest"),
+    input_name: str = typer.Option("n_phot_500c", "--input", help="The dataset input the skeleton estimator reads "
+                                   "(docs/inputs.md)"),
+) -> None:
+    """Write a minimal installable estimator plugin package (pyproject, estimator skeleton, test)."""
+    from .scaffold import new_plugin
+
+    files = new_plugin(directory, name, input_name, registry())
+    for f in files:
+        typer.echo(f"wrote {f}")
+    typer.echo(f"next: pip install -e {directory} && (cd {directory} && pytest) && massbench check-plugin {name}")
+
+
+@app.command("check-plugin")
+def check_plugin_cmd(
+    name: str = typer.Argument(..., help="Estimator name, or a plugin's entry-point name (checks all its estimators)"),
+    dataset: str = typer.Option("erosita-mock", "--dataset", help="Dataset plugin of the tiny benchmark"),
+    n_clusters: int = typer.Option(120, "--n-clusters", help="Clusters of the tiny catalogue (0: the dataset's own)"),
+    dataset_param: Optional[List[str]] = typer.Option(None, "--dataset-param", help="Dataset param key=value (repeat)"),
+    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="Estimator param key=value (repeat)"),
+    params_json: Optional[str] = typer.Option(None, "--params-json", help="Estimator params as a JSON object"),
+    bench: Optional[Path] = typer.Option(None, "--bench", help="Take the dataset and its params from this benchmark file"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds and of the estimator's RunContext"),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu or gpu"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache directory"),
+    import_check: bool = typer.Option(True, "--import-check/--no-import-check", help="Check in a fresh interpreter "
+                                      "that loading the plugin imports no heavy framework"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text"),
+) -> None:
+    """Check an estimator's contract on a tiny benchmark: one line per problem; exit 1 when any fails."""
+    from .plugin_check import check_estimator, parse_param_options, resolve_estimators
+
+    if device not in ("auto", "cpu", "gpu"):
+        raise UserError(f"--device must be auto, cpu or gpu, not {device!r}")
+    params = parse_param_options(param)
+    if params_json:
+        try:
+            extra = json.loads(params_json)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--params-json is not valid JSON: {exc.msg}") from None
+        if not isinstance(extra, dict):
+            raise UserError("--params-json must be a JSON object, e.g. '{\"epochs\": 3}'")
+        params.update(extra)
+    ds_params = parse_param_options(dataset_param, "--dataset-param")
+    if bench is not None:
+        from .config import load_benchmark
+
+        b = load_benchmark(bench)
+        dataset = b.dataset.name
+        ds_params = {**b.dataset.params, **ds_params}
+    reg = registry()
+    targets = resolve_estimators(reg, name)
+    reports = []
+    for info in targets:
+        rep = check_estimator(reg, info.name, dataset=dataset, dataset_params=ds_params, params=params,
+                              n_clusters=n_clusters or None, seed=seed, device=device, cache_dir=cache_dir,
+                              import_check=import_check)
+        reports.append(rep)
+        if not as_json:
+            typer.echo(rep.text())
+    ok = all(r.ok for r in reports)
+    if as_json:
+        typer.echo(json.dumps({"ok": ok, "estimators": [{**r.as_dict(), "text": r.text()} for r in reports]},
+                              indent=2, default=str))
+    raise typer.Exit(0 if ok else 1)
 
 
 def register_plugin_commands(reg: Any) -> None:

@@ -1,0 +1,176 @@
+"""The static leaderboard page (``index.html``): one self-contained file, inline CSS and JavaScript,
+no network resources. The figures (``figures/<label>.png``) and provenance copies
+(``provenance/<run>.json``) it links to sit beside it, by relative path.
+
+The table lists every estimator row: scatter and bias [dex] with bootstrap 95 % intervals,
+scatter in per cent, robust scatter, inputs (with an ``idealised`` badge), framework, number of
+test clusters, status, and links to the run's provenance and the estimator's figure. Headings sort
+the table (click again to reverse; rows without a value stay last); ``#sort=scatter`` or
+``#sort=-bias`` in the URL sorts on load through the same click handler.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from importlib import resources
+from string import Template
+from typing import Any, Sequence
+
+# (key, heading, type) of each sortable column; ``key`` is the tr's data-* attribute
+COLUMNS: list[tuple[str, str, str]] = [
+    ("rank", "#", "num"),
+    ("label", "Label", "str"),
+    ("estimator", "Estimator", "str"),
+    ("inputs", "Inputs", "str"),
+    ("framework", "Framework", "str"),
+    ("scatter", "Scatter (dex) [95% CI]", "num"),
+    ("scatter_percent", "Scatter (%)", "num"),
+    ("bias", "Bias (dex) [95% CI]", "num"),
+    ("robust", "Robust scatter (dex)", "num"),
+    ("n_test", "N test", "num"),
+    ("status", "Status", "str"),
+]
+
+
+def _e(v: Any) -> str:
+    return html.escape("" if v is None else str(v), quote=True)
+
+
+def _num(v: Any) -> str:
+    """A data-* attribute value for a number ('' when missing)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return ""
+    return repr(float(v)) if isinstance(v, float) else str(v)
+
+
+def _f(v: Any, digits: int = 4, sign: bool = False) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return ""
+    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+
+
+def _ci(v: Any) -> str:
+    if not isinstance(v, (list, tuple)) or len(v) != 2 or not all(isinstance(x, (int, float)) for x in v):
+        return ""
+    return f'<span class="ci">[{v[0]:.4f}, {v[1]:.4f}]</span>'
+
+
+def table_html(rows: Sequence[dict[str, Any]]) -> str:
+    """The ``<table id="leaderboard">`` of the page; rows in the given (scatter) order."""
+    head = "".join(
+        f'<th class="sortable" data-key="{k}" data-type="{t}" scope="col">{_e(h)}</th>' for k, h, t in COLUMNS)
+    head += '<th scope="col">Run</th><th scope="col">Figure</th>'
+    body = []
+    for i, r in enumerate(rows, 1):
+        ok = r.get("status") == "ok"
+        inputs = ", ".join(r.get("inputs") or []) or "(none)"
+        data = {
+            "rank": str(i), "label": r.get("label", ""), "estimator": r.get("estimator", ""), "inputs": inputs,
+            "framework": r.get("framework") or "", "scatter": _num(r.get("scatter_dex")),
+            "scatter_percent": _num(r.get("scatter_percent")), "bias": _num(r.get("bias_dex")),
+            "robust": _num(r.get("robust_scatter_dex")), "n_test": _num(r.get("n_test")),
+            "status": r.get("status", ""),
+        }
+        attrs = " ".join(f'data-{k}="{_e(v)}"' for k, v in data.items())
+        status = _e(r.get("status", ""))
+        if not ok and r.get("error"):
+            status += f'<span class="ci">{_e(str(r["error"]).splitlines()[0][:200])}</span>'
+        badge = ' <span class="badge" title="reads an observable no observer has">idealised</span>' \
+            if r.get("idealised") else ""
+        prov = f'<a href="{_e(r["provenance"])}">run.json</a>' if r.get("provenance") else ""
+        fig = f'<a href="#fig-{_e(r["figure_id"])}">figure</a>' if r.get("figure") else ""
+        cells = [
+            f'<td class="num">{i}</td>',
+            f'<td class="label">{_e(r.get("label", ""))}</td>',
+            f'<td><code>{_e(r.get("estimator", ""))}</code></td>',
+            f"<td>{_e(inputs)}{badge}</td>",
+            f'<td>{_e(r.get("framework") or "")}</td>',
+            f'<td class="num">{_f(r.get("scatter_dex"))}{_ci(r.get("scatter_ci95"))}</td>',
+            f'<td class="num">{_f(r.get("scatter_percent"), 2)}</td>',
+            f'<td class="num">{_f(r.get("bias_dex"), sign=True)}{_ci(r.get("bias_ci95"))}</td>',
+            f'<td class="num">{_f(r.get("robust_scatter_dex"))}</td>',
+            f'<td class="num">{_e(r.get("n_test", ""))}</td>',
+            f'<td class="status">{status}</td>',
+            f"<td>{prov}</td>",
+            f"<td>{fig}</td>",
+        ]
+        body.append(f'<tr class="{"ok" if ok else "failed"}" {attrs}>' + "".join(cells) + "</tr>")
+    return ('<table id="leaderboard">\n<thead><tr>' + head + "</tr></thead>\n<tbody>\n" + "\n".join(body)
+            + "\n</tbody>\n</table>")
+
+
+def figures_html(rows: Sequence[dict[str, Any]]) -> str:
+    out = []
+    for r in rows:
+        if not r.get("figure"):
+            continue
+        cap = (f'{_e(r.get("label"))}: scatter {_f(r.get("scatter_dex"))} dex ({_f(r.get("scatter_percent"), 1)} %), '
+               f'bias {_f(r.get("bias_dex"), sign=True)} dex, {_e(r.get("n_test"))} test clusters')
+        out.append(f'<figure id="fig-{_e(r["figure_id"])}"><a href="{_e(r["figure"])}"><img src="{_e(r["figure"])}" '
+                   f'alt="predicted versus true mass for {_e(r.get("label"))}" loading="lazy"></a>'
+                   f"<figcaption>{cap}</figcaption></figure>")
+    return "\n".join(out) or "<p>No finished estimator has predictions to plot.</p>"
+
+
+def runs_html(runs: Sequence[dict[str, Any]]) -> str:
+    rows = []
+    for r in runs:
+        commit = r.get("git_commit") or ""
+        rows.append("<tr>" + "".join([
+            f'<td><a href="{_e(r.get("provenance", ""))}">{_e(r.get("id", ""))}</a></td>',
+            f'<td>{_e(", ".join(r.get("labels") or []))}</td>',
+            f"<td><code>{_e(commit[:12])}</code></td>",
+            f'<td>{_e(r.get("massbench_version"))}</td>',
+            f'<td>{_e(r.get("started"))}</td>',
+            f'<td>{_e(r.get("finished"))}</td>',
+        ]) + "</tr>")
+    return ('<table id="runs"><thead><tr><th>Provenance</th><th>Estimators</th><th>massbench commit</th>'
+            "<th>massbench version</th><th>Started</th><th>Finished</th></tr></thead>\n<tbody>\n"
+            + "\n".join(rows) + "\n</tbody></table>")
+
+
+def page_html(benchmark: str, version: str, rows: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]],
+              dataset: str = "", massbench_version: str = "") -> str:
+    """The whole page as a string."""
+    from .results import sort_rows
+
+    rows = sort_rows(rows)
+    n_ok = sum(1 for r in rows if r.get("status") == "ok")
+    tmpl = Template((resources.files("massbench") / "templates" / "leaderboard.html").read_text())
+    key = f"{benchmark}@{version}"
+    meta = f"Benchmark <code>{_e(key)}</code>"
+    if dataset:
+        meta += f" on dataset <code>{_e(dataset)}</code>"
+    meta += f"; {len(rows)} estimator rows ({n_ok} finished) from {len(runs)} run(s)."
+    intro = ("Scatter is the standard deviation of the residual log<sub>10</sub>(M<sub>pred</sub>/M<sub>true</sub>) of "
+             "M<sub>500c</sub> [h<sup>-1</sup> M<sub>&#9737;</sub>] pooled over every test fold (the paper's eq. 9); per "
+             "cent is 100 ln(10) times dex; bias is the mean residual. Intervals are seeded bootstrap 95 % intervals. "
+             "Folds are drawn by the harness (spatial octants), never by the estimators.")
+    finished = sorted(str(r.get("finished")) for r in runs if r.get("finished"))
+    footer = (f"Generated by <code>massbench leaderboard build</code> (massbench {_e(massbench_version)}) from stored run "
+              f"results{f'; latest run finished {_e(finished[-1])}' if finished else ''}. Do not edit: regenerate it.")
+    return tmpl.substitute(
+        title=_e(f"massbench leaderboard: {key}"), heading=_e(f"massbench leaderboard: {key}"), meta=meta, intro=intro,
+        table=table_html(rows), figures=figures_html(rows), runs=runs_html(runs), footer=footer,
+        massbench_version=_e(massbench_version))
+
+
+def index_html(entries: Sequence[dict[str, Any]], massbench_version: str = "") -> str:
+    """The root page of a published leaderboards folder: one line per benchmark version."""
+    items = []
+    for e in entries:
+        best = e.get("best")
+        best_txt = (f" &mdash; best: {_e(best['label'])}, {_f(best.get('scatter_dex'))} dex"
+                    if best else "")
+        items.append(f'<li><a href="{_e(e["href"])}">{_e(e["benchmark"])}@{_e(e["version"])}</a> '
+                     f'({_e(e["n_rows"])} estimators{best_txt})</li>')
+    body = "\n".join(items) or "<li>No leaderboards yet.</li>"
+    return ("<!DOCTYPE html>\n<!-- Generated by `massbench leaderboard build --publish`. Do not edit by hand. -->\n"
+            '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
+            'initial-scale=1"><title>massbench leaderboards</title><style>body{font-family:system-ui,sans-serif;'
+            "margin:2rem auto;max-width:50rem;padding:0 1rem;line-height:1.5}</style></head><body>\n"
+            "<h1>massbench leaderboards</h1>\n<p>Galaxy-cluster mass estimators scored with spatial cross-validation "
+            "on each benchmark version. Results of different versions are never mixed.</p>\n"
+            f"<ul>\n{body}\n</ul>\n<p><small>Generated by massbench {_e(massbench_version)}.</small></p>\n"
+            "</body></html>\n")
