@@ -210,6 +210,16 @@ def test_multi_band_and_fusion_summaries(tmp_path):
     expected = np.abs(est.w).sum() / (np.abs(est.w).sum() + np.abs(est.wc).sum())
     assert share["xray_bands"] == pytest.approx(expected, rel=1e-5)
     assert share["xray_bands"] + share["dyn_cube"] == pytest.approx(1.0)
+    # gradient x input: |x w| summed over the map the network sees (the estimator is left fitted on
+    # the last fold, clusters 6-11), |cube w_c| over the cube
+    x = est.transform(small.view(np.arange(6, 12), est.inputs, "test"))["xray_bands"]
+    np.testing.assert_allclose(arrays["grad_x_input_sum_xray_bands"][6:], np.abs(x * est.w).sum(axis=(1, 2, 3)),
+                               rtol=1e-4)
+    gx_cube = np.abs(small.inputs["dyn_cube"].data * est.wc).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(arrays["grad_x_input_sum_dyn_cube"], gx_cube, rtol=1e-4)
+    gx_map = arrays["grad_x_input_sum_xray_bands"].sum()
+    assert fusion["fusion"]["share_grad_times_input"]["xray_bands"] == pytest.approx(
+        gx_map / (gx_map + gx_cube.sum()), rel=1e-6)
     assert (tmp_path / "fusion" / "fusion_split.png").exists()
     assert "dyn_cube" in plain_language_summary(fusion)
 

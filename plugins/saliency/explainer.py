@@ -26,7 +26,7 @@ import numpy as np
 
 from massbench.errors import ContractError, DataError
 from massbench.estimator import has_gradients
-from massbench.preprocessing import fit_redshift_normalisation
+from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
 
 from . import figures
 from .geometry import RadialBins, aperture_mask, scaled_radii
@@ -161,7 +161,24 @@ class GradientSaliency:
                 if not isinstance(grads, dict) or not grads:
                     raise ContractError(f"estimator {getattr(estimator, 'name', estimator)!r}: input_gradients "
                                         "must return a dict of arrays, one per declared input")
-                x_in = None
+                x_in = next((k for k in XRAY_MAP_INPUTS if k in grads), None)
+                x_map = None
+                if x_in is not None:
+                    counts = tsub[x_in]
+                    transform = getattr(estimator, "transform", None)
+                    if callable(transform):
+                        tx = transform(sub)
+                        tx = tx[x_in] if isinstance(tx, dict) else tx
+                        x_map = _as_input_shape(tx, counts.shape, f"transform()[{x_in!r}]", estimator)
+                        f, resid = normalisation_factor(x_map, counts)
+                    else:
+                        if norm is None:
+                            norm = fit_redshift_normalisation(train_truth.lazy(x_in), train_truth.redshift)
+                        f = norm.factor(tsub.redshift)
+                        x_map = preprocess_maps(counts, tsub.redshift, norm)
+                        resid = np.full(b - a, np.nan)
+                    put("nphot_factor", f)
+                    put("nphot_input_residual", resid)
                 for name, g in grads.items():
                     shape = (b - a, *tsub.lazy(name).shape[1:]) if name in tsub.inputs else np.shape(g)
                     s = np.abs(_as_input_shape(g, shape, f"input_gradients()[{name!r}]", estimator)).astype(np.float32)
@@ -171,28 +188,14 @@ class GradientSaliency:
                     flat = s.reshape(len(s), -1)
                     put(f"abs_grad_sum_{name}", flat.sum(axis=1, dtype=np.float64))
                     put(f"abs_grad_mean_{name}", flat.mean(axis=1, dtype=np.float64))
+                    xv = x_map if name == x_in else _input_values(sub, name, s.shape)
+                    put(f"grad_x_input_sum_{name}", np.abs(xv * s).reshape(len(s), -1).sum(axis=1, dtype=np.float64)
+                        if xv is not None else np.full(len(s), np.nan))
                     if s.ndim == 4 and (name in CUBE_INPUTS or s.shape[-1] > 4):
                         put(f"saliency_{name}_sky", s.sum(axis=3))
                         put(f"saliency_{name}_vlos", s.sum(axis=(1, 2)))
                     elif name in XRAY_MAP_INPUTS or flat.shape[1] <= 128 * 128 * 4:
                         put(f"saliency_{name}", s)
-                    if name in XRAY_MAP_INPUTS and x_in is None:
-                        x_in = name
-                if x_in is not None:
-                    counts = tsub[x_in]
-                    transform = getattr(estimator, "transform", None)
-                    if callable(transform):
-                        tx = transform(sub)
-                        tx = tx[x_in] if isinstance(tx, dict) else tx
-                        x = _as_input_shape(tx, counts.shape, f"transform()[{x_in!r}]", estimator)
-                        f, resid = normalisation_factor(x, counts)
-                    else:
-                        if norm is None:
-                            norm = fit_redshift_normalisation(train_truth.lazy(x_in), train_truth.redshift)
-                        f = norm.factor(tsub.redshift)
-                        resid = np.full(b - a, np.nan)
-                    put("nphot_factor", f)
-                    put("nphot_input_residual", resid)
         return {k: np.concatenate(v) for k, v in out.items()}
 
     def summarize(self, label: str, arrays: dict[str, np.ndarray], truth: Any, out_dir: Path) -> dict[str, Any]:
@@ -274,9 +277,14 @@ class GradientSaliency:
         sums = np.stack([arrays[f"abs_grad_sum_{k}"] for k in inputs], axis=1)
         total = sums.sum(axis=1, keepdims=True)
         share = np.divide(sums, total, out=np.full_like(sums, np.nan), where=total > 0)
+        gxi = np.stack([arrays.get(f"grad_x_input_sum_{k}", np.full(len(sums), np.nan)) for k in inputs], axis=1)
+        gxi_ok = np.isfinite(gxi).all(axis=0)
+        gxi_total = gxi[:, gxi_ok].sum() if gxi_ok.all() else np.nan
         out = {}
         for j, k in enumerate(inputs):
-            out[k] = {"sum_abs_gradient_median": float(np.median(sums[:, j])),
+            out[k] = {"grad_times_input_share_of_total": float(gxi[:, j].sum() / gxi_total)
+                      if gxi_ok.all() and gxi_total > 0 else None,
+                      "sum_abs_gradient_median": float(np.median(sums[:, j])),
                       "mean_abs_gradient_median": float(np.median(arrays[f"abs_grad_mean_{k}"])),
                       "share_median": float(np.nanmedian(share[:, j])) if np.isfinite(share[:, j]).any() else None,
                       "share_of_total": float(sums[:, j].sum() / sums.sum()) if sums.sum() > 0 else None}
@@ -285,10 +293,14 @@ class GradientSaliency:
     @staticmethod
     def _fusion(per_input: dict[str, Any], inputs: list[str]) -> dict[str, Any]:
         return {"share": {k: per_input[k]["share_of_total"] for k in inputs},
+                "share_grad_times_input": {k: per_input[k]["grad_times_input_share_of_total"] for k in inputs},
                 "share_median": {k: per_input[k]["share_median"] for k in inputs},
                 "mean_abs_gradient_median": {k: per_input[k]["mean_abs_gradient_median"] for k in inputs},
                 "note": "share: each input's sum of |d log10 M / d x| over its elements, as a fraction of the "
-                        "sum over all inputs (pooled over clusters; share_median: median of per-cluster shares)"}
+                        "sum over all inputs (pooled over clusters; share_median: median of per-cluster shares). "
+                        "Raw gradients depend on each input's units (a KDE cube summing to 1 has tiny cells and "
+                        "large gradients); share_grad_times_input uses |x d log10 M / d x| instead, which does "
+                        "not change when an input is rescaled (x: the map the network sees, the dataset's cube)"}
 
     def _map_study(self, label: str, arrays: dict[str, np.ndarray], truth: Any, x_in: str, kind: str,
                    out_dir: Path, figs: list[str]) -> dict[str, Any]:
@@ -455,6 +467,16 @@ class GradientSaliency:
         if sal.ndim == 4 and counts is not None:
             files.append(figures.band_maps(out_dir, label, counts[0], sal[ex[0]], None if r500 is None else r500[0]))
         return files
+
+
+def _input_values(view: Any, name: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The view's own values of a (non-map) input when numeric and of the gradient's shape, else None."""
+    if name not in view.inputs:
+        return None
+    acc = view.lazy(name)
+    if not np.issubdtype(acc.dtype, np.number) or tuple(acc.shape) != tuple(shape):
+        return None
+    return np.asarray(acc[:], dtype=np.float32)
 
 
 def _unit_sum(s: np.ndarray) -> np.ndarray:

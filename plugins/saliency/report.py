@@ -61,8 +61,13 @@ def _paragraph(s: dict[str, Any]) -> str:
     fusion = s.get("fusion") or {}
     share = fusion.get("share") or {}
     if share and all(v is not None for v in share.values()):
-        parts.append("The absolute gradient splits between inputs as "
-                     + ", ".join(f"{100 * v:.1f} % {k}" for k, v in share.items()) + ".")
+        text = ("The absolute gradient splits between inputs as "
+                + ", ".join(f"{100 * v:.1f} % {k}" for k, v in share.items()))
+        gxi = fusion.get("share_grad_times_input") or {}
+        if gxi and all(v is not None for v in gxi.values()):
+            text += ("; weighted by the input values (|x d log10 M / d x|, independent of each input's units) "
+                     "it is " + ", ".join(f"{100 * v:.1f} % {k}" for k, v in gxi.items()))
+        parts.append(text + ".")
     return " ".join(parts)
 
 
