@@ -239,6 +239,15 @@ def test_nphot_proxy_is_explained_analytically(cat, tmp_path):
     assert summary["masks"]["agn_to_icm_median_ratio"] > 1
 
 
+def test_bad_params_are_config_errors():
+    from massbench.errors import ConfigError
+
+    for params in ({"chunk_size": 0}, {"ratio_radii": [0.07, -1.0]}, {"reference_redshift_bins": "banana"},
+                   {"reference_min_per_bin": 1}):
+        with pytest.raises(ConfigError, match="explainer 'saliency'"):
+            GradientSaliency(**params)
+
+
 def test_unsupported_and_broken_estimators(cat):
     explainer = GradientSaliency()
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from massbench.errors import ContractError, DataError
+from massbench.errors import ConfigError, ContractError, DataError
 from massbench.estimator import has_gradients
 from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
 
@@ -108,8 +108,24 @@ class GradientSaliency:
                  band_masks: Literal["summed", "per_band"] = "summed",
                  reference_redshift_bins: str = "snapshot", reference_min_per_bin: int = 10,
                  n_examples: int = 4, figure_seed: int = 0, figures: bool = True) -> None:
-        if chunk_size < 1:
-            raise ValueError("chunk_size must be at least 1")
+        problems = [msg for bad, msg in (
+            (chunk_size < 1, f"chunk_size must be at least 1, got {chunk_size}"),
+            (radial_bins < 1, f"radial_bins must be at least 1, got {radial_bins}"),
+            (not radial_max > 0, f"radial_max must be > 0 (in R500c), got {radial_max}"),
+            (ratio_radii is not None and not all(r > 0 for r in ratio_radii),
+             f"ratio_radii must be positive radii in R500c, got {ratio_radii}"),
+            (reference_min_per_bin < 3, f"reference_min_per_bin must be at least 3, got {reference_min_per_bin}"),
+            (n_examples < 0, f"n_examples must be >= 0, got {n_examples}"),
+        ) if bad]
+        if problems:
+            raise ConfigError(f"explainer 'saliency': {problems[0]}")
+        from massbench.plugins.proxies.binning import BinScheme  # noqa: PLC0415
+
+        try:
+            BinScheme.parse(reference_redshift_bins)
+        except Exception as exc:  # noqa: BLE001 - report it as a parameter problem
+            raise ConfigError(f"explainer 'saliency': reference_redshift_bins {reference_redshift_bins!r}: {exc}") \
+                from None
         self.chunk_size = chunk_size
         self.bins = RadialBins(n_bins=radial_bins, r_max=radial_max, spacing=radial_spacing)
         self.ratio_radii = list(ratio_radii) if ratio_radii is not None else [0.07, 1.0]
@@ -367,7 +383,7 @@ class GradientSaliency:
         if multi:
             res["bands"] = self._bands(sal, band_mm, n_bands, comp_acc is not None)
         if self.figures:
-            figs.extend(self._figures(label, arrays, truth, x_in, kind, out_dir, res, mm, aperture))
+            figs.extend(self._figures(label, arrays, truth, x_in, out_dir, res, mm))
         return res
 
     def _radial(self, pool: BinnedPool, has_ref: bool, model: str = "cnn") -> dict[str, Any]:
@@ -444,15 +460,20 @@ class GradientSaliency:
                        "agn/icm: eq. 14 with that band's own ICM/AGN masks")
         return out
 
-    def _figures(self, label, arrays, truth, x_in, kind, out_dir, res, mm, aperture) -> list[str]:
+    def _figures(self, label: str, arrays: dict[str, np.ndarray], truth: Any, x_in: str, out_dir: Path,
+                 res: dict[str, Any], mm: dict[str, np.ndarray]) -> list[str]:
+        """Figures 6-9 (PNG) into ``out_dir``; returns the file names written."""
         out_dir.mkdir(parents=True, exist_ok=True)
         sal = arrays[f"saliency_{x_in}"]
         n = len(sal)
         rng = np.random.default_rng(self.figure_seed)
         ex = np.sort(rng.choice(n, size=min(self.n_examples, n), replace=False))
-        counts = truth.lazy(x_in)[ex] if x_in in truth.inputs else None
-        r500 = truth["r500c"][ex] if "r500c" in truth.inputs else None
-        files = [figures.saliency_examples(out_dir, label, counts, sal[ex], r500)]
+        has_counts = x_in in truth.inputs
+        r500_all = truth["r500c"] if "r500c" in truth.inputs else None
+        files = []
+        if len(ex):
+            files.append(figures.saliency_examples(out_dir, label, truth.lazy(x_in)[ex] if has_counts else None,
+                                                   sal[ex], None if r500_all is None else r500_all[ex]))
         if "radial" in res:
             files.append(figures.radial_profiles(out_dir, label, res["radial"]))
         comp = COMPONENTS[x_in]
@@ -462,10 +483,12 @@ class GradientSaliency:
             j = int(np.flatnonzero(ok)[np.argsort(frac[ok])[int(0.9 * (ok.sum() - 1))]]) if ok.any() else 0
             icm, agn = truth.lazy(comp[0])[j], truth.lazy(comp[1])[j]
             files.append(figures.source_mask_example(out_dir, label, icm, agn, sal[j],
-                                                     None if r500 is None else truth["r500c"][j]))
+                                                     None if r500_all is None else r500_all[j]))
             files.append(figures.mask_distributions(out_dir, label, mm))
-        if sal.ndim == 4 and counts is not None:
-            files.append(figures.band_maps(out_dir, label, counts[0], sal[ex[0]], None if r500 is None else r500[0]))
+        if sal.ndim == 4 and has_counts:
+            k = int(ex[0]) if len(ex) else 0
+            files.append(figures.band_maps(out_dir, label, truth.lazy(x_in)[k], sal[k],
+                                           None if r500_all is None else r500_all[k]))
         return files
 
 
