@@ -167,7 +167,7 @@ def _append_attempt(path: Path, entry: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- worker side
 
-_PREPARED: "OrderedDict[tuple, Prepared]" = OrderedDict()
+_PREPARED: "OrderedDict[tuple, tuple[Prepared, dict[tuple[str, int], Unit]]]" = OrderedDict()
 _PREPARED_LOCK = threading.Lock()
 
 
@@ -194,8 +194,8 @@ def worker_registry(plugin_modules: Sequence[str], entry_points: bool) -> Any:
     return load_registry(extra=extra, use_entry_points=entry_points)
 
 
-def worker_prepared(task: UnitTask) -> Prepared:
-    """The benchmark of ``task`` with its dataset loaded and folds drawn, cached per worker process.
+def worker_prepared(task: UnitTask) -> tuple[Prepared, dict[tuple[str, int], Unit]]:
+    """The benchmark of ``task`` with its dataset loaded, folds drawn and units planned, cached per worker process.
 
     The dataset plugin loads from the shared cache directory (a memory-map when the processed
     arrays are already there), so only the first unit of a benchmark on a worker pays for it.
@@ -210,10 +210,11 @@ def worker_prepared(task: UnitTask) -> Prepared:
         reg = worker_registry(task.plugin_modules, task.entry_points)
         bench = parse_benchmark(task.bench_text, task.bench_path)
         p = prepare(bench, reg, task.device, Path(task.cache_dir) if task.cache_dir else None)
-        _PREPARED[key] = p
+        units = {(u.spec.label, u.fold): u for u in plan_units(p)}
+        _PREPARED[key] = (p, units)
         while len(_PREPARED) > PREPARED_CACHE_SIZE:
             _PREPARED.popitem(last=False)
-        return p
+        return p, units
 
 
 def _worker_address() -> str:
@@ -230,19 +231,19 @@ def _where() -> str:
     return f"{addr} ({socket.gethostname()}, pid {os.getpid()})" if addr else f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def find_unit(p: Prepared, task: UnitTask) -> Unit:
+def find_unit(units: dict[tuple[str, int], Unit], task: UnitTask) -> Unit:
     """The unit of ``task`` in the worker's plan; its configuration hash must match the client's."""
-    for u in plan_units(p):
-        if u.spec.label == task.label and u.fold == task.fold:
-            if u.config_hash != task.config_hash:
-                raise UserError(
-                    f"worker {_where()}: unit {task.label!r} fold {task.fold} of {task.bench_key} has configuration "
-                    f"hash {u.config_hash} here but {task.config_hash} on the client; the worker has other plugin "
-                    "versions or another dataset. Install the same massbench and plugins on every worker and give "
-                    "them the same dataset cache (--cache-dir)")
-            return u
-    raise UserError(f"worker {_where()}: {task.bench_key} has no unit {task.label!r} fold {task.fold} here; "
-                    "the worker's plugins differ from the client's")
+    u = units.get((task.label, task.fold))
+    if u is None:
+        raise UserError(f"worker {_where()}: {task.bench_key} has no unit {task.label!r} fold {task.fold} here; "
+                        "the worker's plugins differ from the client's")
+    if u.config_hash != task.config_hash:
+        raise UserError(
+            f"worker {_where()}: unit {task.label!r} fold {task.fold} of {task.bench_key} has configuration "
+            f"hash {u.config_hash} here but {task.config_hash} on the client; the worker has other plugin "
+            "versions or another dataset. Install the same massbench and plugins on every worker and give "
+            "them the same dataset cache (--cache-dir)")
+    return u
 
 
 def _finished_record(path: Path, config_hash: str) -> dict[str, Any] | None:
@@ -276,8 +277,8 @@ def run_unit_task(task: UnitTask) -> dict[str, Any]:
     entry = {"attempt": len(previous) + 1, "worker": _worker_address(), "host": socket.gethostname(),
              "pid": os.getpid(), "started": time.time()}
     _append_attempt(apath, entry)
-    p = worker_prepared(task)
-    unit = find_unit(p, task)
+    p, units = worker_prepared(task)
+    unit = find_unit(units, task)
     rec = execute_unit(p, unit, out, task.device, None, Path(task.cache_dir) if task.cache_dir else None)
     summary = {k: rec.get(k) for k in keep}
     summary.update(worker=entry["worker"], host=entry["host"], attempt=entry["attempt"])
@@ -560,6 +561,14 @@ def record_failure(p: Prepared, unit: Unit, out: Path, error: str, tb: str,
     fold = next(f for f in p.folds if f.k == unit.fold)
     info = p.registry.table("estimator").get(unit.spec.name)
     inputs = list(getattr(info.cls, "inputs", ()) or ()) if info else []
+    for sibling in sorted((out / "units" / unit.spec.slug).glob("fold*.json")):
+        try:  # an instance may set its inputs from its params: take them from a record that has them
+            rec = read_json(sibling)
+        except (UserError, OSError):
+            continue
+        if rec.get("status") == "ok" and "inputs" in rec:
+            inputs = list(rec["inputs"])
+            break
     tb_path = out / f"units/{unit.spec.slug}/fold{unit.fold}.traceback.txt"
     atomic_write_text(tb_path, tb)
     now = time.time()

@@ -295,6 +295,31 @@ def test_unit_that_always_kills_its_worker_fails_after_the_retries(dask_registry
             assert len(log.read_text().splitlines()) == 1, log
 
 
+def test_worker_without_a_plugin_records_failed_units_after_the_retries(tmp_path):
+    """A task that raises on the worker (here: a plugin module the workers cannot import) is retried, then failed."""
+    import types
+
+    from massbench.registry import load_registry
+
+    from . import toyplugin
+
+    ghost = types.ModuleType("massbench_ghost_plugin")  # exists only in this process
+    ghost.massbench_estimators = hookimpl(lambda: [type("Ghost", (_Linear,), {"name": "ghost-linear"})])
+    reg = load_registry(extra=[toyplugin, ghost], use_entry_points=False)
+    text = TOY_BENCH.replace("scheme: octants", "scheme: random\n  n_folds: 2") + "  - name: ghost-linear\n"
+    out = tmp_path / "res"
+    assert _run(text, reg, out, executor="dask", workers=1, unit_retries=1) == 1
+    rows = _rows(out)
+    assert set(rows) == {"Linear", "ghost-linear", "baseline-mean"}
+    for r in rows.values():
+        assert r["status"] == "failed"
+        assert "cannot import plugin module 'massbench_ghost_plugin'" in r["error"]
+        assert "on every one of 2 attempt(s)" in r["error"]
+    for log in out.glob("units/*/*.attempts.jsonl"):
+        assert len(log.read_text().splitlines()) == 2
+    assert "UserError" in (out / "units/Linear/fold0.traceback.txt").read_text()
+
+
 def test_gpu_units_go_to_the_gpu_worker_of_a_local_cluster(dask_registry, tmp_path, monkeypatch):
     """With one (pretend) visible GPU and 2 workers, only worker 0 has GPU: 1 and it runs every GPU unit."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
