@@ -42,6 +42,7 @@ This module is imported only when the dask executor is chosen; it needs ``massbe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -122,7 +123,11 @@ def registry_recipe(p: Prepared) -> tuple[tuple[str, ...], bool]:
     return tuple(modules), entry_points
 
 
-def make_task(p: Prepared, unit: Unit, out: Path, options: RunOptions) -> UnitTask:
+def make_task(p: Prepared, unit: Unit, out: Path, options: RunOptions, like: UnitTask | None = None) -> UnitTask:
+    """The task of one unit; ``like`` (a task of the same run) saves re-dumping the configuration."""
+    if like is not None:
+        return dataclasses.replace(like, label=unit.spec.label, fold=unit.fold, config_hash=unit.config_hash,
+                                   unit_path=unit.path)
     modules, entry_points = registry_recipe(p)
     return UnitTask(
         bench_text=benchmark_text(p), bench_path=p.bench.path, bench_key=p.bench.key, plugin_modules=modules,
@@ -365,7 +370,6 @@ class ClusterInfo:
     address: str
     n_workers: int
     gpu_workers: int
-    allowed_failures: int | None
     local: bool
 
 
@@ -397,11 +401,7 @@ def _cluster_info(client: Any, local: bool) -> ClusterInfo:
     info = client.scheduler_info(n_workers=-1)
     workers = info.get("workers", {})
     gpu = sum(1 for w in workers.values() if (w.get("resources") or {}).get("GPU", 0) >= 1)
-    try:
-        allowed = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
-    except Exception:  # noqa: BLE001 - only used for a message
-        allowed = None
-    return ClusterInfo(client.scheduler.address, len(workers), gpu, allowed, local)
+    return ClusterInfo(client.scheduler.address, len(workers), gpu, local)
 
 
 @contextmanager
@@ -430,7 +430,7 @@ def open_client(options: RunOptions, message: Any = print) -> Iterator[tuple[Any
 
     gpus = visible_gpus()
     cpu = os.cpu_count() or 1
-    n = options.workers or (len(gpus) if gpus else cpu)
+    n = options.workers if options.workers is not None else (len(gpus) if gpus else cpu)
     specs = local_worker_specs(n, gpus, cpu)
     threads = specs[0].env["OMP_NUM_THREADS"]
     config = {
@@ -500,9 +500,12 @@ def run_units_dask(p: Prepared, pending: Sequence[Unit], out: Path, options: Run
 
         prog.start_units(len(pending))
         futures = []
+        first: UnitTask | None = None
         for u in pending:
             attempts_path(out, u.path).unlink(missing_ok=True)
-            futures.append(submit(_Pending(u, make_task(p, u, out, options))))
+            task = make_task(p, u, out, options, like=first)
+            first = first or task
+            futures.append(submit(_Pending(u, task)))
         done = distributed.as_completed(futures, with_results=False)
         try:
             for fut in done:

@@ -97,9 +97,31 @@ class GPUProbe(_Linear):
         self._fit(train)
 
 
+class CountedToy:
+    """The tests' toy dataset, appending the loading process's pid to ``log`` at every load."""
+
+    name = "dask-counted-toy"
+
+    def __init__(self, log: str = "", n_clusters: int = 160, seed: int = 1):
+        from .toyplugin import ToyDataset
+
+        self.log = log
+        self.toy = ToyDataset(n_clusters=n_clusters, seed=seed)
+
+    def load(self, context):
+        with open(self.log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return self.toy.load(context)
+
+
 @hookimpl
 def massbench_estimators():
     return [KillOnce, KillAlways, GPUProbe]
+
+
+@hookimpl
+def massbench_datasets():
+    return [CountedToy]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -333,10 +355,32 @@ def test_gpu_units_go_to_the_gpu_worker_of_a_local_cluster(dask_registry, tmp_pa
     assert _rows(out)["probe"]["status"] == "ok"
 
 
-def test_local_cluster_leaves_this_process_environment_alone(dask_registry, tmp_path):
+def test_workers_load_the_dataset_once_and_leave_this_process_environment_alone(dask_registry, tmp_path):
+    log = tmp_path / "loads.txt"
+    text = TOY_BENCH.replace("name: toy\n  params: {n_clusters: 160, seed: 1}",
+                             f"name: dask-counted-toy\n  params: {{log: '{log}'}}")
     before = dict(os.environ)
-    assert _run(TOY_BENCH, dask_registry, tmp_path / "res", executor="dask", workers=1) == 0
-    assert dict(os.environ) == before
+    assert _run(text, dask_registry, tmp_path / "res", executor="dask", workers=1) == 0
+    assert dict(os.environ) == before  # the nanny's OMP_NUM_THREADS etc. did not leak into the client
+    pids = log.read_text().split()
+    assert len(pids) == 2 and pids[0] == str(os.getpid()) and pids[1] != pids[0]  # client once, worker once
+    assert len(_rows(tmp_path / "res")["Linear"]["per_fold"]) == 8
+
+
+def test_tasks_carry_no_arrays(dask_registry, tmp_path):
+    import pickle
+
+    from massbench.dask_executor import make_task
+    from massbench.runner import plan_units, prepare
+
+    b = parse_benchmark(TOY_BENCH.replace("n_clusters: 160", "n_clusters: 5000"), "bench.yaml", dask_registry)
+    p = prepare(b, dask_registry)
+    units = plan_units(p)
+    first = make_task(p, units[0], tmp_path, RunOptions(out=tmp_path))
+    task = make_task(p, units[-1], tmp_path, RunOptions(out=tmp_path), like=first)
+    assert (task.label, task.fold, task.config_hash) == (units[-1].spec.label, units[-1].fold, units[-1].config_hash)
+    assert task.bench_text == first.bench_text and "tests.toyplugin" in task.plugin_modules
+    assert len(pickle.dumps(task)) < 4000  # 5000 clusters, yet only the configuration travels
 
 
 @pytest.mark.slow
