@@ -184,3 +184,31 @@ def test_submit_reports_contract_breaks_and_foreign_estimators(tmp_path):
            "'borrower'" in (tmp_path / "o2" / "comment.md").read_text()
     p = run_cli("leaderboard", "submit", str(tmp_path / "submissions" / "missing.yaml"), "--bench", str(bench))
     assert p.returncode == 2 and "missing.yaml: cannot read" in p.stderr.replace("\n", "")
+
+
+def test_workflow_runs_the_documented_commands():
+    """.github/workflows/leaderboard.yml: lite benchmark on push, optional GPU job, Pages, submission PRs."""
+    import yaml
+
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "leaderboard.yml").read_text())
+    on = wf.get("on", wf.get(True))  # YAML 1.1 reads the key `on` as true
+    assert on["push"]["branches"] == ["main"]
+    assert on["pull_request"]["paths"] == ["leaderboards/submissions/*.yaml"]
+    jobs = wf["jobs"]
+
+    def script(job):
+        return "\n".join(str(s.get("run", "")) + str(s.get("uses", "")) for s in jobs[job]["steps"])
+
+    assert jobs["lite"]["runs-on"] == "ubuntu-latest"
+    assert "massbench run benchmarks/erosita-lite.yaml" in script("lite")
+    assert "leaderboard submit" in script("lite")
+    assert "vars.MASSBENCH_GPU_RUNNER" in jobs["full"]["if"] and "MASSBENCH_GPU_RUNNER" in jobs["full"]["runs-on"]
+    assert "massbench run benchmarks/erosita.yaml" in script("full")
+    pub = script("publish")
+    assert "leaderboard build" in pub and "--publish leaderboards/" in pub
+    assert "actions/upload-pages-artifact" in pub and "actions/deploy-pages" in pub
+    assert jobs["publish"]["permissions"]["pages"] == "write"
+    sub = script("submission")
+    assert "leaderboard submit" in sub and "gh pr comment" in sub
+    assert jobs["submission"]["if"] == "github.event_name == 'pull_request'"
+    assert wf["permissions"] == {"contents": "read"}
