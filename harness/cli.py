@@ -170,7 +170,9 @@ def leaderboard_build(
     publish: Optional[Path] = typer.Option(None, "--publish", help="Publish into PUBLISH/<benchmark>/<version>/ "
                                            "(replaced entirely) and refresh PUBLISH/index.html, e.g. --publish leaderboards/"),
     html: bool = typer.Option(True, "--html/--no-html", help="Write the static sortable page index.html"),
-    figures: bool = typer.Option(True, "--figures/--no-figures", help="Write each estimator's Figure-4 PNG (needs matplotlib)"),
+    figures: Optional[bool] = typer.Option(None, "--figures/--no-figures", help="Write each estimator's Figure-4 PNG "
+                                           "(needs matplotlib); by default always with --publish, with --out "
+                                           "when matplotlib is installed"),
 ) -> None:
     """Merge runs of the same benchmark version into one leaderboard (markdown, JSON, CSV, HTML, figures)."""
     from .leaderboard import build_leaderboard, publish_leaderboard
@@ -178,7 +180,7 @@ def leaderboard_build(
     if (out is None) == (publish is None):
         raise UserError("give exactly one of --out DIR or --publish ROOT")
     if publish is not None:
-        path = publish_leaderboard(result_dirs, publish, html=html, figures=figures)
+        path = publish_leaderboard(result_dirs, publish, html=html, figures=True if figures is None else figures)
     else:
         assert out is not None
         path = build_leaderboard(result_dirs, out, html=html, figures=figures)
@@ -188,10 +190,10 @@ def leaderboard_build(
 @leaderboard_app.command("submit")
 def leaderboard_submit(
     submission: Path = typer.Argument(..., help="Submission file, e.g. leaderboards/submissions/NAME.yaml"),
-    bench: Optional[Path] = typer.Option(None, "--bench", help="Benchmark file [default: the submission's `benchmark`, "
-                                         "else benchmarks/erosita-lite.yaml]"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory [default: results/submissions/NAME/]"),
-    venv: Optional[Path] = typer.Option(None, "--venv", help="Fresh environment to install the plugin into [default: OUT/venv]"),
+    bench: Optional[Path] = typer.Option(None, "--bench", help="Benchmark file (default: the submission's `benchmark`, "
+                                         "else benchmarks/erosita-lite.yaml)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: results/submissions/NAME/)"),
+    venv: Optional[Path] = typer.Option(None, "--venv", help="Fresh environment to install the plugin into (default: OUT/venv)"),
     install: bool = typer.Option(True, "--install/--no-install", help="--no-install: the plugin is already installed "
                                  "in this environment"),
     no_build_isolation: bool = typer.Option(False, "--no-build-isolation", help="Pass --no-build-isolation to pip "
