@@ -216,6 +216,19 @@ def leaderboard_submit(
     raise typer.Exit(outcome.code)
 
 
+@leaderboard_app.command("verify")
+def leaderboard_verify(root: Path = typer.Argument(Path("leaderboards"), help="Published leaderboards folder")) -> None:
+    """Check that published leaderboards are as `leaderboard build --publish` wrote them (no hand edits)."""
+    from .leaderboard import check_published
+
+    problems = check_published(root)
+    for p in problems:
+        typer.echo(p)
+    n = len(list(root.glob("*/*/leaderboard.json")))
+    typer.echo(f"{root}: {n} published leaderboard(s), {len(problems)} problem(s)")
+    raise typer.Exit(1 if problems else 0)
+
+
 @app.command("new-plugin")
 def new_plugin_cmd(
     directory: Path = typer.Argument(..., help="New directory for the plugin package"),

@@ -20,7 +20,7 @@ from massbench.registry import load_registry
 from massbench.runner import RunOptions, run_benchmark
 
 from . import toyplugin
-from .conftest import TOY_BENCH
+from .conftest import ROOT, TOY_BENCH, run_cli
 
 BASE = TOY_BENCH + """\
   - name: toy-linear
@@ -189,3 +189,24 @@ def test_page_renders_and_sorts_in_headless_chromium(runs, tmp_path):
     asc = scatter_order(rows)
     assert asc == sorted(asc) and asc == desc[::-1]
     assert len(rows) == 5
+
+
+def test_hand_edits_of_published_tables_are_detected(runs, tmp_path):
+    from massbench.leaderboard import check_published
+
+    assert check_published(ROOT / "leaderboards") == []  # the repository's published leaderboards are generated
+    root = tmp_path / "pub"
+    target = publish_leaderboard([runs["base"]], root, figures=False)
+    assert check_published(root) == []
+    md = (target / "leaderboard.md").read_text()
+    row = json.loads((target / "leaderboard.json").read_text())[0]
+    (target / "leaderboard.md").write_text(md.replace(f"{row['scatter_dex']:.4f}", "0.0100", 1))
+    html = (target / "index.html").read_text()
+    (target / "index.html").write_text(html.replace(f'data-label="{row["label"]}"', 'data-label="Mine"', 1))
+    (target / row["provenance"]).unlink()
+    problems = check_published(root)
+    assert len(problems) == 3, problems
+    assert "leaderboard.md: rows differ" in problems[0] and "index.html: rows differ" in problems[1]
+    assert "missing (provenance" in problems[2]
+    p = run_cli("leaderboard", "verify", str(root))
+    assert p.returncode == 1 and "3 problem(s)" in p.stdout
