@@ -236,8 +236,8 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
     info = registry.get("estimator", name)
     ds_info = registry.get("dataset", dataset, where="check-plugin --dataset: ")
     ds_params = _dataset_params(ds_info, dataset_params or {}, n_clusters)
-    for p in check_params(ds_info.cls, ds_params):
-        raise UserError(f"check-plugin: dataset {dataset!r}: {p}")
+    for msg in check_params(ds_info.cls, ds_params):
+        raise UserError(f"check-plugin: dataset {dataset!r}: {msg}")
     params = dict(params or {})
     rep = EstimatorReport(info.name, info.plugin, info.distribution, info.version, dataset)
 
@@ -257,8 +257,8 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
         rep.results.append(check_import_light(module))
 
     problems = check_params(info.cls, params)
-    for p in problems:
-        rep.add("params", "fail", f"{p} (params must match the typed keyword arguments of __init__)")
+    for msg in problems:
+        rep.add("params", "fail", f"{msg} (params must match the typed keyword arguments of __init__)")
     if not problems:
         rep.add("params", "ok", f"{json.dumps(params) if params else 'default params'} accepted by __init__")
     untyped = _untyped_params(info.cls)
@@ -273,16 +273,16 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
                       estimators=[EstimatorSpec(info.name, info.name, params)], path="check-plugin")
     from .runner import prepare, unit_seed
 
-    p = prepare(bench, registry, device=device, cache_dir=cache_dir)
-    rep.n_clusters = len(p.catalogue)
-    f = next((x for x in p.folds if x.k == fold), p.folds[0])
+    prep = prepare(bench, registry, device=device, cache_dir=cache_dir)
+    rep.n_clusters = len(prep.catalogue)
+    f = next((x for x in prep.folds if x.k == fold), prep.folds[0])
     rep.fold = f"fold {f.k}: {len(f.train)} train, {len(f.val)} val, {len(f.test)} test"
 
     inputs = getattr(info.cls, "inputs", ())
     if isinstance(inputs, str) or not isinstance(inputs, (tuple, list)) or not all(isinstance(i, str) for i in inputs):
         rep.add("inputs", "fail", f"`inputs` must be a tuple of input names, got {inputs!r}")
         return _skip_rest(rep, "inputs are invalid")
-    cat = p.catalogue
+    cat = prep.catalogue
     bad = [i for i in inputs if i not in cat.inputs]
     truth = [i for i in inputs if i in cat.inputs and cat.inputs[i].truth_only]
     if bad:
@@ -303,7 +303,7 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
     seed_u = unit_seed(seed, info.name, f.k)
     with tempfile.TemporaryDirectory(prefix="massbench-check-") as tmp:
         tmpd = Path(tmp)
-        first = _fit_predict(info, params, p, f, inputs, seed_u, device, tmpd / "run1", cache)
+        first = _fit_predict(info, params, prep, f, inputs, seed_u, device, tmpd / "run1", cache)
         rep.fit_seconds = first.fit_seconds
         fit_ok = first.error is None or first.error[0] == "predict"
         if fit_ok:
@@ -333,7 +333,7 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
         if first.audit.test_mass_read or first.audit.undeclared:
             return _skip_rest(rep, "the contract was broken", ("repeatable", "save-load"))
 
-        second = _fit_predict(info, params, p, f, inputs, seed_u, device, tmpd / "run2", cache)
+        second = _fit_predict(info, params, prep, f, inputs, seed_u, device, tmpd / "run2", cache)
         if second.error is not None or second.pred is None:
             rep.add("repeatable", "fail", f"a second fit with the same seed failed: {second.error[1] if second.error else ''}")
         else:
@@ -350,7 +350,7 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
         has_save = callable(getattr(est, "save", None))
         has_load = callable(getattr(type(est), "load", None))
         if has_persistence(est):
-            rep.results.append(_check_save_load(est, first, p, f, inputs, tmpd, device, cache, seed_u))
+            rep.results.append(_check_save_load(est, first, prep, f, inputs, tmpd, device, cache, seed_u))
         elif has_save or has_load:
             rep.add("save-load", "fail", f"defines {'save' if has_save else 'load'} but not "
                                          f"{'load' if has_save else 'save'}; define both (load as a classmethod) "
