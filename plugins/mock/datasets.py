@@ -1,0 +1,121 @@
+"""The dataset plugins: ``erosita-mock`` (synthetic, generated on demand) and ``magneticum-sixte`` (a directory).
+
+Both read through :func:`.loader.load_catalogue`, so the synthetic catalogue always exercises the
+loader that real Magneticum/SIXTE output goes through. Processed arrays are cached under the
+``cache_dir`` parameter if given, else the run context's ``cache_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Optional
+
+from massbench.catalogue import Catalogue
+from massbench.errors import ConfigError, DataError
+from massbench.estimator import RunContext
+
+
+def _cache_root(cache_dir: Optional[str], context: Any) -> Path:
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    ctx_dir = getattr(context, "cache_dir", None)
+    if ctx_dir is None:
+        from massbench.estimator import default_cache_dir
+
+        return default_cache_dir()
+    return Path(ctx_dir)
+
+
+class ErositaMock:
+    """The synthetic eROSITA catalogue (generated once per (n_clusters, seed), then cached).
+
+    Parameters
+    ----------
+    n_clusters : number of clusters (the paper has 3,285); smaller catalogues are random subsets of the
+        same flattened parent selection, so they keep its mass and redshift distributions.
+    seed : generator seed (box realisation, observables, photons).
+    cache_dir : where raw files and processed arrays go (default: the run's cache directory).
+    """
+
+    name = "erosita-mock"
+
+    def __init__(self, n_clusters: int = 3285, seed: int = 0, cache_dir: Optional[str] = None) -> None:
+        if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or n_clusters < 1:
+            raise ConfigError(f"dataset {self.name!r}: param 'n_clusters' must be a positive integer, got {n_clusters!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"dataset {self.name!r}: param 'seed' must be a non-negative integer, got {seed!r}")
+        if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+            raise ConfigError(f"dataset {self.name!r}: param 'cache_dir' must be a path string, got {cache_dir!r}")
+        self.n_clusters = n_clusters
+        self.seed = seed
+        self.cache_dir = cache_dir
+
+    def raw_directory(self, context: Any = None) -> Path:
+        """Where the raw catalogue of these params lives (generated there on first use)."""
+        from .generator import GENERATOR_VERSION
+
+        return (_cache_root(self.cache_dir, context) / self.name / "raw"
+                / f"n{self.n_clusters}-seed{self.seed}-v{GENERATOR_VERSION}")
+
+    def ensure_raw(self, context: Any = None) -> Path:
+        """Generate the raw catalogue if it is not there yet (atomically: a temporary directory is renamed)."""
+        from .formats import HALOS_FILE
+        from .generator import generate_catalogue
+        from .loader import _lock
+
+        raw = self.raw_directory(context)
+        if (raw / HALOS_FILE).is_file():
+            return raw
+        with _lock(raw.parent / f"{raw.name}.lock"):
+            if (raw / HALOS_FILE).is_file():
+                return raw
+            tmp = raw.parent / f"{raw.name}.tmp-{os.getpid()}"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            try:
+                generate_catalogue(tmp, self.n_clusters, self.seed)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            if raw.exists():
+                shutil.rmtree(raw)
+            os.replace(tmp, raw)
+        return raw
+
+    def load(self, context: RunContext) -> Catalogue:
+        """Generate if needed, then read and process through the loader (cached, memory-mapped)."""
+        from .loader import load_catalogue
+
+        raw = self.ensure_raw(context)
+        meta = {"generator": {"n_clusters": self.n_clusters, "seed": self.seed}, "raw_dir": str(raw)}
+        return load_catalogue(raw, _cache_root(self.cache_dir, context), name=self.name, meta=meta)
+
+
+class MagneticumSixte:
+    """A Magneticum/SIXTE catalogue directory in the layout of docs/mock.md (halos.fits, events/, galaxies.fits).
+
+    Parameters
+    ----------
+    path : the catalogue directory.
+    cache_dir : where processed arrays go (default: the run's cache directory).
+    """
+
+    name = "magneticum-sixte"
+
+    def __init__(self, path: str, cache_dir: Optional[str] = None) -> None:
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise ConfigError(f"dataset {self.name!r}: param 'path' must be a directory path, got {path!r}")
+        if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+            raise ConfigError(f"dataset {self.name!r}: param 'cache_dir' must be a path string, got {cache_dir!r}")
+        self.path = str(path)
+        self.cache_dir = cache_dir
+
+    def load(self, context: RunContext) -> Catalogue:
+        from .loader import load_catalogue
+
+        root = Path(self.path).expanduser()
+        if not root.is_dir():
+            raise DataError(f"dataset {self.name!r}: catalogue directory {root} does not exist (param 'path')")
+        return load_catalogue(root, _cache_root(self.cache_dir, context), name=self.name)

@@ -1,0 +1,223 @@
+"""The raw catalogue layout: FITS files, columns and units (read by the loader, written by the generator).
+
+::
+
+    CATALOGUE/
+      halos.fits            extension HALOS, one row per cluster
+      events/<cluster_id>.fits
+                            SIXTE-style event list (extension EVENTS, column SIGNAL) or photon list
+                            (extension PHOTONS, column ENERGY; also found as <cluster_id>_phlist.fits)
+      galaxies.fits         extension GALAXIES, one row per galaxy around each cluster
+
+Units are the FITS ``TUNITn`` of each column, parsed by astropy with ``astropy.cosmology.units``
+enabled, so h-scaled units round-trip (``solMass / littleh``, ``Mpc / littleh``); the aliases
+``Msun/h``, ``h^-1 Msun``, ``Mpc/h`` and ``h^-1 Mpc`` are accepted. Columns given in other convertible
+units (``kpc / littleh``, ``solMass``, ``eV``, ``rad``) are converted (h = 0.704 for the h-free
+ones); inconvertible units are an error naming the file and column. A column without ``TUNITn`` is
+taken in the documented unit. Position columns are comoving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from massbench.errors import DataError
+
+HALOS_FILE = "halos.fits"
+GALAXIES_FILE = "galaxies.fits"
+EVENTS_DIR = "events"
+
+U_MSUN_H = "solMass / littleh"
+U_MPC_H = "Mpc / littleh"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    unit: str  # astropy unit string ("" for dimensionless)
+    fits_format: str
+    description: str
+
+
+HALOS_COLUMNS = (
+    Column("cluster_id", "", "K", "integer cluster id (names events/<cluster_id>.fits)"),
+    Column("snapshot", "", "J", "Magneticum snapshot number"),
+    Column("redshift", "", "D", "snapshot redshift"),
+    Column("pos_x", U_MPC_H, "D", "comoving box position x [h^-1 Mpc]"),
+    Column("pos_y", U_MPC_H, "D", "comoving box position y [h^-1 Mpc]"),
+    Column("pos_z", U_MPC_H, "D", "comoving box position z (line of sight) [h^-1 Mpc]"),
+    Column("M500c", U_MSUN_H, "D", "M500c [h^-1 Msun]"),
+    Column("R500c", U_MPC_H, "D", "R500c, comoving [h^-1 Mpc]"),
+    Column("T", "keV", "D", "temperature within R500c [keV]"),
+    Column("L_X", "erg / s", "D", "bolometric X-ray luminosity within R500c [erg/s]"),
+    Column("M_gas", U_MSUN_H, "D", "gas mass within R500c [h^-1 Msun]"),
+    Column("M_star", U_MSUN_H, "D", "stellar mass within R500c [h^-1 Msun]"),
+    Column("sigma_v_true", "km / s", "D", "1D velocity dispersion within R500c [km/s]"),
+)
+#: optional halos.fits columns the loader uses when present
+HALOS_OPTIONAL = (
+    Column("RA", "deg", "D", "cluster centre right ascension [deg] (else the event header's RA_OBJ / RA_PNT)"),
+    Column("DEC", "deg", "D", "cluster centre declination [deg]"),
+)
+
+EVENT_COLUMNS = (
+    Column("TIME", "s", "D", "arrival time [s]"),
+    Column("RA", "deg", "D", "right ascension of the pixel centre [deg]"),
+    Column("DEC", "deg", "D", "declination of the pixel centre [deg]"),
+    Column("SIGNAL", "keV", "E", "measured energy [keV]"),
+    Column("COMPONENT", "", "3A", "source component: ICM, AGN or BKG (truth; absent in real data)"),
+    Column("SRC_ID", "", "J", "source id (0 background, 1 ICM, 2... AGN)"),
+)
+
+GALAXY_COLUMNS = (
+    Column("cluster_id", "", "K", "cluster id the galaxy was observed around"),
+    Column("x_proj", U_MPC_H, "D", "projected position east of the cluster centre, comoving [h^-1 Mpc]"),
+    Column("y_proj", U_MPC_H, "D", "projected position north of the cluster centre, comoving [h^-1 Mpc]"),
+    Column("v_los", "km / s", "D", "line-of-sight velocity relative to the cluster [km/s]"),
+    Column("M_star", U_MSUN_H, "D", "stellar mass [h^-1 Msun]"),
+)
+
+COMPONENTS = ("ICM", "AGN", "BKG")
+
+_ALIASES = [
+    (re.compile(r"^\s*(h\^?-1|h\*\*-1)\s*(msun|solmass|m_sun)\s*$", re.I), U_MSUN_H),
+    (re.compile(r"^\s*(msun|solmass|m_sun)\s*(/|\s)\s*h\s*$", re.I), U_MSUN_H),
+    (re.compile(r"^\s*(msun|solmass|m_sun)\s*h\^?-1\s*$", re.I), U_MSUN_H),
+    (re.compile(r"^\s*(h\^?-1|h\*\*-1)\s*mpc\s*$", re.I), U_MPC_H),
+    (re.compile(r"^\s*mpc\s*(/|\s)\s*h\s*$", re.I), U_MPC_H),
+    (re.compile(r"^\s*mpc\s*h\^?-1\s*$", re.I), U_MPC_H),
+]
+
+_UNIT_CACHE: dict[str, Any] = {}
+
+
+def parse_unit(text: str) -> Any:
+    """An astropy unit from a TUNIT string (with ``littleh`` enabled and the h-aliases above)."""
+    import astropy.units as u
+    from astropy.cosmology import units as cu
+
+    key = text.strip()
+    if key in _UNIT_CACHE:
+        return _UNIT_CACHE[key]
+    s = key
+    for pat, rep in _ALIASES:
+        if pat.match(s):
+            s = rep
+    with u.add_enabled_units(cu):
+        try:
+            unit = u.Unit(s, parse_strict="raise")
+        except ValueError:
+            unit = u.Unit(s, format="fits", parse_strict="raise")
+    _UNIT_CACHE[key] = unit
+    return unit
+
+
+def convert_column(values: np.ndarray, unit_text: str, expected: str, where: str, column: str) -> np.ndarray:
+    """Values of a column converted to the ``expected`` unit; DataError naming ``where`` and ``column`` if impossible."""
+    values = np.asarray(values)
+    if not expected or not unit_text or not unit_text.strip() or unit_text.strip() == expected:
+        return values
+    import astropy.units as u
+    from astropy.cosmology import units as cu
+
+    from .cosmology import WMAP7
+
+    try:
+        src = parse_unit(unit_text)
+    except ValueError:
+        raise DataError(f"{where}: column {column!r} has unit {unit_text!r}, which astropy cannot parse; "
+                        f"expected {expected!r}") from None
+    dst = parse_unit(expected)
+    if src == dst:
+        return values
+    try:
+        with u.add_enabled_units(cu):
+            return (values * src).to_value(dst, equivalencies=cu.with_H0(WMAP7.H0))
+    except u.UnitConversionError:
+        raise DataError(f"{where}: column {column!r} has unit {unit_text!r}, which does not convert to "
+                        f"{expected!r}; fix the column or its TUNIT") from None
+
+
+def fits_columns(columns: tuple[Column, ...], data: dict[str, np.ndarray]) -> list[Any]:
+    """astropy ``fits.Column`` objects for ``data`` following the column specs."""
+    from astropy.io import fits
+
+    return [fits.Column(name=c.name, format=c.fits_format, unit=c.unit or None, array=data[c.name])
+            for c in columns if c.name in data]
+
+
+def table_columns(hdu: Any) -> dict[str, tuple[str, str]]:
+    """Map of upper-case column name -> (name as stored, TUNIT string) of a FITS table HDU."""
+    return {c.name.upper(): (c.name, c.unit or "") for c in hdu.columns}
+
+
+def read_table(path: Path, extname: str, columns: tuple[Column, ...], optional: tuple[Column, ...] = (),
+               what: str = "") -> tuple[dict[str, np.ndarray], Any]:
+    """Read a FITS table into arrays in the documented units, checking columns, units and NaNs.
+
+    Missing required columns, unreadable files and non-finite values raise DataError naming the file
+    (and for NaNs, the first affected ``cluster_id``).
+    """
+    from astropy.io import fits
+
+    where = f"{path}" + (f" ({what})" if what else "")
+    if not Path(path).is_file():
+        raise DataError(f"{where}: file not found")
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            if extname in hdul:
+                hdu = hdul[extname]
+            else:
+                tables = [h for h in hdul if isinstance(h, fits.BinTableHDU)]
+                if not tables:
+                    raise DataError(f"{where}: no {extname} table extension")
+                hdu = tables[0]
+            cols = table_columns(hdu)
+            out: dict[str, np.ndarray] = {}
+            for spec in columns + optional:
+                key = spec.name.upper()
+                if key not in cols:
+                    if spec in columns:
+                        raise DataError(f"{where}: missing column {spec.name!r} (has {sorted(c for c, _ in cols.values())})")
+                    continue
+                name, unit = cols[key]
+                arr = np.array(hdu.data[name])
+                if arr.dtype.kind in "fiu":
+                    arr = convert_column(arr.astype(np.float64) if arr.dtype.kind == "f" else arr, unit,
+                                         spec.unit, where, spec.name)
+                out[spec.name] = arr
+            header = hdu.header.copy()
+    except DataError:
+        raise
+    except Exception as exc:  # corrupt or unreadable FITS
+        raise DataError(f"{where}: cannot read the FITS file ({type(exc).__name__}: {exc})") from None
+    ids = out.get("cluster_id")
+    for spec in columns + optional:
+        arr = out.get(spec.name)
+        if arr is None or arr.dtype.kind != "f":
+            continue
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            who = f"cluster {int(ids[first])}" if ids is not None else f"row {first}"
+            raise DataError(f"{where}: column {spec.name!r} is NaN or infinite for {who} "
+                            f"({int(bad.sum())} rows); fix or remove those rows")
+    return out, header
+
+
+def file_digest(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-1 of a file's bytes."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
