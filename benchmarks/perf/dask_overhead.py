@@ -10,7 +10,10 @@ worker processes (``--workers``):
 1. no-op units: ``--noop-estimators`` copies of the tests' ``toy-linear`` (a least-squares fit
    on 160 clusters, well under a millisecond) plus ``baseline-mean``, 8 octant folds each. The
    overhead per unit is (dask wall - cluster start/stop - local wall) / units, with the cluster
-   start/stop timed on its own (:func:`massbench.dask_executor.open_client` with no unit).
+   start/stop timed on its own (:func:`massbench.dask_executor.open_client` with no unit); it
+   includes each worker's one-off start (imports, plugins, dataset load). The steady-state cost
+   is the median gap between one unit's end and the next one's start (from the unit records),
+   shown for the local executor and one dask worker.
 2. CPU-bound units (``perf-busy``, a single-threaded pure-Python loop of
    ``--busy-iterations`` steps per unit), to see what a second worker buys on this machine.
 
@@ -96,6 +99,13 @@ def timed_run(bench: Any, registry: Any, out: Path, **options: Any) -> tuple[flo
     return best, len(list(out.glob("units/*/fold*.json")))
 
 
+def median_gap(out: Path) -> float:
+    """Median time between one unit's end and the next unit's start (steady-state cost per unit, one worker)."""
+    recs = sorted((json.loads(p.read_text()) for p in out.glob("units/*/fold*.json")), key=lambda r: r["started"])
+    gaps = [b["started"] - a["finished"] for a, b in zip(recs, recs[1:])]
+    return float(np.median(gaps)) if gaps else float("nan")
+
+
 def cluster_start_stop(workers: int, repeat: int = 2) -> float:
     from massbench.dask_executor import open_client
     from massbench.runner import RunOptions
@@ -113,8 +123,11 @@ def measure(name: str, bench: Any, registry: Any, tmp: Path, workers: list[int],
             device: str = "auto") -> list[dict[str, Any]]:
     rows = []
     local, n = timed_run(bench, registry, tmp / f"{name}-local", device=device)
-    rows.append({"case": name, "executor": "local", "workers": 0, "units": n, "wall_s": local})
-    print(f"{name}: local {local:.2f} s for {n} units", flush=True)
+    gap_local = median_gap(tmp / f"{name}-local")
+    rows.append({"case": name, "executor": "local", "workers": 0, "units": n, "wall_s": local,
+                 "median_gap_s": gap_local})
+    print(f"{name}: local {local:.2f} s for {n} units (median gap between units {1000 * gap_local:.1f} ms)",
+          flush=True)
     for w in workers:
         wall, n = timed_run(bench, registry, tmp / f"{name}-dask{w}", device=device, executor="dask", workers=w)
         row = {"case": name, "executor": "dask", "workers": w, "units": n, "wall_s": wall,
@@ -122,7 +135,9 @@ def measure(name: str, bench: Any, registry: Any, tmp: Path, workers: list[int],
         extra = ""
         if w == 1 and n > 0:  # units one after the other, as locally: the difference is overhead
             row["overhead_per_unit_s"] = (wall - startup[w] - local) / n
-            extra = f", overhead {1000 * row['overhead_per_unit_s']:.1f} ms/unit"
+            row["median_gap_s"] = median_gap(tmp / f"{name}-dask{w}")
+            extra = (f", overhead {1000 * row['overhead_per_unit_s']:.1f} ms/unit, median gap between units "
+                     f"{1000 * row['median_gap_s']:.1f} ms")
         rows.append(row)
         print(f"{name}: dask {w} worker(s) {wall:.2f} s (cluster start/stop {startup[w]:.2f} s{extra}, "
               f"speedup {local / wall:.2f}x)", flush=True)
@@ -164,14 +179,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.bench:
             reg = load_registry()
             rows += measure(args.bench.stem, load_benchmark(args.bench, reg), reg, tmp, workers, startup, device="cpu")
-    print("\n| case | executor | workers | units | wall (s) | cluster start+stop (s) | overhead / unit (ms) | speedup |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| case | executor | workers | units | wall (s) | cluster start+stop (s) | overhead / unit (ms) | "
+          "median gap (ms) | speedup |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         over = f"{1000 * r['overhead_per_unit_s']:.1f}" if "overhead_per_unit_s" in r else ""
         speed = f"{r['speedup_vs_local']:.2f}" if "speedup_vs_local" in r else ""
         start = f"{r['cluster_start_stop_s']:.2f}" if "cluster_start_stop_s" in r else ""
+        gap = f"{1000 * r['median_gap_s']:.1f}" if "median_gap_s" in r else ""
         print(f"| {r['case']} | {r['executor']} | {r['workers'] or ''} | {r['units']} | {r['wall_s']:.2f} | {start} | "
-              f"{over} | {speed} |")
+              f"{over} | {gap} | {speed} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0
