@@ -524,6 +524,8 @@ def run_units_dask(p: Prepared, pending: Sequence[Unit], out: Path, options: Run
 
 def _outcome(p: Prepared, item: _Pending, fut: Any, out: Path, options: RunOptions) -> dict[str, Any] | None:
     """The final record of a finished task, or None when the unit must be submitted again."""
+    from distributed import KilledWorker
+
     unit, task = item.unit, item.task
     attempts = read_attempts(attempts_path(out, unit.path))
     if fut.status == "finished":
@@ -531,9 +533,11 @@ def _outcome(p: Prepared, item: _Pending, fut: Any, out: Path, options: RunOptio
         if res.get("status") != "exhausted":
             return res
         exc: BaseException | None = None
+    elif fut.status == "cancelled":  # e.g. the scheduler restarted: try again like after an error
+        exc = RuntimeError("the task was cancelled by the dask scheduler")
     else:
         exc = fut.exception()
-    killed = exc is None or type(exc).__name__ == "KilledWorker"
+    killed = exc is None or isinstance(exc, KilledWorker)
     if unit_done(out, unit):  # an attempt finished and wrote its record before its worker went away
         return read_json(out / unit.path)
     n = len(attempts)
@@ -541,10 +545,14 @@ def _outcome(p: Prepared, item: _Pending, fut: Any, out: Path, options: RunOptio
         return None
     last = attempts[-1] if attempts else {}
     on = f" (last on worker {last.get('worker')} on {last.get('host')}, pid {last.get('pid')})" if last else ""
-    if killed:
+    if killed and n >= task.max_attempts:
         error = (f"the worker process died while running this unit, {n} time(s){on}; given up after "
                  f"{task.max_attempts} attempt(s) (unit_retries={options.unit_retries}). Usual causes: out of "
                  "memory (host or GPU), the batch job's time limit, a crash in native code; see the worker logs")
+        tb = error + "\n"
+    elif killed:
+        error = (f"given up after {item.submissions} submissions: the workers this unit was queued on kept dying "
+                 f"(it started {n} time(s){on}); see the worker logs")
         tb = error + "\n"
     else:
         error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, UserError) else str(exc)
