@@ -65,6 +65,7 @@ def run(
     executor: str = typer.Option("local", "--executor", help="local (this process) or dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (dask executor); a LocalCluster when omitted"),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes of the LocalCluster (dask executor)"),
+    unit_retries: int = typer.Option(2, "--unit-retries", help="Dask executor: retries of a unit whose worker died"),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of user errors"),
 ) -> None:
     """Run a benchmark: every estimator on every fold, then explainers and leaderboards."""
@@ -78,7 +79,8 @@ def run(
     reg = registry()
     b = load_benchmark(bench, reg)
     options = RunOptions(out=out or Path("results") / b.key, resume=resume, only=_split(only), device=device,
-                         cache_dir=cache_dir, debug=debug, executor=executor, scheduler=scheduler, workers=workers)
+                         cache_dir=cache_dir, debug=debug, executor=executor, scheduler=scheduler, workers=workers,
+                         unit_retries=unit_retries)
     code = run_benchmark(b, reg, options, console())
     raise typer.Exit(code)
 

@@ -6,8 +6,9 @@ interrupted run loses at most the units in flight, and ``--resume`` skips units 
 configuration hash is unchanged and that succeeded, and redoes the rest. A unit that raises
 is recorded as failed with its message (traceback beside it) and the other units still run.
 
-:func:`execute_unit` is self-contained (it loads the registry and the dataset from the shared
-cache itself when not given them), so distributed executors can call it on a worker.
+:func:`execute_unit` needs only a :class:`Prepared` benchmark, so distributed executors call it on
+workers too (``massbench.dask_executor.run_unit_task`` re-creates ``Prepared`` there from the
+benchmark configuration and the shared dataset cache).
 """
 
 from __future__ import annotations
@@ -348,6 +349,8 @@ def write_provenance(p: Prepared, out: Path, options: RunOptions, started: str, 
         **environment(),
         "plugins": plugins, "plugin_errors": [e.as_dict() for e in p.registry.errors],
         "device_requested": options.device, "executor": options.executor,
+        "executor_options": ({"scheduler": options.scheduler, "workers": options.workers,
+                              "unit_retries": options.unit_retries} if options.executor == "dask" else {}),
         "seeds": {"cv": p.bench.cv.seed, "units": {k: v["seed"] for k, v in recs.items()}},
         "dataset": {"name": p.bench.dataset.name, "params": p.bench.dataset.params, "n_clusters": len(p.catalogue),
                     "meta": p.dataset_meta},
