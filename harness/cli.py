@@ -121,7 +121,7 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
 
     t = Table(title="massbench plugins")
     for col in ("kind", "name", "inputs", "framework", "distribution", "version"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=col in ("kind", "name"), overflow="fold")
     for d in items:
         t.add_row(d["kind"], d["name"], ", ".join(d["inputs"]), d["framework"], d["distribution"], d["version"])
     c = console()
