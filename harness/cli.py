@@ -262,6 +262,7 @@ def check_plugin_cmd(
     import_check: bool = typer.Option(True, "--import-check/--no-import-check", help="Check in a fresh interpreter "
                                       "that loading the plugin imports no heavy framework"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text"),
+    json_out: Optional[Path] = typer.Option(None, "--json-out", help="Also write the JSON report to this file"),
 ) -> None:
     """Check an estimator's contract on a tiny benchmark: one line per problem; exit 1 when any fails."""
     from .plugin_check import check_estimator, parse_param_options, resolve_estimators
@@ -295,9 +296,14 @@ def check_plugin_cmd(
         if not as_json:
             typer.echo(rep.text())
     ok = all(r.ok for r in reports)
+    doc = json.dumps({"ok": ok, "estimators": [{**r.as_dict(), "text": r.text()} for r in reports]}, indent=2,
+                     default=str)
+    if json_out is not None:
+        from .results import atomic_write_text
+
+        atomic_write_text(json_out, doc + "\n")
     if as_json:
-        typer.echo(json.dumps({"ok": ok, "estimators": [{**r.as_dict(), "text": r.text()} for r in reports]},
-                              indent=2, default=str))
+        typer.echo(doc)
     raise typer.Exit(0 if ok else 1)
 
 

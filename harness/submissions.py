@@ -30,8 +30,9 @@ is ever run through a shell.
 5. writes ``comment.md``: the rows and the check lines, as posted on the pull request.
 
 Output directory (``results/submissions/NAME/`` by default): ``benchmark.yaml`` (the benchmark run),
-``install.log``, ``check.json``, ``run.log``, ``results/`` (a normal run directory, which
-``massbench leaderboard build`` merges), ``comment.md`` and ``summary.json``.
+``install.log``, ``check.log``, ``checks/<estimator>.json`` and ``check.json`` (the check-plugin
+reports), ``run.log``, ``results/`` (a normal run directory, which ``massbench leaderboard build``
+merges), ``comment.md`` and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -265,6 +266,7 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     """Install, check and run a submission as CI does; write ``comment.md``. See the module docstring."""
     import sys
 
+    from .config import slugify
     from .isolated_env import layered_venv, massbench_command, pip_install, run_logged
     from .results import atomic_write_json, atomic_write_text, read_json
 
@@ -301,7 +303,12 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     if proc.returncode != 0:
         problems.append(f"`massbench plugins` failed in the submission's environment: {proc.stderr.strip()[-500:]}")
         return _finish(out, sub, base, summary, problems, [], None, echo)
-    listing = json.loads(proc.stdout)
+    try:  # the JSON document starts at a line "{" (a plugin may print while it loads)
+        lines = proc.stdout.splitlines()
+        listing = json.loads("\n".join(lines[lines.index("{"):]))
+    except ValueError:
+        problems.append("`massbench plugins --json` printed no JSON in the submission's environment (see install.log)")
+        return _finish(out, sub, base, summary, problems, [], None, echo)
     dist_of = {d["name"]: d for d in listing["plugins"] if d["kind"] == "estimator"}
     for err in listing.get("errors", []):
         if normalize_dist_name(err.get("distribution") or "") == sub.project:
@@ -324,14 +331,16 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     checks = []
     for e in sub.estimators:
         echo(f"check-plugin {e.name}")
-        cmd = massbench_command(python, "check-plugin", e.name, "--bench", str(derived), "--json",
+        report = out / "checks" / f"{slugify(e.name)}.json"
+        report.unlink(missing_ok=True)
+        cmd = massbench_command(python, "check-plugin", e.name, "--bench", str(derived), "--json-out", str(report),
                                 "--n-clusters", str(options.check_clusters), "--params-json", json.dumps(e.params))
         if options.cache_dir:
             cmd += ["--cache-dir", str(options.cache_dir)]
         proc = run_logged(cmd, out / "check.log", options.timeout_s)
         try:
-            rep = json.loads(proc.stdout)["estimators"][0]
-        except (ValueError, KeyError, IndexError):
+            rep = json.loads(report.read_text())["estimators"][0]
+        except (OSError, ValueError, KeyError, IndexError):
             problems.append(f"check-plugin {e.name} did not finish (exit status {proc.returncode}): "
                             f"{(proc.stderr.strip().splitlines() or [''])[-1]}")
             continue

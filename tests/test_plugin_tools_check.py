@@ -206,10 +206,12 @@ def test_cli_exit_status_text_and_json(tmp_path):
     p = run_cli("check-plugin", "toy-linear", "--dataset", "toy")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "ok    imports-light" in p.stdout and "toy-linear: all checks passed" in p.stdout
-    p = run_cli("check-plugin", "toy-peeker", "--dataset", "toy", "--json", "--no-import-check")
+    p = run_cli("check-plugin", "toy-peeker", "--dataset", "toy", "--json", "--no-import-check",
+                "--json-out", str(tmp_path / "r.json"))
     assert p.returncode == 1
     data = json.loads(p.stdout)
     assert data["ok"] is False and data["estimators"][0]["estimator"] == "toy-peeker"
+    assert json.loads((tmp_path / "r.json").read_text()) == data
     bench = tmp_path / "b.yaml"
     bench.write_text("benchmark: t\nversion: '1'\ndataset: {name: toy, params: {n_clusters: 300}}\ncv: {}\n"
                      "estimators: [toy-linear]\n")
