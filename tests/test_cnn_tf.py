@@ -105,7 +105,7 @@ def test_progress_reported_every_epoch_and_device_recorded(fitted_single):
     assert all(entry["total"] == 3 for entry in logs)
     assert all({"loss", "val_loss", "val_rms_dex"} <= set(entry) for entry in logs)
     info = est.context.info
-    assert info["device_used"] == "CPU"
+    assert info["device_used"] == "cpu"
     assert info["epochs_trained"] == 3 and 1 <= info["best_epoch"] <= 3
     assert info["train_images_per_s"] > 0
     assert len(est.history_["val_loss"]) == 3
@@ -170,6 +170,12 @@ def test_validation_view_is_required(single_views):
         _fit(SingleBandCNN(epochs=1), train, empty)
 
 
+def test_rebin_must_divide_the_map_size(single_views):
+    train, val, _ = single_views
+    with pytest.raises(DataError, match="rebin=3"):
+        _fit(SingleBandCNN(epochs=1, rebin=3), train, val)
+
+
 def test_gpu_request_without_gpu_is_a_clear_error(single_views):
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("a GPU is present")
@@ -209,10 +215,12 @@ def test_transform_returns_equation_2_inputs(fitted_single, single_views):
     np.testing.assert_allclose(x, expected, rtol=1e-6)
 
 
-def test_input_gradients_match_finite_differences(single_cat, single_views):
+@pytest.mark.parametrize("rebin", [1, 2])
+def test_input_gradients_match_finite_differences(single_cat, single_views, rebin):
     train, val, _ = single_views
-    est = SingleBandCNN(epochs=2, patience=5, **SMALL)
+    est = SingleBandCNN(epochs=2, patience=5, rebin=rebin, **SMALL)
     _fit(est, train, val)
+    assert est.input_shape_ == (16 // rebin, 16 // rebin, 1)
     # evaluate at maps without ties (zero-count pixels tie inside max-pooling windows,
     # where the network is not differentiable): jitter the counts of 20 clusters
     rng = np.random.default_rng(0)
@@ -227,7 +235,10 @@ def test_input_gradients_match_finite_differences(single_cat, single_views):
     sc = est.scaling_
 
     def predict_from_x(xx: np.ndarray) -> np.ndarray:
-        z = ((xx - sc.pixel_mean) / sc.pixel_std).astype(np.float32)[..., None]
+        # x = log10(n + 1) at the input's pixels -> network input (block sums when rebinned)
+        n = 10.0 ** xx - 1.0
+        n = n.reshape(len(n), 16 // rebin, rebin, 16 // rebin, rebin).sum(axis=(2, 4))
+        z = ((np.log10(n + 1.0) - sc.pixel_mean) / sc.pixel_std).astype(np.float32)[..., None]
         return sc.unscale_target(est.model_(z, training=False).numpy().astype(np.float64).reshape(-1))
 
     np.testing.assert_allclose(predict_from_x(x), est.predict(test), atol=1e-5)

@@ -29,7 +29,7 @@ from massbench.estimator import Estimator, RunContext
 from massbench.preprocessing import N0_DEFAULT, fit_redshift_normalisation
 
 from .architecture import ArchitectureConfig
-from .pipeline import map_shape, preprocess_view
+from .pipeline import check_rebin, map_shape, preprocess_view, rebin_counts
 from .scaling import INPUT_SCALINGS, TARGET_SCALINGS, MapScaling, fit_target_scaling, pixel_moments
 
 MODEL_FILE = "model.keras"
@@ -40,6 +40,23 @@ HISTORY_FILE = "history.json"
 
 class CNNEstimator(Estimator):
     """Shared implementation; use :class:`SingleBandCNN` or :class:`MultiBandCNN`.
+
+    Params (the paper's values are the defaults):
+
+    - ``epochs`` (max), ``patience`` (early stopping on the validation loss, best weights
+      restored; 0 trains every epoch and still restores the best), ``batch_size``,
+      ``learning_rate`` (Adam), ``l2``, ``conv_filters``, ``conv_kernels``, ``pool_sizes``,
+      ``dense_units``, ``dropout``, ``loss`` (``mse``: equation 8; ``mae``: the notebook's
+      multi-band choice);
+    - ``n0``: equation 1's pivot photon count; ``input_scaling`` / ``target_scaling``: see
+      :mod:`.scaling`;
+    - ``mixed_precision`` (GPU only; ignored on a CPU), ``xla`` (XLA-compiled training step:
+      slower on this project's CPUs, try it on a GPU), ``deterministic`` (TensorFlow op
+      determinism, for bit-identical GPU runs; seeded CPU runs are repeatable without it);
+    - ``predict_batch_size``: batch of validation, prediction and gradient passes;
+    - ``rebin``: sum the photon maps in ``rebin`` x ``rebin`` pixel blocks before equation 1
+      (1 = the paper's 128x128; 2 gives 64x64 inputs and about 4x faster training, for
+      CPU-only runs).
 
     Fitted state: ``model_`` (Keras model, input ``(H, W, C)``), ``scaling_``
     (:class:`~.scaling.MapScaling`), ``history_`` (per-epoch Keras logs).
@@ -54,7 +71,7 @@ class CNNEstimator(Estimator):
     def _configure(self, params: dict[str, Any]) -> None:
         self.params = dict(params)
         p = self.params
-        for key in ("epochs", "batch_size", "predict_batch_size"):
+        for key in ("epochs", "batch_size", "predict_batch_size", "rebin"):
             if int(p[key]) < 1:
                 raise ConfigError(f"{self.name}: {key} must be >= 1, got {p[key]}")
         if int(p["patience"]) < 0:
@@ -111,13 +128,13 @@ class CNNEstimator(Estimator):
     def _network_input(self, view: Any) -> np.ndarray:
         """Standardised network input z for ``view``: float32 (n, H, W, C)."""
         assert self.scaling_ is not None
-        hwc = map_shape(view, self.input_name, self.channels)
+        hwc = check_rebin(map_shape(view, self.input_name, self.channels), self.rebin, self.input_name)
         if self.input_shape_ is not None and tuple(hwc) != tuple(self.input_shape_):
             raise DataError(
-                f"{self.name} was trained on maps of shape {tuple(self.input_shape_)} (H, W, C) but input "
-                f"{self.input_name!r} of dataset {view.dataset!r} gives {tuple(hwc)}"
+                f"{self.name} was trained on network inputs of shape {tuple(self.input_shape_)} (H, W, C) but "
+                f"input {self.input_name!r} of dataset {view.dataset!r} gives {tuple(hwc)} (rebin={self.rebin})"
             )
-        x = preprocess_view(view, self.input_name, self.scaling_.redshift_norm, self.channels)
+        x = preprocess_view(view, self.input_name, self.scaling_.redshift_norm, self.channels, rebin=self.rebin)
         return self.scaling_.standardise_(x)
 
     def _as_input_shape(self, arr: np.ndarray, view: Any) -> np.ndarray:
@@ -157,7 +174,7 @@ class CNNEstimator(Estimator):
         except ValueError as exc:
             raise DataError(f"{self.name} on dataset {train.dataset!r}: {exc} "
                             f"(training view: {len(train)} clusters)") from None
-        x_train = preprocess_view(train, self.input_name, norm, self.channels)
+        x_train = preprocess_view(train, self.input_name, norm, self.channels, rebin=int(p["rebin"]))
         if p["input_scaling"] == "standard":
             mean, std = pixel_moments(x_train)
             std = std if std > 0 else 1.0
@@ -205,7 +222,6 @@ class CNNEstimator(Estimator):
         best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(self.history_.get("loss", []))
         ctx.info.update({
             "device_used": device.label,
-            **({"device_name": device.description} if device.description else {}),
             "mixed_precision": mixed,
             "xla": xla,
             "deterministic": deterministic,
@@ -250,7 +266,8 @@ class CNNEstimator(Estimator):
         """Equation 2's x = log10(n + 1) of the redshift-normalised counts (eq. 1): the inputs explainers plot.
 
         Returned with the input's own shape ((n, H, W) for ``xray_map``, (n, H, W, 3) for
-        ``xray_bands``), float32. Uses the fold's fitted equation-1 constants.
+        ``xray_bands``), float32, at the input's resolution also when ``rebin`` > 1. Uses the
+        fold's fitted equation-1 constants.
         """
         self._require_fitted()
         assert self.scaling_ is not None
@@ -263,6 +280,8 @@ class CNNEstimator(Estimator):
         Evaluated in inference mode (dropout off), batched; one array per cluster with the
         input's own shape, float32. The chain rule through the pixel standardisation and the
         target scaling is applied, so this is the gradient of the unscaled prediction in dex.
+        With ``rebin`` = r > 1 the network sees X = log10(N + 1) of block sums N = sum n, and
+        the gradient is carried to the input's pixels exactly: dX/dx = (n + 1) / (N + 1).
         Explainers take its absolute value (equation 10).
         """
         self._require_fitted()
@@ -271,8 +290,12 @@ class CNNEstimator(Estimator):
         tf = import_tf()
         assert self.scaling_ is not None and self.input_shape_ is not None
         device = self._device()
-        grads = np.empty((len(view), *self.input_shape_), dtype=np.float32)
+        r = int(self.rebin)
+        hwc = map_shape(view, self.input_name, self.channels)
+        check_rebin(hwc, r, self.input_name)
+        grads = np.empty((len(view), *hwc), dtype=np.float32)
         factor = np.float32(self.scaling_.gradient_factor)
+        norm = self.scaling_.redshift_norm
         with tf.device(device.tf_name):
             if self._grad_fn is None:
                 model = self.model_
@@ -291,8 +314,14 @@ class CNNEstimator(Estimator):
                 sub = view.subview(np.arange(start, min(start + 1024, len(view))))
                 z = self._network_input(sub)
                 for b in range(0, len(z), batch_size):
-                    g = self._grad_fn(tf.constant(z[b:b + batch_size])).numpy()
-                    grads[start + b:start + b + len(g)] = g * factor
+                    g = self._grad_fn(tf.constant(z[b:b + batch_size])).numpy() * factor
+                    if r > 1:  # chain rule through the block sums, back to the input's pixels
+                        rows = np.arange(b, b + len(g))
+                        n_fine = norm.apply(np.asarray(sub.lazy(self.input_name)[rows], dtype=np.float32)
+                                            .reshape((-1, *hwc)), sub.redshift[rows])
+                        n_coarse = rebin_counts(n_fine, r)
+                        g = np.repeat(np.repeat(g / (n_coarse + 1.0), r, axis=1), r, axis=2) * (n_fine + 1.0)
+                    grads[start + b:start + b + len(g)] = g
         return {self.input_name: self._as_input_shape(grads, view)}
 
     # ------------------------------------------------------------------ persistence
@@ -423,6 +452,7 @@ class SingleBandCNN(CNNEstimator):
         xla: bool = False,
         deterministic: bool = False,
         predict_batch_size: int = 256,
+        rebin: int = 1,
     ) -> None:
         params = dict(locals())
         params.pop("self")
@@ -463,6 +493,7 @@ class MultiBandCNN(CNNEstimator):
         xla: bool = False,
         deterministic: bool = False,
         predict_batch_size: int = 256,
+        rebin: int = 1,
     ) -> None:
         params = dict(locals())
         params.pop("self")

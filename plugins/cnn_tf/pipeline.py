@@ -43,19 +43,43 @@ def map_shape(view: Any, input_name: str, channels: int | None) -> tuple[int, in
     return hwc  # type: ignore[return-value]
 
 
+def rebin_counts(counts: np.ndarray, factor: int) -> np.ndarray:
+    """Sum photon counts ``(n, H, W, C)`` in ``factor`` x ``factor`` pixel blocks: ``(n, H/f, W/f, C)``.
+
+    Sums keep every photon (and equation 1's totals); ``H`` and ``W`` must be multiples of ``factor``.
+    """
+    if factor == 1:
+        return counts
+    n, h, w, c = counts.shape
+    return counts.reshape(n, h // factor, factor, w // factor, factor, c).sum(axis=(2, 4), dtype=np.float32)
+
+
+def check_rebin(hwc: tuple[int, int, int], factor: int, input_name: str) -> tuple[int, int, int]:
+    """Network input shape after rebinning maps of shape ``hwc`` by ``factor``."""
+    h, w, c = hwc
+    if factor < 1 or h % factor or w % factor:
+        raise DataError(f"rebin={factor} does not divide the {h}x{w} pixel maps of input {input_name!r}; "
+                        "use a divisor of the map size (1, 2, 4, ...)")
+    return h // factor, w // factor, c
+
+
 def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
-                    channels: int | None = None, chunk: int = CHUNK_ROWS) -> np.ndarray:
+                    channels: int | None = None, chunk: int = CHUNK_ROWS, rebin: int = 1) -> np.ndarray:
     """Equations 1 and 2 on every row of ``view[input_name]``: float32 ``(n, H, W, C)`` of x = log10(n + 1).
 
-    Raw counts must be finite and non-negative; the first offending cluster is named otherwise.
+    With ``rebin`` > 1 the raw counts are first summed in ``rebin`` x ``rebin`` blocks
+    (:func:`rebin_counts`). Raw counts must be finite and non-negative; the first offending
+    cluster is named otherwise.
     """
-    h, w, c = map_shape(view, input_name, channels)
+    hwc = map_shape(view, input_name, channels)
+    h, w, c = check_rebin(hwc, rebin, input_name)
     out = np.empty((len(view), h, w, c), dtype=np.float32)
     acc = view.lazy(input_name)
     for start in range(0, len(view), chunk):
-        counts = np.asarray(acc[start:start + chunk], dtype=np.float32)
+        counts = np.asarray(acc[start:start + chunk], dtype=np.float32).reshape((-1, *hwc))
+        counts = rebin_counts(counts, rebin)
         z = view.redshift[start:start + len(counts)]
-        x = preprocess_maps(counts, z, norm).reshape((len(counts), h, w, c))
+        x = preprocess_maps(counts, z, norm)
         bad = ~np.isfinite(x).reshape(len(x), -1).all(axis=1)
         if bad.any():
             i = start + int(np.argmax(bad))

@@ -56,7 +56,7 @@ def import_tf() -> Any:
 class DeviceChoice:
     """The device a fit or prediction runs on.
 
-    ``label`` is what goes into ``run.json`` (``"GPU:0"`` or ``"CPU"``), ``tf_name`` the
+    ``label`` is what goes into ``run.json`` (``"GPU:0 (<model>)"`` or ``"cpu"``), ``tf_name`` the
     TensorFlow device string, ``description`` the GPU model where TensorFlow reports one.
     """
 
@@ -76,7 +76,7 @@ def resolve_device(requested: str) -> DeviceChoice:
     if req not in ("auto", "cpu", "gpu"):
         raise ConfigError(f"device {requested!r} is not one of 'auto', 'cpu', 'gpu'")
     tf = import_tf()
-    cpu = DeviceChoice("CPU", "/CPU:0", False, "")
+    cpu = DeviceChoice("cpu", "/CPU:0", False, "")
     if req == "cpu":
         return cpu
     gpus = tf.config.list_physical_devices("GPU")
@@ -93,7 +93,8 @@ def resolve_device(requested: str) -> DeviceChoice:
         description = str(tf.config.experimental.get_device_details(gpus[0]).get("device_name", ""))
     except Exception:  # pragma: no cover - details are best effort
         description = ""
-    return DeviceChoice("GPU:0", "/GPU:0", True, description)
+    label = f"GPU:0 ({description})" if description else "GPU:0"
+    return DeviceChoice(label, "/GPU:0", True, description)
 
 
 def op_determinism_enabled() -> bool:
