@@ -9,9 +9,11 @@
                             (extension PHOTONS, column ENERGY; also found as <cluster_id>_phlist.fits)
       galaxies.fits         extension GALAXIES, one row per galaxy around each cluster
 
-Units are the FITS ``TUNITn`` of each column, parsed by astropy with ``astropy.cosmology.units``
-enabled, so h-scaled units round-trip (``solMass / littleh``, ``Mpc / littleh``); the aliases
-``Msun/h``, ``h^-1 Msun``, ``Mpc/h`` and ``h^-1 Mpc`` are accepted. Columns given in other convertible
+Units round-trip through astropy: h-scaled columns (``solMass / littleh``, ``Mpc / littleh``) are stored in
+astropy's serialised column metadata (read them with ``QTable.read`` inside
+``astropy.units.add_enabled_units(astropy.cosmology.units)``), FITS-standard units also as ``TUNITn``.
+Files from other tools may give ``TUNITn`` strings; the aliases ``Msun/h``, ``h^-1 Msun``, ``Mpc/h``
+and ``h^-1 Mpc`` are accepted. Columns given in other convertible
 units (``kpc / littleh``, ``solMass``, ``eV``, ``rad``) are converted (h = 0.704 for the h-free
 ones); inconvertible units are an error naming the file and column. A column without ``TUNITn`` is
 taken in the documented unit. Position columns are comoving.
@@ -157,46 +159,97 @@ def table_columns(hdu: Any) -> dict[str, tuple[str, str]]:
     return {c.name.upper(): (c.name, c.unit or "") for c in hdu.columns}
 
 
+def write_table(path: Path, extname: str, columns: tuple[Column, ...], data: dict[str, np.ndarray],
+                cards: dict[str, tuple[Any, str]] | None = None) -> None:
+    """Write a FITS table with astropy-serialised units (``littleh`` round-trips through ``QTable``).
+
+    Columns in FITS-standard units also get ``TUNITn``; a COMMENT spells out the h-scaled ones for
+    readers without astropy.
+    """
+    import warnings
+
+    import astropy.units as u
+    from astropy.cosmology import units as cu
+    from astropy.io import fits
+    from astropy.table import QTable
+
+    t = QTable()
+    for c in columns:
+        if c.name not in data:
+            continue
+        arr = np.asarray(data[c.name])
+        t[c.name] = arr * parse_unit(c.unit) if c.unit else arr
+    t.meta["EXTNAME"] = extname
+    for k, (v, _) in (cards or {}).items():
+        t.meta[k] = v
+    h_cols = [c.name for c in columns if "littleh" in c.unit and c.name in data]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "unit ... lost to non-astropy readers": the COMMENT below says it
+        with u.add_enabled_units(cu):
+            t.write(path, overwrite=True, format="fits")
+    with fits.open(path, mode="update") as hdul:
+        hdr = hdul[1].header
+        for k, (_, comment) in (cards or {}).items():
+            hdr.comments[k] = comment
+        if h_cols:
+            hdr.add_comment(f"h-scaled units (astropy: enable astropy.cosmology.units): {', '.join(h_cols)} "
+                            f"in solMass / littleh or comoving Mpc / littleh", before="COMMENT")
+
+
 def read_table(path: Path, extname: str, columns: tuple[Column, ...], optional: tuple[Column, ...] = (),
                what: str = "") -> tuple[dict[str, np.ndarray], Any]:
     """Read a FITS table into arrays in the documented units, checking columns, units and NaNs.
 
-    Missing required columns, unreadable files and non-finite values raise DataError naming the file
+    Units come from astropy's serialised column metadata or ``TUNITn``. Missing required columns,
+    unreadable files, inconvertible units and non-finite values raise DataError naming the file
     (and for NaNs, the first affected ``cluster_id``).
     """
+    import warnings
+
+    import astropy.units as u
+    from astropy.cosmology import units as cu
     from astropy.io import fits
+    from astropy.table import QTable
 
     where = f"{path}" + (f" ({what})" if what else "")
     if not Path(path).is_file():
         raise DataError(f"{where}: file not found")
     try:
         with fits.open(path, memmap=False) as hdul:
-            if extname in hdul:
-                hdu = hdul[extname]
+            names = [h.name for h in hdul]
+            if extname in names:
+                hdu_index = names.index(extname)
             else:
-                tables = [h for h in hdul if isinstance(h, fits.BinTableHDU)]
+                tables = [i for i, h in enumerate(hdul) if isinstance(h, fits.BinTableHDU)]
                 if not tables:
                     raise DataError(f"{where}: no {extname} table extension")
-                hdu = tables[0]
-            cols = table_columns(hdu)
-            out: dict[str, np.ndarray] = {}
-            for spec in columns + optional:
-                key = spec.name.upper()
-                if key not in cols:
-                    if spec in columns:
-                        raise DataError(f"{where}: missing column {spec.name!r} (has {sorted(c for c, _ in cols.values())})")
-                    continue
-                name, unit = cols[key]
-                arr = np.array(hdu.data[name])
-                if arr.dtype.kind in "fiu":
-                    arr = convert_column(arr.astype(np.float64) if arr.dtype.kind == "f" else arr, unit,
-                                         spec.unit, where, spec.name)
-                out[spec.name] = arr
-            header = hdu.header.copy()
+                hdu_index = tables[0]
+            header = hdul[hdu_index].header.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", u.UnitsWarning)
+            with u.add_enabled_units(cu):
+                table = QTable.read(path, hdu=hdu_index)
     except DataError:
         raise
     except Exception as exc:  # corrupt or unreadable FITS
         raise DataError(f"{where}: cannot read the FITS file ({type(exc).__name__}: {exc})") from None
+    cols = {name.upper(): name for name in table.colnames}
+    out: dict[str, np.ndarray] = {}
+    for spec in columns + optional:
+        key = spec.name.upper()
+        if key not in cols:
+            if spec in columns:
+                raise DataError(f"{where}: missing column {spec.name!r} (has {sorted(table.colnames)})")
+            continue
+        col = table[cols[key]]
+        unit = getattr(col, "unit", None)
+        unit_text = "" if unit is None else (unit.name if isinstance(unit, u.UnrecognizedUnit) else unit.to_string())
+        arr = np.array(getattr(col, "value", col))
+        if arr.dtype.kind == "f":
+            arr = convert_column(arr.astype(np.float64), unit_text, spec.unit, where, spec.name)
+        elif arr.dtype.kind in "iu" and spec.unit:
+            arr = convert_column(arr.astype(np.float64), unit_text, spec.unit, where, spec.name)
+        out[spec.name] = arr
     ids = out.get("cluster_id")
     for spec in columns + optional:
         arr = out.get(spec.name)

@@ -27,7 +27,7 @@ import numpy as np
 from massbench.errors import ConfigError, UserError
 
 from .cosmology import BOX_SIZE_HMPC, H, OMEGA_B, OMEGA_M, comoving_distance_hmpc, r500c_hmpc
-from .formats import EVENTS_DIR, GALAXIES_FILE, GALAXY_COLUMNS, HALOS_COLUMNS, HALOS_FILE, Column, fits_columns
+from .formats import EVENTS_DIR, GALAXIES_FILE, GALAXY_COLUMNS, HALOS_COLUMNS, HALOS_FILE, Column, write_table
 from .instrument import EROSITA
 
 GENERATOR_VERSION = "1"
@@ -157,8 +157,6 @@ def generate_catalogue(directory: str | Path, n_clusters: int = 3285, seed: int 
     Deterministic for a given (``n_clusters``, ``seed``, ``config``), whatever ``workers``.
     ``progress(done, total)`` is called as clusters finish. Returns the directory.
     """
-    from astropy.io import fits
-
     if not isinstance(n_clusters, (int, np.integer)) or isinstance(n_clusters, bool) or n_clusters < 1:
         raise ConfigError(f"n_clusters must be a positive integer, got {n_clusters!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -197,25 +195,18 @@ def generate_catalogue(directory: str | Path, n_clusters: int = 3285, seed: int 
     counts = np.array([len(r["x_proj"]) for r in results])
     gal = {key: np.concatenate([r[key] for r in results]) for key in results[0]}
     gal["cluster_id"] = np.repeat(cluster_id, counts)
-    ghdu = fits.BinTableHDU.from_columns(fits_columns(GALAXY_COLUMNS + GALAXY_EXTRA, gal), name="GALAXIES")
-    ghdu.header["APERTURE"] = (2.6, "[h-1 Mpc] half-width of the written region")
-    ghdu.header["VMAX"] = (4500.0, "[km/s] written |v_los| range")
-    ghdu.header["MSTARMIN"] = (10**9.3, "[h-1 Msun] lowest stellar mass written")
-    fits.HDUList([fits.PrimaryHDU(), ghdu]).writeto(out / GALAXIES_FILE, overwrite=True)
-
-    hhdu = fits.BinTableHDU.from_columns(fits_columns(HALOS_COLUMNS + HALOS_EXTRA, hal), name="HALOS")
-    h = hhdu.header
-    h["BOXSIZE"] = (cfg.box_size, "[h-1 Mpc] comoving side of the periodic box")
-    h["H0"] = (70.4, "[km/s/Mpc] WMAP7")
-    h["OM0"] = (OMEGA_M, "WMAP7")
-    h["OB0"] = (OMEGA_B, "WMAP7")
-    h["ORIGIN"] = ("massbench erosita-mock", "synthetic catalogue")
-    h["GENVER"] = (GENERATOR_VERSION, "generator version")
-    h["SEED"] = (int(seed), "generator seed")
-    h["NCLUST"] = (int(n), "clusters")
-    for k, v in cfg.header_cards().items():
-        h[k] = v
+    write_table(out / GALAXIES_FILE, "GALAXIES", GALAXY_COLUMNS + GALAXY_EXTRA, gal, {
+        "APERTURE": (2.6, "[h-1 Mpc] half-width of the written region"),
+        "VMAX": (4500.0, "[km/s] written |v_los| range"),
+        "MSTARMIN": (10**9.3, "[h-1 Msun] lowest stellar mass written")})
+    cards = {
+        "BOXSIZE": (cfg.box_size, "[h-1 Mpc] comoving side of the periodic box"),
+        "H0": (70.4, "[km/s/Mpc] WMAP7"), "OM0": (OMEGA_M, "WMAP7"), "OB0": (OMEGA_B, "WMAP7"),
+        "ORIGIN": ("massbench erosita-mock", "synthetic catalogue"),
+        "GENVER": (GENERATOR_VERSION, "generator version"), "SEED": (int(seed), "generator seed"),
+        "NCLUST": (int(n), "clusters"), **cfg.header_cards(),
+    }
     tmp = out / (HALOS_FILE + ".tmp")
-    fits.HDUList([fits.PrimaryHDU(), hhdu]).writeto(tmp, overwrite=True)
+    write_table(tmp, "HALOS", HALOS_COLUMNS + HALOS_EXTRA, hal, cards)
     os.replace(tmp, out / HALOS_FILE)
     return out

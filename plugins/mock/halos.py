@@ -104,7 +104,7 @@ def lognormal_field(rng: np.random.Generator, box: float, z: float, cells: int =
     pk[nz] = linear_power(kk[nz], z) * np.exp(-(kk[nz] * smoothing) ** 2)
     amp = np.sqrt(pk * cells**6 / box**3 / 2.0)
     field_k = amp * (rng.standard_normal(kk.shape) + 1j * rng.standard_normal(kk.shape))
-    delta = np.fft.irfftn(field_k, s=(cells, cells, cells))
+    delta = np.fft.irfftn(field_k, s=(cells, cells, cells), axes=(0, 1, 2))
     return delta, float(delta.var())
 
 

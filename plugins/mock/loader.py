@@ -151,7 +151,9 @@ def read_raw(path: str | Path) -> RawCatalogue:
     centres = None
     if "RA" in halos and "DEC" in halos:
         centres = np.stack([halos["RA"], halos["DEC"]], axis=1)
-    hdr = {k: header[k] for k in header if k not in ("COMMENT", "HISTORY", "")}
+    structural = ("XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS", "TTYPE", "TFORM", "TUNIT", "TDIM",
+                  "TNULL", "TSCAL", "TZERO", "TDISP", "EXTNAME", "COMMENT", "HISTORY")
+    hdr = {k: header[k] for k in header if k and not k.startswith(structural)}
     return RawCatalogue(root, halos, hdr, files, centres)
 
 
