@@ -126,3 +126,17 @@ def test_default_builder_is_the_mock_kde_matching_scipy() -> None:
         np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-5 * ref.max())
     assert not build(random_galaxies(rng, 1), GRID).any()
     assert not build(np.zeros((0, 4)), GRID).any()
+
+
+def test_full_completeness_rebuild_reproduces_the_mock_datasets_cubes(tmp_path) -> None:
+    """The galaxies input, the grid and the KDE agree with the erosita-mock dataset's own dyn_cube."""
+    from massbench import RunContext
+    from massbench.plugins.mock.datasets import ErositaMock
+
+    cat = ErositaMock(n_clusters=6, seed=1).load(RunContext(cache_dir=tmp_path))
+    build = default_cube_builder()
+    for i in range(len(cat)):
+        gal = cat.inputs["galaxies"].data[i]
+        np.testing.assert_allclose(build(gal, CubeGrid()), np.asarray(cat.inputs["dyn_cube"].data[i]),
+                                   rtol=0, atol=1e-6 * float(np.max(cat.inputs["dyn_cube"].data[i])))
+        assert len(subsample_galaxies(gal, 1.0, 0, int(cat.cluster_id[i]))) == len(gal)
