@@ -180,6 +180,14 @@ class RowAccessor:
             yield self[start:start + batch_size]
 
 
+@dataclass
+class ViewAudit:
+    """What an estimator tried to read that it may not: shared by a view and its subviews."""
+
+    mass_read: bool = False
+    undeclared: set[str] = field(default_factory=set)
+
+
 class CatalogueView:
     """What an estimator sees of one split (train, val or test) of a catalogue.
 
@@ -193,7 +201,7 @@ class CatalogueView:
 
     def __init__(self, dataset: str, indices: np.ndarray, cluster_id: np.ndarray, redshift: np.ndarray,
                  arrays: Mapping[str, InputArray], log10_m500c: np.ndarray | None, role: str,
-                 all_inputs: tuple[str, ...] = ()):
+                 all_inputs: tuple[str, ...] = (), audit: "ViewAudit | None" = None):
         self.dataset = dataset
         self.indices = indices
         self.cluster_id = cluster_id
@@ -202,7 +210,12 @@ class CatalogueView:
         self.log10_m500c_ = log10_m500c
         self.role = role
         self.all_inputs = all_inputs
-        self.mass_read = False
+        self.audit = audit if audit is not None else ViewAudit()
+
+    @property
+    def mass_read(self) -> bool:
+        """Whether anyone tried to read the masses of this (test) view or of a subview of it."""
+        return self.audit.mass_read
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -219,7 +232,7 @@ class CatalogueView:
     def log10_m500c(self) -> np.ndarray:
         """True log10 M500c [h^-1 Msun] (train and val views only)."""
         if self.log10_m500c_ is None:
-            self.mass_read = True
+            self.audit.mass_read = True
             raise TestMassAccessError(
                 "the estimator read its test clusters' masses (view.log10_m500c on the test view); "
                 "estimators may use masses only in fit(train, val)"
@@ -228,6 +241,7 @@ class CatalogueView:
 
     def _input(self, name: str) -> InputArray:
         if name not in self.arrays:
+            self.audit.undeclared.add(name)
             if name in self.all_inputs:
                 raise ContractError(
                     f"the estimator read input {name!r}, which it did not declare; "
@@ -254,4 +268,4 @@ class CatalogueView:
         pos = np.asarray(positions, dtype=np.int64)
         return CatalogueView(self.dataset, self.indices[pos], self.cluster_id[pos], self.redshift[pos],
                              self.arrays, None if self.log10_m500c_ is None else self.log10_m500c_[pos],
-                             self.role, self.all_inputs)
+                             self.role, self.all_inputs, self.audit)

@@ -57,11 +57,11 @@ def _split(values: Optional[List[str]]) -> list[str] | None:
 @app.command()
 def run(
     bench: Path = typer.Argument(..., help="Benchmark YAML file, e.g. benchmarks/erosita-lite.yaml"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory [default: results/<benchmark>@<version>/]"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory \\[default: results/<benchmark>@<version>/]"),
     resume: bool = typer.Option(False, "--resume", help="Skip units already finished with the same configuration"),
     only: Optional[List[str]] = typer.Option(None, "--only", help="Run only these estimator labels or names (repeat or comma-separate); baseline-mean always runs"),
     device: str = typer.Option("auto", "--device", help="auto (GPU when one is present), cpu or gpu"),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache [default: $MASSBENCH_CACHE or ~/.cache/massbench]"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache \\[default: $MASSBENCH_CACHE or ~/.cache/massbench]"),
     executor: str = typer.Option("local", "--executor", help="local (this process) or dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (dask executor); a LocalCluster when omitted"),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes of the LocalCluster (dask executor)"),

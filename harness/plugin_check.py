@@ -392,7 +392,7 @@ def _describe(exc: BaseException) -> str:
 
 def _fit_predict(info: Any, params: dict[str, Any], p: Any, f: Any, inputs: Sequence[str], seed: int,
                  device: str, workdir: Path, cache: Path) -> _FitOutcome:
-    from .runner import _check_predictions
+    from .runner import check_predictions
 
     out = _FitOutcome()
     train, val, test = out.views = _views(p, f, inputs, out.audit)
@@ -416,7 +416,7 @@ def _fit_predict(info: Any, params: dict[str, Any], p: Any, f: Any, inputs: Sequ
         out.error, out.exc = ("predict", f"predict(test) raised {_describe(exc)}"), exc
         return out
     try:
-        out.pred = _check_predictions(raw, len(f.test))
+        out.pred = check_predictions(raw, len(f.test))
     except ContractError as exc:
         out.error = ("predict", str(exc))
     return out
@@ -438,7 +438,7 @@ def _audit_lines(rep: EstimatorReport, o: _FitOutcome) -> None:
 
 def _check_save_load(est: Any, first: _FitOutcome, p: Any, f: Any, inputs: Sequence[str], tmpd: Path,
                      device: str, cache: Path, seed: int) -> CheckResult:
-    from .runner import _check_predictions
+    from .runner import check_predictions
 
     model = tmpd / "model"
     model.mkdir()
@@ -459,7 +459,7 @@ def _check_save_load(est: Any, first: _FitOutcome, p: Any, f: Any, inputs: Seque
     audit = _Audit()
     test = _views(p, f, inputs, audit)[2]
     try:
-        pred = _check_predictions(loaded.predict(test), len(f.test))
+        pred = check_predictions(loaded.predict(test), len(f.test))
     except Exception as exc:  # noqa: BLE001
         return CheckResult("save-load", "fail", f"the reloaded model's predict(test) raised {_describe(exc)}")
     assert first.pred is not None

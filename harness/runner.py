@@ -165,7 +165,8 @@ def unit_done(out: Path, unit: Unit) -> bool:
     return rec.get("status") == "ok" and rec.get("config_hash") == unit.config_hash
 
 
-def _check_predictions(pred: Any, n: int) -> np.ndarray:
+def check_predictions(pred: Any, n: int) -> np.ndarray:
+    """Predictions as a float array of shape (n,), or a ContractError saying what is wrong."""
     try:
         arr = np.asarray(pred, dtype=float).reshape(-1) if np.ndim(pred) <= 1 or np.size(pred) == n else None
     except (TypeError, ValueError):
@@ -222,7 +223,11 @@ def execute_unit(p: Prepared, unit: Unit, out: Path, device: str = "auto",
         if test.mass_read:
             raise TestMassAccessError("the estimator read its test clusters' masses (view.log10_m500c on the "
                                       "test view); estimators may use masses only in fit(train, val)")
-        pred = _check_predictions(pred, len(fold.test))
+        undeclared = sorted(train.audit.undeclared | val.audit.undeclared | test.audit.undeclared)
+        if undeclared:
+            raise ContractError(f"the estimator read input(s) {undeclared}, which it did not declare "
+                                f"(declared: {list(inputs)}); add them to the estimator's `inputs`")
+        pred = check_predictions(pred, len(fold.test))
         if has_persistence(est):
             _save_model(est, out / unit.model_dir)
         rec.update(status="ok", error=None, cluster_id=p.catalogue.cluster_id[fold.test].tolist(),
@@ -418,3 +423,6 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
             console.print(f"[red]{len(failed)} estimator(s) failed[/red]; tracebacks under {out}/units/")
         console.print(f"results in {out}/", markup=False)
     return 1 if failed else 0
+
+
+_check_predictions = check_predictions  # backwards-compatible name

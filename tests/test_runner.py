@@ -13,6 +13,8 @@ from .conftest import TOY_BENCH
 MULTI = TOY_BENCH + """\
   - name: toy-peeker
   - name: toy-sneaky
+  - name: toy-subview
+  - name: toy-quiet-undeclared
   - name: toy-nan
   - name: toy-short
   - name: toy-undeclared
@@ -60,6 +62,8 @@ def test_cheating_and_broken_estimators_fail_their_units(toy_registry, write_ben
     assert rows["Linear"]["status"] == "ok"
     assert "test clusters' masses" in rows["toy-peeker"]["error"]
     assert "test clusters' masses" in rows["toy-sneaky"]["error"]
+    assert "test clusters' masses" in rows["toy-subview"]["error"]
+    assert "did not declare" in rows["toy-quiet-undeclared"]["error"]
     assert "NaN" in rows["toy-nan"]["error"]
     assert "shape" in rows["toy-short"]["error"]
     assert "did not declare" in rows["toy-undeclared"]["error"]

@@ -103,6 +103,18 @@ class SneakyPeeker(Peeker):
             return np.full(len(test), 14.0)
 
 
+class SubviewPeeker(Peeker):
+    """Cheats through a subview and swallows the exception."""
+
+    name = "toy-subview"
+
+    def predict(self, test):
+        try:
+            return test.subview(np.arange(len(test))).log10_m500c
+        except Exception:
+            return np.full(len(test), 14.0)
+
+
 class NaNPredictor(Estimator):
     name = "toy-nan"
     inputs = ()
@@ -128,6 +140,19 @@ class Undeclared(NaNPredictor):
 
     def predict(self, test):
         return np.log10(test["obs"])
+
+
+class QuietUndeclared(NaNPredictor):
+    """Reads an undeclared input and hides the error."""
+
+    name = "toy-quiet-undeclared"
+
+    def predict(self, test):
+        try:
+            test["obs"]
+        except Exception:
+            pass
+        return np.full(len(test), 14.0)
 
 
 class Crasher(NaNPredictor):
@@ -172,7 +197,8 @@ def massbench_datasets():
 
 @hookimpl
 def massbench_estimators():
-    return [LinearProxy, Peeker, SneakyPeeker, NaNPredictor, WrongLength, Undeclared, Crasher, TruthReader]
+    return [LinearProxy, Peeker, SneakyPeeker, SubviewPeeker, NaNPredictor, WrongLength, Undeclared,
+            QuietUndeclared, Crasher, TruthReader]
 
 
 @hookimpl
