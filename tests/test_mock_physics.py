@@ -167,6 +167,10 @@ def test_idealised_scatters_match_table3_and_selection_medians() -> None:
     model = ScalingModel()
     for name, dex in TABLE3_IDEALISED_DEX.items():
         assert model.implied_mass_scatter_dex((name,)) == pytest.approx(dex, rel=1e-6)
+    combos = {("M_gas", "M_star"): 0.0214, ("T", "M_gas", "M_star"): 0.0176, ("T", "L_X", "M_gas", "M_star"): 0.0170,
+              ("T", "L_X", "M_gas", "M_star", "sigma_v_true"): 0.0169}
+    for names, dex in combos.items():
+        assert model.implied_mass_scatter_dex(names) == pytest.approx(dex, rel=0.03)
     # drawn residuals have the model's covariance
     rng = np.random.default_rng(0)
     m = 10 ** rng.uniform(13.5, 15, 20000)

@@ -75,6 +75,11 @@ GALAXY_EXTRA = (
 
 
 def _default_workers(n: int) -> int:
+    """Processes for ``n`` clusters: $MASSBENCH_WORKERS, else 2 for 150 clusters or more (1 in daemon processes)."""
+    import multiprocessing as mp
+
+    if mp.current_process().daemon:  # e.g. a Dask worker: daemons may not start children
+        return 1
     env = os.environ.get("MASSBENCH_WORKERS")
     if env:
         return max(1, int(env))
@@ -155,7 +160,9 @@ def generate_catalogue(directory: str | Path, n_clusters: int = 3285, seed: int 
     """Generate a synthetic catalogue of ``n_clusters`` clusters into ``directory`` (layout of :mod:`.formats`).
 
     Deterministic for a given (``n_clusters``, ``seed``, ``config``), whatever ``workers``.
-    ``progress(done, total)`` is called as clusters finish. Returns the directory.
+    ``progress(done, total)`` is called as clusters finish. Returns the directory. With more than one
+    worker (the default from 150 clusters) processes are started with the "forkserver" method, so a
+    script calling this needs the usual ``if __name__ == "__main__":`` guard (or ``workers=1``).
     """
     if not isinstance(n_clusters, (int, np.integer)) or isinstance(n_clusters, bool) or n_clusters < 1:
         raise ConfigError(f"n_clusters must be a positive integer, got {n_clusters!r}")

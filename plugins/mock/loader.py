@@ -349,6 +349,11 @@ def _run_task(task: _Task) -> list[tuple[int, dict[str, float], np.ndarray]]:
 
 
 def _default_workers(n: int) -> int:
+    """Processes for ``n`` clusters: $MASSBENCH_WORKERS, else 2 for 150 clusters or more (1 in daemon processes)."""
+    import multiprocessing as mp
+
+    if mp.current_process().daemon:  # e.g. a Dask worker: daemons may not start children
+        return 1
     env = os.environ.get("MASSBENCH_WORKERS")
     if env:
         return max(1, int(env))
@@ -425,7 +430,9 @@ def load_catalogue(path: str | Path, cache_dir: str | Path, name: str = "magneti
                    params: ProcessingParams = ProcessingParams(), meta: Optional[dict[str, Any]] = None) -> Catalogue:
     """Load (processing and caching on first use) the catalogue in directory ``path``.
 
-    ``cache_dir`` is the shared dataset cache; arrays land in ``<cache_dir>/<name>/<key>/``.
+    ``cache_dir`` is the shared dataset cache; arrays land in ``<cache_dir>/<name>/<key>/``. Processing
+    uses ``workers`` processes (default: 2 from 150 clusters, "forkserver" start method, so scripts need
+    the ``if __name__ == "__main__":`` guard); reloading a processed catalogue starts none.
     """
     raw = read_raw(path)
     root = Path(cache_dir).expanduser() / name
