@@ -176,6 +176,23 @@ def test_rebin_must_divide_the_map_size(single_views):
         _fit(SingleBandCNN(epochs=1, rebin=3), train, val)
 
 
+def test_mixed_precision_and_xla_paths_train(single_views, monkeypatch):
+    """The GPU options, exercised on the CPU by pretending the CPU is the accelerator."""
+    from massbench.plugins.cnn_tf import tf_runtime
+
+    train, val, test = single_views
+    fake = tf_runtime.DeviceChoice("GPU:0 (pretend)", "/CPU:0", True, "pretend")
+    monkeypatch.setattr(tf_runtime, "resolve_device", lambda requested: fake)
+    est = SingleBandCNN(epochs=2, patience=5, mixed_precision=True, xla=True, **SMALL)
+    _fit(est, train, val)
+    assert est.context.info["mixed_precision"] is True and est.context.info["xla"] is True
+    assert est.model_.get_layer("conv1").compute_dtype == "float16"
+    assert est.model_.optimizer.__class__.__name__ == "LossScaleOptimizer"
+    pred = est.predict(test)
+    assert pred.shape == (len(test),) and np.isfinite(pred).all()
+    assert np.isfinite(est.input_gradients(test)["xray_map"]).all()
+
+
 def test_gpu_request_without_gpu_is_a_clear_error(single_views):
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("a GPU is present")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from massbench.errors import DataError
-from massbench.preprocessing import RedshiftNormalisation, preprocess_maps
+from massbench.preprocessing import RedshiftNormalisation
 
 CHUNK_ROWS = 256
 
@@ -79,7 +79,12 @@ def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
         counts = np.asarray(acc[start:start + chunk], dtype=np.float32).reshape((-1, *hwc))
         counts = rebin_counts(counts, rebin)
         z = view.redshift[start:start + len(counts)]
-        x = preprocess_maps(counts, z, norm)
+        x = out[start:start + len(counts)]
+        # equations 1 and 2 written into ``out`` in place (the same float32 operations as
+        # massbench.preprocessing.preprocess_maps, without its temporaries)
+        np.multiply(counts, norm.factor(z).astype(np.float32)[:, None, None, None], out=x)
+        np.add(x, np.float32(1.0), out=x)
+        np.log10(x, out=x)
         bad = ~np.isfinite(x).reshape(len(x), -1).all(axis=1)
         if bad.any():
             i = start + int(np.argmax(bad))
@@ -87,7 +92,6 @@ def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
                 f"input {input_name!r} of dataset {view.dataset!r}: cluster {view.cluster_id[i]} gives non-finite "
                 "log10(n + 1) (negative or NaN counts?); photon maps must hold counts >= 0"
             )
-        out[start:start + len(counts)] = x
     return out
 
 
