@@ -26,7 +26,7 @@ import numpy as np
 
 from massbench.errors import ConfigError, UserError
 
-from .cosmology import BOX_SIZE_HMPC, H, OMEGA_B, OMEGA_M, comoving_distance_hmpc, r500c_hmpc
+from .cosmology import BOX_SIZE_HMPC, OMEGA_B, OMEGA_M, comoving_distance_hmpc, r500c_hmpc
 from .formats import EVENTS_DIR, GALAXIES_FILE, GALAXY_COLUMNS, HALOS_COLUMNS, HALOS_FILE, Column, write_table
 from .instrument import EROSITA
 

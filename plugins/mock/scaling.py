@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 
 from .cosmology import H, SNAPSHOT_REDSHIFTS, efunc
-from .halo_model import _mu, _x_at_mean_density, duffy08_c200c, m500c_to_m200c, omega_m_z
+from .halo_model import _mu, _x_at_mean_density, m500c_to_m200c, omega_m_z
 from .spectra import thermal_band_fraction
 
 M_PIVOT = 1e14  # h^-1 Msun
