@@ -418,7 +418,7 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
     if console is not None:
         from .results import leaderboard_markdown
 
-        console.print(leaderboard_markdown(rows, bench.key), markup=False, highlight=False)
+        console.print(leaderboard_markdown(rows, bench.key), markup=False, highlight=False, soft_wrap=True)
         if failed:
             console.print(f"[red]{len(failed)} estimator(s) failed[/red]; tracebacks under {out}/units/")
         console.print(f"results in {out}/", markup=False)
