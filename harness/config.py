@@ -188,6 +188,39 @@ class _Checker:
         return v
 
 
+def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int,
+                            check: Any = None) -> list[EstimatorSpec]:
+    """The ``estimators:`` list of a benchmark or submission file as :class:`EstimatorSpec` records.
+
+    Entries are ``{name, label?, params?}`` mappings or bare names; labels must be distinct.
+    ``check(i, entry_map, name, label)`` may add checks of its own (it calls ``c.fail``).
+    """
+    if not isinstance(ests_raw, list) or not ests_raw:
+        c.fail(line, "estimators must be a non-empty list of {name, label, params}")
+    estimators: list[EstimatorSpec] = []
+    seen: dict[str, int] = {}
+    for i, e in enumerate(ests_raw):
+        line = ests_raw.item_lines[i]
+        if isinstance(e, str):
+            e = _Map(name=e)
+            e.line, e.key_lines = line, {"name": line}
+        em = c.keys(e, _EST, f"estimators[{i}]", line)
+        ename = c.typed(em, "name", str, f"estimators[{i}].", "a string")
+        label = c.typed(em, "label", str, f"estimators[{i}].", "a string") if "label" in em else ename
+        params = em.get("params") or {}
+        if not isinstance(params, dict):
+            c.fail(em.key_lines.get("params", em.line), f"estimators[{i}].params must be a mapping")
+        if check is not None:
+            check(i, em, ename, label)
+        slug = EstimatorSpec(ename, label).slug
+        if slug in seen:
+            c.fail(em.line, f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
+                            "give each entry a distinct `label`")
+        seen[slug] = em.line
+        estimators.append(EstimatorSpec(ename, label, dict(params)))
+    return estimators
+
+
 def load_benchmark(path: str | Path, registry: Any | None = None) -> Benchmark:
     """Read and check a benchmark file; with a registry, check plugin names and params too."""
     path = Path(path)
@@ -247,28 +280,7 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         if cv.n_folds < 2:
             c.fail(cvm.key_lines["n_folds"], "cv.n_folds must be at least 2")
 
-    ests_raw = data["estimators"]
-    if not isinstance(ests_raw, list) or not ests_raw:
-        c.fail(data.key_lines["estimators"], "estimators must be a non-empty list")
-    estimators: list[EstimatorSpec] = []
-    seen: dict[str, int] = {}
-    for i, e in enumerate(ests_raw):
-        line = ests_raw.item_lines[i]
-        if isinstance(e, str):
-            e = _Map(name=e)
-            e.line, e.key_lines = line, {"name": line}
-        em = c.keys(e, _EST, f"estimators[{i}]", line)
-        ename = c.typed(em, "name", str, f"estimators[{i}].", "a string")
-        label = c.typed(em, "label", str, f"estimators[{i}].", "a string") if "label" in em else ename
-        params = em.get("params") or {}
-        if not isinstance(params, dict):
-            c.fail(em.key_lines.get("params", em.line), f"estimators[{i}].params must be a mapping")
-        slug = EstimatorSpec(ename, label).slug
-        if slug in seen:
-            c.fail(em.line, f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
-                            "give each entry a distinct `label`")
-        seen[slug] = em.line
-        estimators.append(EstimatorSpec(ename, label, dict(params)))
+    estimators = parse_estimator_entries(c, data["estimators"], data.key_lines["estimators"])
 
     explainers: list[ExplainerSpec] = []
     ex_raw = data.get("explainers") or []

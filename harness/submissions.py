@@ -118,7 +118,6 @@ class Submission:
 
 
 _TOP = {"name": True, "requirement": True, "estimators": True, "benchmark": False}
-_EST = {"name": True, "label": False, "params": False}
 
 
 def load_submission(path: str | Path) -> Submission:
@@ -167,38 +166,18 @@ def parse_submission(text: str, path: str = "<string>") -> Submission:
         if not BENCHMARK_PATH_RE.match(bench):
             c.fail(data.key_lines["benchmark"], f"benchmark {bench!r} must name a file of massbench's benchmarks/ "
                                                 "folder, e.g. benchmarks/erosita-lite.yaml")
-    ests = data["estimators"]
-    if not isinstance(ests, list) or not ests:
-        c.fail(data.key_lines["estimators"], "estimators must be a non-empty list of {name, label, params}")
-    out: list[SubmissionEstimator] = []
-    labels: dict[str, int] = {}
-    for i, e in enumerate(ests):
-        line = ests.item_lines[i]
-        if isinstance(e, str):
-            from .config import _Map
+    from .config import parse_estimator_entries
 
-            e = _Map(name=e)
-            e.line, e.key_lines = line, {"name": line}
-        em = c.keys(e, _EST, f"estimators[{i}]", line)
-        ename = c.typed(em, "name", str, f"estimators[{i}].", "a string")
+    def check(i: int, em: Any, ename: str, label: str) -> None:
         if not ESTIMATOR_NAME_RE.match(ename):
             c.fail(em.key_lines["name"], f"estimators[{i}].name {ename!r} must be an estimator name as registered "
                                          "by the plugin's entry point (letters, digits, '.', '_', '-')")
-        label = c.typed(em, "label", str, f"estimators[{i}].", "a string") if "label" in em else ename
         if not label.strip() or len(label) > 80 or any(ch in label for ch in "\n\r|<>`,"):
-            c.fail(em.key_lines.get("label", line), f"estimators[{i}].label {label!r} must be one line of at most 80 "
-                                                    "characters without commas, | < > or backquotes")
-        params = em.get("params") or {}
-        if not isinstance(params, dict):
-            c.fail(em.key_lines.get("params", em.line), f"estimators[{i}].params must be a mapping")
-        from .config import slugify
+            c.fail(em.key_lines.get("label", em.line), f"estimators[{i}].label {label!r} must be one line of at most "
+                                                       "80 characters without commas, | < > or backquotes")
 
-        slug = slugify(label)
-        if slug in labels:
-            c.fail(line, f"estimator label {label!r} is used twice (first at line {labels[slug]}); give each entry a "
-                         "distinct label")
-        labels[slug] = line
-        out.append(SubmissionEstimator(ename, label, _plain(params)))
+    specs = parse_estimator_entries(c, data["estimators"], data.key_lines["estimators"], check)
+    out = [SubmissionEstimator(e.name, e.label, _plain(e.params)) for e in specs]
     return Submission(name, req.strip(), project, out, bench, path, hashlib.sha256(text.encode()).hexdigest())
 
 
