@@ -29,7 +29,7 @@ from massbench.estimator import Estimator, RunContext
 from massbench.preprocessing import N0_DEFAULT, fit_redshift_normalisation
 
 from .architecture import ArchitectureConfig
-from .pipeline import check_rebin, map_shape, preprocess_view, rebin_counts
+from .pipeline import apply_equations_1_2_, check_rebin, map_shape, preprocess_view, read_counts, rebin_counts
 from .scaling import INPUT_SCALINGS, TARGET_SCALINGS, MapScaling, fit_target_scaling, pixel_moments
 
 MODEL_FILE = "model.keras"
@@ -169,12 +169,15 @@ class CNNEstimator(Estimator):
                             "clusters; at least 2 are needed")
 
         # --- preprocessing constants from the training clusters only
+        # one read of the training maps: raw counts, their totals for equation 1, then eq. 1-2 in place
+        x_train = read_counts(train, self.input_name, self.channels, rebin=int(p["rebin"]))
+        totals = x_train.reshape(len(x_train), -1).sum(axis=1, dtype=np.float64)
         try:
-            norm = fit_redshift_normalisation(train.lazy(self.input_name), train.redshift, n0=float(p["n0"]))
+            norm = fit_redshift_normalisation(totals[:, None], train.redshift, n0=float(p["n0"]))
         except ValueError as exc:
             raise DataError(f"{self.name} on dataset {train.dataset!r}: {exc} "
                             f"(training view: {len(train)} clusters)") from None
-        x_train = preprocess_view(train, self.input_name, norm, self.channels, rebin=int(p["rebin"]))
+        apply_equations_1_2_(x_train, train, self.input_name, norm)
         if p["input_scaling"] == "standard":
             mean, std = pixel_moments(x_train)
             std = std if std > 0 else 1.0

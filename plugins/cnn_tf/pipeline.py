@@ -63,26 +63,30 @@ def check_rebin(hwc: tuple[int, int, int], factor: int, input_name: str) -> tupl
     return h // factor, w // factor, c
 
 
-def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
-                    channels: int | None = None, chunk: int = CHUNK_ROWS, rebin: int = 1) -> np.ndarray:
-    """Equations 1 and 2 on every row of ``view[input_name]``: float32 ``(n, H, W, C)`` of x = log10(n + 1).
-
-    With ``rebin`` > 1 the raw counts are first summed in ``rebin`` x ``rebin`` blocks
-    (:func:`rebin_counts`). Raw counts must be finite and non-negative; the first offending
-    cluster is named otherwise.
-    """
+def read_counts(view: Any, input_name: str, channels: int | None = None, rebin: int = 1,
+                chunk: int = CHUNK_ROWS) -> np.ndarray:
+    """Raw photon counts of ``view[input_name]`` as float32 ``(n, H/rebin, W/rebin, C)``, streamed in chunks."""
     hwc = map_shape(view, input_name, channels)
     h, w, c = check_rebin(hwc, rebin, input_name)
     out = np.empty((len(view), h, w, c), dtype=np.float32)
     acc = view.lazy(input_name)
     for start in range(0, len(view), chunk):
         counts = np.asarray(acc[start:start + chunk], dtype=np.float32).reshape((-1, *hwc))
-        counts = rebin_counts(counts, rebin)
-        z = view.redshift[start:start + len(counts)]
-        x = out[start:start + len(counts)]
-        # equations 1 and 2 written into ``out`` in place (the same float32 operations as
-        # massbench.preprocessing.preprocess_maps, without its temporaries)
-        np.multiply(counts, norm.factor(z).astype(np.float32)[:, None, None, None], out=x)
+        out[start:start + len(counts)] = rebin_counts(counts, rebin)
+    return out
+
+
+def apply_equations_1_2_(counts: np.ndarray, view: Any, input_name: str, norm: RedshiftNormalisation,
+                         chunk: int = CHUNK_ROWS) -> np.ndarray:
+    """Equations 1 and 2 in place on float32 counts of ``view``'s clusters: x = log10(m N0 / 10**(gamma z + eta) + 1).
+
+    The same float32 operations as :func:`massbench.preprocessing.preprocess_maps`, without its
+    temporaries. Raw counts must be finite and non-negative; the first offending cluster is named.
+    """
+    for start in range(0, len(counts), chunk):
+        x = counts[start:start + chunk]
+        z = view.redshift[start:start + len(x)]
+        np.multiply(x, norm.factor(z).astype(np.float32).reshape((-1,) + (1,) * (x.ndim - 1)), out=x)
         np.add(x, np.float32(1.0), out=x)
         np.log10(x, out=x)
         bad = ~np.isfinite(x).reshape(len(x), -1).all(axis=1)
@@ -92,7 +96,18 @@ def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
                 f"input {input_name!r} of dataset {view.dataset!r}: cluster {view.cluster_id[i]} gives non-finite "
                 "log10(n + 1) (negative or NaN counts?); photon maps must hold counts >= 0"
             )
-    return out
+    return counts
+
+
+def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
+                    channels: int | None = None, chunk: int = CHUNK_ROWS, rebin: int = 1) -> np.ndarray:
+    """Equations 1 and 2 on every row of ``view[input_name]``: float32 ``(n, H, W, C)`` of x = log10(n + 1).
+
+    With ``rebin`` > 1 the raw counts are first summed in ``rebin`` x ``rebin`` blocks
+    (:func:`rebin_counts`).
+    """
+    counts = read_counts(view, input_name, channels, rebin, chunk)
+    return apply_equations_1_2_(counts, view, input_name, norm, chunk)
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:

@@ -110,10 +110,10 @@ def pixel_moments(x: np.ndarray, chunk: int = 256) -> tuple[float, float]:
     s = 0.0
     s2 = 0.0
     for start in range(0, len(x), chunk):
-        block = np.asarray(x[start:start + chunk], dtype=np.float64)
+        block = np.asarray(x[start:start + chunk])
         n += block.size
-        s += float(block.sum())
-        s2 += float(np.square(block).sum())
+        s += float(block.sum(dtype=np.float64))
+        s2 += float(np.square(block).sum(dtype=np.float64))
     if n == 0:
         raise DataError("no training pixels to standardise")
     mean = s / n
