@@ -24,15 +24,19 @@ def _paragraph(s: dict[str, Any]) -> str:
     model = "the N_phot proxy" if kind == "nphot-proxy" else "the network"
     parts = [f"**{label}** ({kind}, {n} test clusters)."]
     radial = s.get("radial") or {}
-    inv = radial.get("ratio_nphot_to_cnn") or {}
-    core, edge = inv.get("0.07"), inv.get("1")
+    shape = (radial.get("normalised") or {}).get("ratio_nphot_to_cnn") or {}
+    raw = radial.get("ratio_nphot_to_cnn") or {}
+    core, edge = shape.get("0.07"), shape.get("1")
     if core is not None:
-        verdict = ("so it down-weights the cluster core relative to counting photons"
-                   if core > 1.5 else "so it does not down-weight the core relative to counting photons")
-        text = (f"At 0.07 R500c the N_phot proxy's median per-pixel saliency is {core:.2g} times the network's "
-                f"(the paper: about 10), {verdict}")
+        verdict = ("so the network down-weights the cluster core compared with counting photons"
+                   if core > 1.5 else "so the network does not down-weight the core compared with counting photons")
+        text = (f"Comparing shapes (each saliency map divided by its sum), the N_phot proxy's median per-pixel "
+                f"saliency at 0.07 R500c is {core:.2g} times the network's (the paper: about 10), {verdict}")
         if edge is not None:
             text += f"; at R500c the ratio is {edge:.2g} (the paper: about 1)"
+        if raw.get("0.07") is not None and raw.get("1") is not None:
+            text += (f". In raw units (no normalisation) the ratios are {raw['0.07']:.2g} and {raw['1']:.2g}: the "
+                     "overall sensitivity of the two models differs")
         parts.append(text + ".")
     masks = s.get("masks") or {}
     agn, icm = (masks.get("agn") or {}).get("median_log10"), (masks.get("icm") or {}).get("median_log10")
@@ -46,7 +50,7 @@ def _paragraph(s: dict[str, Any]) -> str:
                 f"{ratio:.2g} times the attention of ICM pixels")
         ph = masks.get("photon_ratio_agn_to_icm")
         if ph is not None:
-            joint = ", although" if ratio < 1 < ph else "; they"
+            joint = ", although they" if ratio < 1 < ph else "; they"
             text += f"{joint} hold {ph:.3g} times the photons per pixel of ICM pixels (the paper: more than 13)"
         ref_block = masks.get("nphot_reference") or {}
         rr = ref_block.get("agn_to_icm_median_ratio")
