@@ -414,7 +414,7 @@ class GradientSaliency:
         out["normalised"] = norm
         out["note"] = ("pixel saliency pooled over all clusters per r/R500c bin (the mean over channels for "
                        "multi-band maps); 'normalised' divides each cluster's map by its sum first (the paper "
-                       "compares shapes; the N_phot map then sums to 1, raw it sums to about 1/alpha)")
+                       "compares shapes; raw, the N_phot map sums to (N + N_pixels) / (alpha N))")
         return out
 
     def _masks(self, mm: dict[str, np.ndarray], pooled: dict[str, list[np.ndarray]], has_ref: bool,
