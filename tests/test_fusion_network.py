@@ -32,9 +32,16 @@ def test_paper_sized_forward_shapes_and_parameter_count() -> None:
 
 def test_cheap_cube_size_pools_cube_and_tied_map() -> None:
     net = FusionNet(FusionConfig(cube_size=32)).eval()
+    net.set_scalers(0.2, 1.5, 1e-3, 2e-3, 13.5, 15.0)
     assert net.cube_pool == 2 and net.map_pool == 4
+    seen = {}
+    net.dyn[0].register_forward_pre_hook(lambda m, args: seen.setdefault("x", args[0].detach().clone()))
+    cube = torch.rand(3, 64, 64, 64) * 1e-3
     with torch.no_grad():
-        assert net(torch.rand(3, 3, 128, 128), torch.rand(3, 64, 64, 64)).shape == (3,)
+        assert net(torch.rand(3, 3, 128, 128), cube).shape == (3,)
+    # the 3D branch sees the 2x2x2 means of the standardised cube
+    expected = ((cube - 1e-3) / 2e-3).reshape(3, 32, 2, 32, 2, 32, 2).mean(dim=(2, 4, 6))
+    torch.testing.assert_close(seen["x"][:, 0], expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="cube_size"):
         FusionNet(FusionConfig(cube_size=48))
 

@@ -176,9 +176,9 @@ class FusionNet(nn.Module):
 
     def forward(self, x: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
         xs = (x - self.map_mean) / self.map_std
+        if self.cube_pool > 1:  # average pooling commutes with the affine standardisation: pool first
+            cube = F.avg_pool3d(cube.unsqueeze(1), self.cube_pool).squeeze(1)
         cs = (cube - self.cube_mean) / self.cube_std
-        if self.cube_pool > 1:
-            cs = F.avg_pool3d(cs.unsqueeze(1), self.cube_pool).squeeze(1)
         tied = F.avg_pool2d(xs, self.map_pool) if self.map_pool > 1 else xs  # (b, 3, s, s)
         s = tied.shape[-1]
         tied = tied.unsqueeze(-1).expand(-1, -1, -1, -1, s)  # repeat along the velocity axis
