@@ -163,6 +163,30 @@ def test_seeded_cpu_fit_is_repeatable(single_views):
     assert not np.array_equal(preds[0], preds[2])
 
 
+def test_fit_does_not_depend_on_the_process_random_state(single_views, monkeypatch):
+    """Other threads (a Dask worker's) draw from Python's global RNG between seeding and model building."""
+    import random
+
+    import keras
+
+    train, val, test = single_views
+    est = SingleBandCNN(epochs=1, dropout=0.2)
+    _fit(est, train, val, seed=9)
+    expected = est.predict(test)
+    seed_everything = keras.utils.set_random_seed
+
+    def seed_then_disturb(seed: int) -> None:
+        seed_everything(seed)
+        for _ in range(17):
+            random.random()
+        np.random.random(5)
+
+    monkeypatch.setattr(keras.utils, "set_random_seed", seed_then_disturb)
+    est2 = SingleBandCNN(epochs=1, dropout=0.2)
+    _fit(est2, train, val, seed=9)
+    np.testing.assert_array_equal(est2.predict(test), expected)
+
+
 def test_validation_view_is_required(single_views):
     train, _, _ = single_views
     empty = train.subview(np.array([], dtype=np.int64))

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from massbench.errors import ConfigError
 
 PAPER_CONV_FILTERS = (24, 10, 24, 10)
@@ -100,11 +102,14 @@ class ArchitectureConfig:
 
 
 def build_cnn(input_shape: tuple[int, int, int], config: ArchitectureConfig | None = None,
-              mixed_precision: bool = False, name: str = "cnn") -> Any:
+              mixed_precision: bool = False, name: str = "cnn", seed: int | None = None) -> Any:
     """Build the (uncompiled) Keras model for inputs of shape ``(H, W, C)``.
 
     ``mixed_precision`` gives every layer the ``mixed_float16`` policy except the output,
     which stays float32 (numerically safe regression output). Use it on GPUs only.
+    ``seed`` fixes every kernel initialisation (Glorot uniform, Keras's default) and dropout
+    mask stream explicitly, so that the weights do not depend on the process-wide Python
+    random state (which other threads, e.g. a Dask worker's, may draw from).
     """
     from .tf_runtime import import_tf  # noqa: PLC0415
 
@@ -124,23 +129,33 @@ def build_cnn(input_shape: tuple[int, int, int], config: ArchitectureConfig | No
     dtype = "mixed_float16" if mixed_precision else "float32"
     reg = (lambda: keras.regularizers.L2(cfg.l2)) if cfg.l2 > 0 else (lambda: None)
     L = keras.layers
+    n_seeds = len(cfg.conv_filters) + 2 * len(cfg.dense_units) + 1
+    seeds = (iter(np.random.default_rng(int(seed) % 2**63).integers(0, 2**31 - 1, size=n_seeds).tolist())
+             if seed is not None else None)
+
+    def init() -> Any:
+        return keras.initializers.GlorotUniform(seed=next(seeds)) if seeds is not None else "glorot_uniform"
+
+    def drop_seed() -> int | None:
+        return next(seeds) if seeds is not None else None
+
     inputs = keras.Input(shape=tuple(int(s) for s in input_shape), name="x")
     h_: Any = inputs
     k = 0
     for b, pool in enumerate(cfg.pool_sizes):
         for _ in range(cfg.convs_per_block):
             h_ = L.Conv2D(cfg.conv_filters[k], cfg.conv_kernels[k], padding=cfg.padding,
-                          activation=cfg.activation, kernel_regularizer=reg(),
+                          activation=cfg.activation, kernel_regularizer=reg(), kernel_initializer=init(),
                           name=f"conv{k + 1}", dtype=dtype)(h_)
             k += 1
         h_ = L.MaxPooling2D(pool, name=f"pool{b + 1}", dtype=dtype)(h_)
     h_ = L.Flatten(name="flatten", dtype=dtype)(h_)
     for i, units in enumerate(cfg.dense_units):
-        h_ = L.Dense(units, activation=cfg.activation, kernel_regularizer=reg(),
+        h_ = L.Dense(units, activation=cfg.activation, kernel_regularizer=reg(), kernel_initializer=init(),
                      name=f"dense{i + 1}", dtype=dtype)(h_)
         if cfg.dropout > 0:
-            h_ = L.Dropout(cfg.dropout, name=f"dropout{i + 1}", dtype=dtype)(h_)
-    outputs = L.Dense(1, activation="linear", name="output", dtype="float32")(h_)
+            h_ = L.Dropout(cfg.dropout, name=f"dropout{i + 1}", dtype=dtype, seed=drop_seed())(h_)
+    outputs = L.Dense(1, activation="linear", kernel_initializer=init(), name="output", dtype="float32")(h_)
     return keras.Model(inputs, outputs, name=name)
 
 

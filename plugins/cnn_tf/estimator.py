@@ -200,7 +200,8 @@ class CNNEstimator(Estimator):
         epochs = int(p["epochs"])
         timer = EpochTimer()
         with op_determinism(deterministic), tf.device(device.tf_name):
-            model = build_cnn(self.input_shape_, self.architecture, mixed_precision=mixed, name=self.name)
+            model = build_cnn(self.input_shape_, self.architecture, mixed_precision=mixed, name=self.name,
+                              seed=int(ctx.seed))
             optimizer: Any = keras.optimizers.Adam(learning_rate=float(p["learning_rate"]))
             if mixed:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)

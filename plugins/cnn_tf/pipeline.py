@@ -122,7 +122,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -
     ds = tf.data.Dataset.range(n).shuffle(n, seed=int(seed) % (2**31), reshuffle_each_iteration=True)
     ds = ds.batch(int(batch_size)).map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)),
                                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _lean(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def evaluation_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int) -> Any:
@@ -139,4 +139,13 @@ def evaluation_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int) -> 
     else:
         ds = ds.map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)), num_parallel_calls=tf.data.AUTOTUNE,
                     deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _lean(ds.prefetch(tf.data.AUTOTUNE))
+
+
+def _lean(ds: Any) -> Any:
+    """Skip tf.data's static graph rewrites (nothing to gain on a gather pipeline; as Keras does for arrays)."""
+    import tensorflow as tf  # noqa: PLC0415 - already imported by the callers
+
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False
+    return ds.with_options(options)
