@@ -368,9 +368,11 @@ class FusionXrayDyn(Estimator):
         if self.norm is None:
             raise RuntimeError("fusion-xray-dyn: fit() or load() first")
         maps = view.lazy("xray_bands")
-        return np.concatenate([preprocess_maps(b, view.redshift[i:i + len(b)], self.norm)
-                               for i, b in zip(range(0, len(maps), 256), maps.batches(256))]) \
-            if len(maps) else np.zeros((0, *maps.shape[1:]), np.float32)
+        out = np.empty(maps.shape, dtype=np.float32)
+        for start in range(0, len(maps), 256):
+            stop = min(start + 256, len(maps))
+            out[start:stop] = preprocess_maps(maps[start:stop], view.redshift[start:stop], self.norm)
+        return out
 
     def input_gradients(self, view: Any) -> dict[str, np.ndarray]:
         """d(predicted log10 M500c) / d(network input), in inference mode (float32, batched).
