@@ -187,6 +187,19 @@ def test_fit_does_not_depend_on_the_process_random_state(single_views, monkeypat
     np.testing.assert_array_equal(est2.predict(test), expected)
 
 
+def test_training_stops_after_a_non_finite_epoch():
+    from massbench.plugins.cnn_tf.keras_callbacks import StopOnNonFinite
+
+    model = build_cnn((8, 8, 1), ArchitectureConfig(**{k: tuple(v) for k, v in SMALL.items()}))
+    cb = StopOnNonFinite()
+    cb.set_model(model)
+    model.stop_training = False  # as Model.fit sets it
+    cb.on_epoch_end(0, {"loss": 0.3})
+    assert not model.stop_training and cb.stopped_epoch is None
+    cb.on_epoch_end(1, {"loss": float("nan")})
+    assert model.stop_training and cb.stopped_epoch == 2
+
+
 def test_validation_view_is_required(single_views):
     train, _, _ = single_views
     empty = train.subview(np.array([], dtype=np.int64))

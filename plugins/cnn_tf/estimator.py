@@ -55,7 +55,7 @@ class CNNEstimator(Estimator):
       determinism, for bit-identical GPU runs; seeded CPU runs are repeatable without it);
     - ``predict_batch_size``: batch of validation, prediction and gradient passes;
     - ``rebin``: sum the photon maps in ``rebin`` x ``rebin`` pixel blocks before equation 1
-      (1 = the paper's 128x128; 2 gives 64x64 inputs and about 4x faster training, for
+      (1 = the paper's 128x128; 2 gives 64x64 inputs, a quarter of the convolution work, for
       CPU-only runs).
 
     Fitted state: ``model_`` (Keras model, input ``(H, W, C)``), ``scaling_``
@@ -153,7 +153,7 @@ class CNNEstimator(Estimator):
         import keras  # noqa: PLC0415
 
         from .architecture import build_cnn  # noqa: PLC0415
-        from .keras_callbacks import EpochTimer, HarnessProgress  # noqa: PLC0415
+        from .keras_callbacks import EpochTimer, HarnessProgress, StopOnNonFinite  # noqa: PLC0415
         from .pipeline import evaluation_dataset, training_dataset  # noqa: PLC0415
 
         p = self.params
@@ -214,7 +214,8 @@ class CNNEstimator(Estimator):
             patience = int(p["patience"])
             stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience if patience > 0 else epochs + 1,
                                                     restore_best_weights=True)
-            callbacks = [timer, stopper, HarnessProgress(ctx.progress, epochs, scale)]
+            nonfinite = StopOnNonFinite()
+            callbacks = [timer, nonfinite, stopper, HarnessProgress(ctx.progress, epochs, scale)]
             history = model.fit(ds_train, validation_data=ds_val, epochs=epochs, verbose=0, callbacks=callbacks,
                                 shuffle=False)  # the pipeline shuffles (seeded)
         self.model_ = model
@@ -239,6 +240,8 @@ class CNNEstimator(Estimator):
             "n_params": int(model.count_params()),
             "preprocessing": self.scaling_.to_dict(),
         })
+        if nonfinite.stopped_epoch is not None:
+            ctx.info["stopped_on_nonfinite_loss"] = nonfinite.stopped_epoch
         if p["mixed_precision"] and not device.is_gpu:
             ctx.info["mixed_precision_note"] = "requested but ignored: mixed precision is for GPUs"
         if p["xla"] and deterministic:

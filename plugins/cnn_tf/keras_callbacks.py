@@ -65,3 +65,18 @@ class EpochTimer(keras.callbacks.Callback):
         if not times:
             return math.nan
         return n_train / times[len(times) // 2]
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training after an epoch whose training loss is NaN or infinite (checked per epoch,
+    so that no per-step synchronisation is added); early stopping then restores the best weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True

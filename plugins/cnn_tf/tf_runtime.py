@@ -2,9 +2,9 @@
 
 Nothing here imports TensorFlow at module import time; :func:`import_tf` does it on first use.
 
-Thread limits: TensorFlow's intra-op pool is sized to the CPUs this process may use
-(``os.sched_getaffinity``), or to ``$MASSBENCH_TF_THREADS`` when set; the inter-op pool
-to at most 2. They can only be set before TensorFlow's runtime starts, so a process that
+Thread limits: TensorFlow's intra-op pool is sized to ``$MASSBENCH_TF_THREADS``, else
+``$OMP_NUM_THREADS``, else the CPUs this process may use (``os.sched_getaffinity``); the
+inter-op pool to at most 2. They can only be set before TensorFlow's runtime starts, so a process that
 already used TensorFlow keeps its own settings.
 """
 
@@ -21,13 +21,18 @@ _CONFIGURED = False
 
 
 def available_cpus() -> int:
-    """CPUs this process may run on (``$MASSBENCH_TF_THREADS`` overrides)."""
-    env = os.environ.get("MASSBENCH_TF_THREADS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError as exc:
-            raise ConfigError(f"$MASSBENCH_TF_THREADS={env!r} is not an integer; set it to a thread count") from exc
+    """Threads for TensorFlow's intra-op pool.
+
+    ``$MASSBENCH_TF_THREADS`` if set, else ``$OMP_NUM_THREADS`` (the Dask executor gives each
+    worker ``cpu_count // n_workers`` threads this way), else the CPUs this process may run on.
+    """
+    for var in ("MASSBENCH_TF_THREADS", "OMP_NUM_THREADS"):
+        env = os.environ.get(var)
+        if env:
+            try:
+                return max(1, int(env))
+            except ValueError as exc:
+                raise ConfigError(f"${var}={env!r} is not an integer; set it to a thread count") from exc
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
