@@ -204,9 +204,15 @@ def fusion_split(out_dir: Path, label: str, arrays: dict[str, np.ndarray], x_in:
     axes[2].set_title(f"{cube}: velocity")
     if fusion and fusion.get("share"):
         names = list(fusion["share"])
-        vals = [fusion["share"][k] or 0.0 for k in names]
-        axes[3].bar(names, vals, color=["tab:purple", "tab:green", "tab:grey"][: len(names)])
-        axes[3].set_ylabel(r"share of $\sum |\partial \log_{10} M / \partial x|$")
+        pos = np.arange(len(names))
+        raw = [fusion["share"][k] or 0.0 for k in names]
+        gxi = [(fusion.get("share_grad_times_input") or {}).get(k) or 0.0 for k in names]
+        axes[3].bar(pos - 0.2, raw, width=0.4, color="tab:purple", label=r"$|\partial \log_{10} M / \partial x|$")
+        axes[3].bar(pos + 0.2, gxi, width=0.4, color="tab:green", label=r"$|x\, \partial \log_{10} M / \partial x|$")
+        axes[3].set_xticks(pos, names)
+        axes[3].set_ylim(0, 1)
+        axes[3].set_ylabel("share of the sum over inputs")
         axes[3].set_title("saliency split")
+        axes[3].legend(fontsize=8)
     fig.suptitle(label)
     return _save(fig, out_dir, "fusion_split.png")
