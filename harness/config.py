@@ -141,6 +141,15 @@ class Benchmark:
         raise KeyError(label)
 
 
+def plain(o: Any) -> Any:
+    """Plain dict/list copies of the line-tracking loader's containers (safe to dump as YAML/JSON)."""
+    if isinstance(o, dict):
+        return {k: plain(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [plain(v) for v in o]
+    return o
+
+
 def slugify(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
     return s or "estimator"
@@ -217,7 +226,7 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int,
             c.fail(em.line, f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
                             "give each entry a distinct `label`")
         seen[slug] = em.line
-        estimators.append(EstimatorSpec(ename, label, dict(params)))
+        estimators.append(EstimatorSpec(ename, label, plain(params)))
     return estimators
 
 
@@ -254,7 +263,7 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
     ds_params = ds.get("params") or {}
     if not isinstance(ds_params, dict):
         c.fail(ds.key_lines.get("params", ds.line), "dataset.params must be a mapping")
-    dataset = DatasetSpec(ds_name, dict(ds_params))
+    dataset = DatasetSpec(ds_name, plain(ds_params))
 
     cv_raw = data["cv"] if data["cv"] is not None else _Map()
     if not hasattr(cv_raw, "key_lines"):
@@ -304,7 +313,7 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         xparams = xm.get("params") or {}
         if not isinstance(xparams, dict):
             c.fail(xm.key_lines.get("params", xm.line), f"explainers[{i}].params must be a mapping")
-        explainers.append(ExplainerSpec(xname, list(targets), dict(xparams)))
+        explainers.append(ExplainerSpec(xname, list(targets), plain(xparams)))
 
     bench = Benchmark(name, version, dataset, cv, estimators, explainers, path=path,
                       sha256=hashlib.sha256(text.encode()).hexdigest())

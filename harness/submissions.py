@@ -46,6 +46,7 @@ from typing import Any, Callable
 
 import yaml
 
+from .config import plain
 from .errors import ConfigError, UserError
 
 DEFAULT_BENCHMARK = "benchmarks/erosita-lite.yaml"
@@ -181,13 +182,7 @@ def parse_submission(text: str, path: str = "<string>") -> Submission:
     return Submission(name, req.strip(), project, out, bench, path, hashlib.sha256(text.encode()).hexdigest())
 
 
-def _plain(o: Any) -> Any:
-    """Plain dict/list copies (the line-tracking loader's subclasses dumped as ordinary YAML)."""
-    if isinstance(o, dict):
-        return {str(k): _plain(v) for k, v in o.items()}
-    if isinstance(o, list):
-        return [_plain(v) for v in o]
-    return o
+_plain = plain  # plain dict/list copies of the line-tracking loader's containers
 
 
 def derived_benchmark(bench_path: Path, sub: Submission) -> tuple[str, Any, list[str]]:
