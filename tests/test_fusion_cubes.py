@@ -140,3 +140,13 @@ def test_full_completeness_rebuild_reproduces_the_mock_datasets_cubes(tmp_path) 
         np.testing.assert_allclose(build(gal, CubeGrid()), np.asarray(cat.inputs["dyn_cube"].data[i]),
                                    rtol=0, atol=1e-6 * float(np.max(cat.inputs["dyn_cube"].data[i])))
         assert len(subsample_galaxies(gal, 1.0, 0, int(cat.cluster_id[i]))) == len(gal)
+
+
+def test_plugin_and_estimator_class_import_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; import massbench.plugins.fusion_torch.plugin as p; cls = p.massbench_estimators()[0]; "
+            "assert cls.name == 'fusion-xray-dyn' and cls.framework == 'torch' and cls.needs_gpu; "
+            "cls(completeness=0.5, cube_size=32); assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -36,8 +35,6 @@ import numpy as np
 from massbench.errors import ConfigError, DataError
 from massbench.estimator import Estimator
 from massbench.preprocessing import RedshiftNormalisation, fit_redshift_normalisation, preprocess_maps
-
-log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pt"
 PARAMS_FILE = "params.json"
