@@ -21,6 +21,8 @@ taken in the documented unit. Position columns are comoving.
 
 from __future__ import annotations
 
+import os
+
 import hashlib
 import re
 from dataclasses import dataclass
@@ -274,3 +276,15 @@ def file_digest(path: Path, chunk: int = 1 << 20) -> str:
                 break
             h.update(b)
     return h.hexdigest()
+
+
+def default_workers(n: int) -> int:
+    """Processes for ``n`` clusters: $MASSBENCH_WORKERS, else 2 for 150 clusters or more (1 in daemon processes)."""
+    import multiprocessing as mp
+
+    if mp.current_process().daemon:  # e.g. a Dask worker: daemons may not start children
+        return 1
+    env = os.environ.get("MASSBENCH_WORKERS")
+    if env:
+        return max(1, int(env))
+    return 1 if n < 150 else max(1, min(2, os.cpu_count() or 1))

@@ -27,6 +27,7 @@ import numpy as np
 from massbench.errors import ConfigError, UserError
 
 from .cosmology import BOX_SIZE_HMPC, OMEGA_B, OMEGA_M, comoving_distance_hmpc, r500c_hmpc
+from .formats import default_workers as _default_workers
 from .formats import EVENTS_DIR, GALAXIES_FILE, GALAXY_COLUMNS, HALOS_COLUMNS, HALOS_FILE, Column, write_table
 from .instrument import EROSITA
 
@@ -72,18 +73,6 @@ GALAXY_EXTRA = (
     Column("DEC", "deg", "D", "declination [deg]"),
     Column("kind", "", "I", "0 interloper, 1 member, 2 subcluster member, 3 BCG (mock truth)"),
 )
-
-
-def _default_workers(n: int) -> int:
-    """Processes for ``n`` clusters: $MASSBENCH_WORKERS, else 2 for 150 clusters or more (1 in daemon processes)."""
-    import multiprocessing as mp
-
-    if mp.current_process().daemon:  # e.g. a Dask worker: daemons may not start children
-        return 1
-    env = os.environ.get("MASSBENCH_WORKERS")
-    if env:
-        return max(1, int(env))
-    return 1 if n < 150 else max(1, min(2, os.cpu_count() or 1))
 
 
 def simulate_cluster(task: dict[str, Any]) -> tuple[Any, Any]:

@@ -38,6 +38,7 @@ from massbench.errors import DataError
 
 from .dynamics import (CLIP_NSIGMA, LOG_MSTAR_MIN, RICH_RADIUS_HMPC, RICH_VCUT_KMS, V_CUT_KMS,
                        dynamical_selection, richness_and_dispersion)
+from .formats import default_workers as _default_workers
 from .formats import (EVENTS_DIR, GALAXIES_FILE, GALAXY_COLUMNS, HALOS_COLUMNS, HALOS_FILE, HALOS_OPTIONAL, Column,
                       file_digest, read_table)
 from .kde import BW_FACTOR, CUBE_BINS, dynamical_cube
@@ -346,18 +347,6 @@ def _run_task(task: _Task) -> list[tuple[int, dict[str, float], np.ndarray]]:
         for fd in fds.values():
             os.close(fd)
     return out
-
-
-def _default_workers(n: int) -> int:
-    """Processes for ``n`` clusters: $MASSBENCH_WORKERS, else 2 for 150 clusters or more (1 in daemon processes)."""
-    import multiprocessing as mp
-
-    if mp.current_process().daemon:  # e.g. a Dask worker: daemons may not start children
-        return 1
-    env = os.environ.get("MASSBENCH_WORKERS")
-    if env:
-        return max(1, int(env))
-    return 1 if n < 150 else max(1, min(2, os.cpu_count() or 1))
 
 
 def _process_all(raw: RawCatalogue, out_dir: Path, params: ProcessingParams, workers: int | None,
