@@ -15,7 +15,7 @@ from massbench.errors import ConfigError, DataError
 from massbench.estimator import RunContext
 from massbench.plugins.mock.dynamics import dynamical_selection, richness_and_dispersion
 from massbench.plugins.mock.events import read_event_file
-from massbench.plugins.mock.generator import generate_catalogue
+from massbench.plugins.mock.generator import MockConfig, generate_catalogue
 from massbench.plugins.mock.loader import load_catalogue
 from massbench.plugins.mock.projection import MAP_EDGES, MAP_CENTRES, sky_to_projected
 
@@ -25,7 +25,10 @@ SEED = 6
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> Path:
-    return generate_catalogue(tmp_path_factory.mktemp("mock") / "cat", n_clusters=N, seed=SEED, workers=1)
+    # events mode: SIXTE-style event lists (EVENTS, SIGNAL); the default photon-list mode is covered by
+    # tests/test_mock_v2_physics.py and by the conversion test below
+    return generate_catalogue(tmp_path_factory.mktemp("mock") / "cat", n_clusters=N, seed=SEED, workers=1,
+                              config=MockConfig(mode="events"))
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +135,7 @@ def test_reload_uses_the_cache_and_is_fast(raw: Path, cache: Path, cat) -> None:
 
 
 def test_generation_is_deterministic(raw: Path, tmp_path: Path) -> None:
-    other = generate_catalogue(tmp_path / "again", n_clusters=N, seed=SEED, workers=2)
+    other = generate_catalogue(tmp_path / "again", n_clusters=N, seed=SEED, workers=2, config=MockConfig(mode="events"))
     for name in ("halos.fits", "galaxies.fits", "events/3.fits"):
         assert (other / name).read_bytes() == (raw / name).read_bytes(), name
 
@@ -277,7 +280,7 @@ def test_erosita_mock_dataset_generates_then_reads_through_the_loader(tmp_path: 
     c = ds.load(RunContext(cache_dir=tmp_path / "unused"))
     assert len(c) == 8 and c.name == "erosita-mock"
     assert (ds.raw_directory() / "halos.fits").is_file()
-    assert c.meta["generator"] == {"n_clusters": 8, "seed": 3}
+    assert c.meta["generator"] == {"n_clusters": 8, "seed": 3, "mode": "photon-list", "version": "2"}
     assert not (tmp_path / "unused").exists()
     again = ErositaMock(n_clusters=8, seed=3, cache_dir=str(tmp_path)).load(RunContext())
     assert again.meta["cache_key"] == c.meta["cache_key"]
@@ -296,7 +299,7 @@ def test_cli_describe_json_and_gallery(raw: Path, cache: Path, tmp_path: Path, c
                                     "--out", str(tmp_path / "gal")])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout[res.stdout.index("{"):])
-    assert list(out) == ["log10_m500c", "redshift", "n_phot", "n_icm", "n_agn", "n_gal"]
+    assert list(out) == ["log10_m500c", "redshift", "n_phot", "n_icm", "n_agn", "n_gal", "physics"]
     assert set(out["n_phot"]) == {"min", "median", "max"}
     assert out["n_phot"]["median"] == float(np.median(np.asarray(cat.inputs["xray_map"].data).sum(axis=(1, 2))))
     pngs = sorted(p.name for p in (tmp_path / "gal").glob("*.png"))

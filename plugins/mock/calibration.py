@@ -4,14 +4,14 @@ Only these are calibrated, each against the count it controls (docs/mock.md reco
 
 - ``richness_norm`` (member galaxies)       -> median N_gal in the dynamical cylinder = 112;
 - ``agn_scale`` (AGN densities)             -> median N_AGN in the map = 225;
-- ``bkg_rate`` (background)                 -> median background counts in the map = 85, the paper's
-  N_phot - N_ICM - N_AGN medians (1072 - 762 - 225).
+- ``gas_scale`` (gas-fraction normalisation) -> median N_ICM in the map = 762 (the emission scales as
+  M_gas^2, so N_ICM as gas_scale^2).
 
-N_ICM is not calibrated: it follows from the L_X - M relation, the spectra and the instrument, and is
-reported next to the paper's 762, as is N_phot (1072). The background is calibrated to the paper's
-implied background rather than to N_phot so that the maps keep the paper's source-to-background
-make-up. Nothing here looks at any estimator's result. Samples pool several seeds (box realisations),
-because one box's mass distribution moves the medians by ~20 %.
+Calibration runs in the default ``photon-list`` mode (the paper's photon lists have no background, so
+N_phot = N_ICM + N_AGN there). The scatters are not calibrated here: the gas-profile populations of
+:mod:`.icm` were set from the literature's L-M scatters (docs/mock.md, calibration table). Nothing here
+looks at any estimator's result. Samples pool several seeds (box realisations), because one box's mass
+distribution moves the medians by ~20 %.
 
 Run ``python -m massbench.plugins.mock.calibration [n_clusters] [seed]``; it prints the calibrated values
 and the Table-1 medians they give, computed from in-memory clusters through the loader's own
@@ -31,7 +31,7 @@ from .generator import MockConfig, cluster_tasks, simulate_cluster
 from .instrument import EROSITA
 from .projection import photon_maps, sky_to_projected
 
-TARGETS = {"n_gal": 112.0, "n_agn": 225.0, "n_bkg": 1072.0 - 762.0 - 225.0, "n_phot": 1072.0, "n_icm": 762.0}
+TARGETS = {"n_gal": 112.0, "n_agn": 225.0, "n_phot": 1072.0, "n_icm": 762.0}
 
 
 def table1_counts(tasks: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -59,8 +59,8 @@ def calibrate(n_clusters: int = 500, seeds: tuple[int, ...] = (1000, 1001, 1002)
         inter = med["n_interlopers"]
         richness = cfg.richness_norm * max(TARGETS["n_gal"] - inter, 1.0) / max(med["n_gal"] - inter, 1.0)
         agn = cfg.agn_scale * (TARGETS["n_agn"] / max(med["n_agn"], 1.0)) ** 0.8
-        bkg = cfg.bkg_rate * TARGETS["n_bkg"] / max(med["n_bkg"], 1.0)
-        cfg = replace(cfg, richness_norm=round(richness, 1), agn_scale=round(agn, 2), bkg_rate=round(bkg, 3))
+        gas = cfg.gas_scale * (TARGETS["n_icm"] / max(med["n_icm"], 1.0)) ** 0.5
+        cfg = replace(cfg, richness_norm=round(richness, 1), agn_scale=round(agn, 2), gas_scale=round(gas, 3))
     return cfg
 
 

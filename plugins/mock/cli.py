@@ -21,6 +21,9 @@ def generate(
     directory: Path = typer.Argument(..., help="Output catalogue directory (halos.fits, events/, galaxies.fits)."),
     n_clusters: int = typer.Option(3285, "--n-clusters", min=1, help="Number of clusters (the paper has 3,285)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Generator seed."),
+    mode: str = typer.Option("photon-list", "--mode",
+                             help="photon-list (the paper's SIXTE photon lists: no PSF, vignetting or background) "
+                                  "or events (eROSITA PSF, vignetting, particle and sky background)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes (default: 2 for large catalogues)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a catalogue already in DIRECTORY."),
 ) -> None:
@@ -28,13 +31,16 @@ def generate(
     from rich.console import Console
     from rich.progress import Progress
 
-    from .generator import generate_catalogue
+    from .generator import MockConfig, generate_catalogue
 
+    if mode not in ("photon-list", "events"):
+        raise typer.BadParameter(f"must be 'photon-list' or 'events', got {mode!r}", param_hint="--mode")
     console = Console(stderr=True)
     t0 = time.time()
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("generating", total=n_clusters)
         generate_catalogue(directory, n_clusters=n_clusters, seed=seed, workers=workers, overwrite=overwrite,
+                           config=MockConfig(mode=mode),
                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     console.print(f"wrote {n_clusters} clusters to {directory} in {time.time() - t0:.1f} s")
 
@@ -42,26 +48,32 @@ def generate(
 @app.command("describe")
 def describe(
     directory: Path = typer.Argument(..., help="Catalogue directory."),
-    as_json: bool = typer.Option(False, "--json", help="Print the Table-1 summary as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the Table-1 summary and the physics statistics as JSON."),
     out: Optional[Path] = typer.Option(None, "--out", help="Gallery directory (default: DIRECTORY/gallery)."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Processed-array cache (default: $MASSBENCH_CACHE)."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG gallery."),
 ) -> None:
-    """Print Table 1 (min, median, max) of a catalogue and write a gallery like the paper's Figures 1-2."""
+    """Print Table 1 (min, median, max) and the mock's physics statistics; write a gallery like Figures 1-2.
+
+    JSON: Table 1's keys (log10_m500c, redshift, n_phot, n_icm, n_agn, n_gal) and "physics"
+    (``massbench.plugins.mock.describe.physics_summary``).
+    """
     from rich.console import Console
     from rich.table import Table
 
     from massbench.estimator import default_cache_dir
 
-    from .describe import PAPER_TABLE1, TABLE1_KEYS, gallery, table1_summary
+    from .describe import (PAPER_TABLE1, TABLE1_KEYS, gallery, physics_rows, physics_summary, read_halo_truth,
+                           table1_summary)
     from .loader import load_catalogue
 
     console = Console(stderr=True)
     cat = load_catalogue(directory, cache_dir or default_cache_dir(), name="magneticum-sixte")
     summary = table1_summary(cat)
+    physics = physics_summary(cat, read_halo_truth(directory))
     files = [] if no_figures else gallery(cat, out or Path(directory) / "gallery")
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps({**summary, "physics": physics.to_dict()}, indent=2))
     else:
         table = Table(title=f"{directory}: {len(cat)} clusters (paper's Table 1 in brackets)")
         for col in ("quantity", "min", "median", "max"):
@@ -74,6 +86,12 @@ def describe(
                 continue
             table.add_row(k, *(f"{s[q]:.4g} [{pv:.4g}]" for q, pv in zip(("min", "median", "max"), p)))
         Console().print(table)
+        phys = Table(title="Physics statistics (truth maps, 0.5-10 keV; n/a where an input is absent)")
+        for col, justify in (("statistic", "left"), ("value", "right"), ("definition", "left")):
+            phys.add_column(col, justify=justify)
+        for row in physics_rows(physics):
+            phys.add_row(*row)
+        Console().print(phys)
     for note in cat.meta.get("notes", []):
         console.print(f"note: {note}")
     for f in files:

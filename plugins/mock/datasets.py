@@ -36,20 +36,26 @@ class ErositaMock:
     n_clusters : number of clusters (the paper has 3,285); smaller catalogues are random subsets of the
         same flattened parent selection, so they keep its mass and redshift distributions.
     seed : generator seed (box realisation, observables, photons).
+    mode : "photon-list" (default; what the paper's notebook reads: SIXTE photon lists, no PSF,
+        vignetting or background) or "events" (eROSITA PSF, vignetting, particle and sky background).
     cache_dir : where raw files and processed arrays go (default: the run's cache directory).
     """
 
     name = "erosita-mock"
 
-    def __init__(self, n_clusters: int = 3285, seed: int = 0, cache_dir: Optional[str] = None) -> None:
+    def __init__(self, n_clusters: int = 3285, seed: int = 0, mode: str = "photon-list",
+                 cache_dir: Optional[str] = None) -> None:
         if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or n_clusters < 1:
             raise ConfigError(f"dataset {self.name!r}: param 'n_clusters' must be a positive integer, got {n_clusters!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"dataset {self.name!r}: param 'seed' must be a non-negative integer, got {seed!r}")
+        if mode not in ("photon-list", "events"):
+            raise ConfigError(f"dataset {self.name!r}: param 'mode' must be 'photon-list' or 'events', got {mode!r}")
         if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
             raise ConfigError(f"dataset {self.name!r}: param 'cache_dir' must be a path string, got {cache_dir!r}")
         self.n_clusters = n_clusters
         self.seed = seed
+        self.mode = mode
         self.cache_dir = cache_dir
 
     def raw_directory(self, context: Any = None) -> Path:
@@ -57,12 +63,12 @@ class ErositaMock:
         from .generator import GENERATOR_VERSION
 
         return (_cache_root(self.cache_dir, context) / self.name / "raw"
-                / f"n{self.n_clusters}-seed{self.seed}-v{GENERATOR_VERSION}")
+                / f"n{self.n_clusters}-seed{self.seed}-{self.mode}-v{GENERATOR_VERSION}")
 
     def ensure_raw(self, context: Any = None) -> Path:
         """Generate the raw catalogue if it is not there yet (atomically: a temporary directory is renamed)."""
         from .formats import HALOS_FILE
-        from .generator import generate_catalogue
+        from .generator import MockConfig, generate_catalogue
         from .loader import _lock
 
         raw = self.raw_directory(context)
@@ -75,7 +81,7 @@ class ErositaMock:
             if tmp.exists():
                 shutil.rmtree(tmp)
             try:
-                generate_catalogue(tmp, self.n_clusters, self.seed)
+                generate_catalogue(tmp, self.n_clusters, self.seed, config=MockConfig(mode=self.mode))
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -89,7 +95,10 @@ class ErositaMock:
         from .loader import load_catalogue
 
         raw = self.ensure_raw(context)
-        meta = {"generator": {"n_clusters": self.n_clusters, "seed": self.seed}, "raw_dir": str(raw)}
+        from .generator import GENERATOR_VERSION
+
+        meta = {"generator": {"n_clusters": self.n_clusters, "seed": self.seed, "mode": self.mode,
+                              "version": GENERATOR_VERSION}, "raw_dir": str(raw)}
         return load_catalogue(raw, _cache_root(self.cache_dir, context), name=self.name, meta=meta)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from massbench.errors import DataError
 
-from .formats import COMPONENTS, EVENT_COLUMNS, EVENTS_DIR, convert_column, fits_columns, table_columns
+from .formats import COMPONENTS, EVENT_COLUMNS, EVENTS_DIR, PHOTON_COLUMNS, convert_column, fits_columns, table_columns
 from .instrument import EROSITA, ErositaSetup
 
 
@@ -119,18 +119,22 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
 
 def write_event_file(path: Path, cluster_id: int, redshift: float, time: np.ndarray, ra: np.ndarray,
                      dec: np.ndarray, signal: np.ndarray, component: np.ndarray, src_id: np.ndarray,
-                     setup: ErositaSetup = EROSITA, extra_header: dict[str, Any] | None = None) -> None:
-    """Write a SIXTE-style event list (extension EVENTS) with mock truth columns COMPONENT and SRC_ID."""
+                     setup: ErositaSetup = EROSITA, extra_header: dict[str, Any] | None = None,
+                     photon_list: bool = False) -> None:
+    """Write a SIXTE-style event list (extension EVENTS, measured energies in SIGNAL) or, with
+    ``photon_list``, a photon list (extension PHOTONS, true energies in ENERGY), with the mock truth
+    columns COMPONENT and SRC_ID."""
     from astropy.io import fits
 
     order = np.argsort(time, kind="stable")
     labels = np.array(COMPONENTS, dtype="S3")[np.asarray(component, dtype=np.int64)]
+    ecol, columns, ext = ("ENERGY", PHOTON_COLUMNS, "PHOTONS") if photon_list else ("SIGNAL", EVENT_COLUMNS, "EVENTS")
     data = {"TIME": np.asarray(time)[order], "RA": np.asarray(ra)[order], "DEC": np.asarray(dec)[order],
-            "SIGNAL": np.asarray(signal, dtype=np.float32)[order], "COMPONENT": labels[order],
+            ecol: np.asarray(signal, dtype=np.float32)[order], "COMPONENT": labels[order],
             "SRC_ID": np.asarray(src_id, dtype=np.int32)[order]}
-    hdu = fits.BinTableHDU.from_columns(fits_columns(EVENT_COLUMNS, data), name="EVENTS")
+    hdu = fits.BinTableHDU.from_columns(fits_columns(columns, data), name=ext)
     h = hdu.header
-    h["HDUCLAS1"] = "EVENTS"
+    h["HDUCLAS1"] = ext
     h["TELESCOP"] = ("eROSITA", "mock observation (massbench)")
     h["INSTRUME"] = ("TM1-7", "seven telescopes combined")
     h["EXPOSURE"] = (setup.exposure_s, "[s] exposure time")

@@ -76,7 +76,17 @@ EVENT_COLUMNS = (
     Column("DEC", "deg", "D", "declination of the pixel centre [deg]"),
     Column("SIGNAL", "keV", "E", "measured energy [keV]"),
     Column("COMPONENT", "", "3A", "source component: ICM, AGN or BKG (truth; absent in real data)"),
-    Column("SRC_ID", "", "J", "source id (0 background, 1 ICM, 2... AGN)"),
+    Column("SRC_ID", "", "J", "source id (0 background, 1 cluster ICM, 2... AGN, 1000000... neighbour ICM)"),
+)
+
+#: SIXTE photon lists (``*phlist.fits``, extension PHOTONS): true positions and energies, plus mock truth
+PHOTON_COLUMNS = (
+    Column("TIME", "s", "D", "arrival time [s]"),
+    Column("RA", "deg", "D", "right ascension [deg]"),
+    Column("DEC", "deg", "D", "declination [deg]"),
+    Column("ENERGY", "keV", "E", "photon energy [keV]"),
+    Column("COMPONENT", "", "3A", "source component: ICM, AGN or BKG (truth; absent in real data)"),
+    Column("SRC_ID", "", "J", "source id (1 cluster ICM, 2... AGN, 1000000... neighbour ICM)"),
 )
 
 GALAXY_COLUMNS = (

@@ -7,7 +7,8 @@ snapshots, so its progenitors sit near the same box position.
 
 Built here, step by step:
 
-1. Lineages: the halos of the last snapshot (z = 0.066) above 10^13.5 h^-1 Msun, a Poisson
+1. Lineages: the halos of the last snapshot (z = 0.066) above 10^13 h^-1 Msun (those below 10^13.5
+   never enter the sample but are painted as projected neighbours), a Poisson
    realisation of the Tinker et al. (2008) M500c mass function in the periodic 352 h^-1 Mpc box.
 2. Mass histories back to each snapshot from the mean accretion rate of Fakhouri, Ma &
    Boylan-Kolchin (2010, eq. 2), dM/dt = 46.1 Msun/yr (M / 1e12 Msun)^1.1 (1 + 1.11 z) E(z), integrated
@@ -36,6 +37,8 @@ from .cosmology import BOX_SIZE_HMPC, H, SNAPSHOT_REDSHIFTS
 from .halo_model import displacement_rms_1d, growth_factor, linear_power, mass_function_500c, tinker10_bias
 
 LOG_M_MIN = 13.5
+#: lower mass limit of the lineages kept as projected neighbours (their ICM is painted into the maps)
+LOG_M_MIN_NEIGHBOUR = 13.0
 LOG_M_MAX = 15.1  # upper edge of the last 0.1 dex bin; the paper's most massive halo is 10^15.07
 PARENT_SIZE = 3285
 MAH_SCATTER = 0.5
@@ -162,26 +165,55 @@ def flattened_selection(masses: np.ndarray, rng: np.random.Generator, n_target: 
     return [(int(pairs[i, 0]), int(pairs[i, 1])) for i in sel]
 
 
-def build_halo_sample(rng: np.random.Generator, n_clusters: int, box: float = BOX_SIZE_HMPC,
-                      parent_size: int = PARENT_SIZE) -> HaloSample:
-    """The selected halos of a catalogue of ``n_clusters`` (a random subset of the flattened parent sample)."""
+@dataclass
+class Lineages:
+    """Every lineage of the box (z = 0.066 mass >= 10^13 h^-1 Msun): masses and positions at each snapshot.
+
+    ``masses`` (n_lineages, n_snapshots) M500c [h^-1 Msun]; ``snapshots``/``redshifts`` the columns'
+    snapshots (z = 0.066 first); positions follow :meth:`positions`.
+    """
+
+    masses: np.ndarray
+    snapshots: np.ndarray
+    redshifts: np.ndarray
+    pos0: np.ndarray  # (n_lineages, 3) at the first snapshot
+    psi: np.ndarray  # (n_lineages, 3) Zel'dovich displacement per unit growth
+    growth: np.ndarray  # D(z) - D(z0) per snapshot
+    box_size: float = BOX_SIZE_HMPC
+
+    def positions(self, snapshot_index: int) -> np.ndarray:
+        """Comoving positions [h^-1 Mpc] of every lineage at the snapshot of column ``snapshot_index``."""
+        return np.mod(self.pos0 + self.growth[snapshot_index] * self.psi, self.box_size)
+
+
+def build_halo_catalogue(rng: np.random.Generator, n_clusters: int, box: float = BOX_SIZE_HMPC,
+                         parent_size: int = PARENT_SIZE) -> tuple[HaloSample, Lineages]:
+    """The selected halos of a catalogue of ``n_clusters`` and every lineage of the box (for neighbours)."""
     snaps = np.array(sorted(SNAPSHOT_REDSHIFTS, reverse=True))  # 136 (z = 0.066) first
     zs = np.array([SNAPSHOT_REDSHIFTS[s] for s in snaps])
     z0 = float(zs[0])
-    m0 = sample_masses(rng, z0, box**3)
+    m0 = sample_masses(rng, z0, box**3, log_m_min=LOG_M_MIN_NEIGHBOUR)
     rate = np.exp(rng.normal(-0.5 * MAH_SCATTER**2, MAH_SCATTER, len(m0)))
     masses = mass_histories(m0, z0, zs, rate)
     pos0 = clustered_positions(rng, tinker10_bias(m0, z0), box, z0)
     psi = rng.normal(0.0, displacement_rms_1d(0.0), (len(m0), 3))
+    d0 = growth_factor(z0)
+    dz = np.array([growth_factor(float(z)) for z in zs]) - d0
+    lineages = Lineages(masses, snaps, zs, pos0, psi, dz, box)
     chosen = flattened_selection(masses, rng, max(parent_size, n_clusters))
     if n_clusters < len(chosen):
         keep = np.sort(rng.choice(len(chosen), size=n_clusters, replace=False))
         chosen = [chosen[i] for i in keep]
     lin = np.array([c[0] for c in chosen], dtype=np.int64)
     si = np.array([c[1] for c in chosen], dtype=np.int64)
-    d0 = growth_factor(z0)
-    dz = np.array([growth_factor(float(z)) for z in zs])
-    pos = np.mod(pos0[lin] + (dz[si] - d0)[:, None] * psi[lin], box)
+    pos = np.mod(pos0[lin] + dz[si][:, None] * psi[lin], box)
     order = np.lexsort((-masses[lin, si], si))
-    return HaloSample(tree_id=lin[order], snapshot=snaps[si][order], redshift=zs[si][order],
-                      m500c=masses[lin, si][order], pos=pos[order], accretion_factor=rate[lin][order], box_size=box)
+    sample = HaloSample(tree_id=lin[order], snapshot=snaps[si][order], redshift=zs[si][order],
+                        m500c=masses[lin, si][order], pos=pos[order], accretion_factor=rate[lin][order], box_size=box)
+    return sample, lineages
+
+
+def build_halo_sample(rng: np.random.Generator, n_clusters: int, box: float = BOX_SIZE_HMPC,
+                      parent_size: int = PARENT_SIZE) -> HaloSample:
+    """The selected halos of a catalogue of ``n_clusters`` (a random subset of the flattened parent sample)."""
+    return build_halo_catalogue(rng, n_clusters, box, parent_size)[0]

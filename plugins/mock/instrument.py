@@ -8,7 +8,9 @@ The PSF is a King profile with core radius 7.5 arcsec and index 1.5, whose half-
 26 arcsec, the survey-averaged value. Energies are smeared with a Gaussian of FWHM
 138 eV (E / 6 keV)^0.5 (the CCD resolution scaled as sqrt(E)). Photoelectric absorption by the
 Galaxy uses N_H = 3e20 cm^-2 and the Morrison & McCammon (1983) cross-section approximated as
-sigma(E) = 2.4e-22 (E / keV)^(-8/3) cm^2. Vignetting is not modelled.
+sigma(E) = 2.4e-22 (E / keV)^(-8/3) cm^2. The PSF, the CCD resolution and the sky pixels apply only in
+the ``events`` observation mode, together with vignetting and background (:mod:`.background`); the
+default ``photon-list`` mode keeps photons at their sky positions and true energies (:mod:`.xray`).
 """
 
 from __future__ import annotations

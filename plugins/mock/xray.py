@@ -1,25 +1,30 @@
-"""Mock eROSITA photons of one cluster field: ICM, AGN and background (paper section 2.1).
+"""Mock eROSITA photons of one cluster field: ICM (cluster, subcluster, neighbours), AGN, background.
 
-- ICM: 3D positions drawn by inverse-CDF sampling of r^2 epsilon(r) for the emissivity profile of
-  :mod:`.morphology` out to 4 R500c (the PHOX light cone's 10 Mpc depth spans several R500c), then
-  projected and stretched by the axis ratio. The profile is normalised so the emission inside the
-  R500c sphere equals the cluster's own bolometric L_X; spectra are bremsstrahlung at the cluster's T
-  (0.6 T in a cool core's compact component; the subcluster at its own T), redshifted.
+Paper section 2.1; mock v2 (docs/mock.md).
+
+- ICM (:mod:`.icm`): the gas-budget model. Photon radii are drawn by inverse-CDF sampling of the
+  emission measure out to 4 R500c in two zones, the core (r < 0.15 R500c, at T_core) and the rest (at
+  T), projected and stretched by the axis ratio; each zone's luminosity is Lambda(T) EM, spectra are a
+  thermal plasma with lines (:mod:`.spectra`), redshifted. A merging subcluster takes its share of the
+  gas budget at its own offset. **Neighbouring halos** (every lineage of the box above 10^13 h^-1 Msun
+  at the cluster's snapshot, within the cone of the field and +-box/2 along the line of sight, the
+  paper's box projection) are painted with the same model at their own distances.
 - AGN: point sources with absorbed power-law spectra (:func:`.spectra.powerlaw_count_rates`). Cluster
   members host AGN with a fraction that rises toward group scales (f proportional to M500c^-0.3;
-  Martini et al. 2009 and Arnold et al. 2009 find higher AGN fractions in groups); field AGN of the
-  whole simulation volume are projected into the field ("light from AGN sources simulated in the
-  Magneticum volume", paper section 2.1): uniform density within +-box/2 along the line of sight,
-  each at its own distance. Luminosities (intrinsic 0.5-2 keV) follow the
-  double power-law soft X-ray luminosity function shape of Hasinger, Miyaji & Schmidt (2005):
-  slopes 0.87 and 2.57 around L* = 10^43.5 erg/s, between 10^41 and 10^45.5 erg/s; photon index
-  N(1.9, 0.2) (Nandra & Pounds 1994); 30 % absorbed with log N_H uniform in 21.5-23 (Ueda et al. 2014).
-- Background: uniform over the field, half instrumental (flat in energy), half unresolved cosmic
-  background (Gamma = 1.4 through the effective area); only its total rate is free.
-- Instrument (:mod:`.instrument`): counts from the effective area and Galactic absorption, Poisson
-  numbers, King PSF, energies drawn per photon then smeared by the CCD response (so bands are
-  consistent by construction), positions snapped to 9.6 arcsec sky-pixel centres (the paper assumes
-  photons at pixel centres), 31 arcmin field radius, uniform arrival times over 2 ks.
+  Martini et al. 2009, Koulouridis et al. 2018). Field AGN fill the same cone as the neighbours:
+  uniform comoving density within +-box/2 along the line of sight, so the number at distance d grows as
+  d^2 (N(>S) keeps the Euclidean slope of a uniform population instead of the S^-1/2 of a cylinder);
+  each at its own distance and redshift. Luminosities (intrinsic 0.5-2 keV) follow the double
+  power-law soft X-ray luminosity function shape of Hasinger, Miyaji & Schmidt (2005): slopes 0.87 and
+  2.57 around L* = 10^43.5 erg/s, between 10^41 and 10^45.5 erg/s; photon index N(1.9, 0.2) (Nandra &
+  Pounds 1994); 30 % absorbed with log N_H uniform in 21.5-23 (Ueda et al. 2014).
+- Two observation modes (:data:`MODES`):
+  ``photon-list`` (default): what the paper's notebook reads (SIXTE ``*phlist.fits``): photons at their
+  sky positions and true energies, no PSF, no vignetting, no background.
+  ``events``: the eROSITA King PSF, vignetting (:mod:`.background`), particle and sky background at
+  published levels, positions at 9.6 arcsec sky-pixel centres, CCD energy resolution.
+  Both: counts from the on-axis effective area and Galactic absorption, Poisson numbers, 31 arcmin
+  field radius, uniform arrival times over 2 ks.
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cosmology import H, MPC_CM, comoving_distance_hmpc, luminosity_distance_cm, redshift_at_comoving_distance
+from . import icm
+from .cosmology import H, MPC_CM, comoving_distance_hmpc, redshift_at_comoving_distance
 from .instrument import EROSITA, ErositaSetup, observed_signal, psf_offsets_arcsec
-from .projection import tangent_to_sky
-from .spectra import (cxb_count_shape, particle_count_shape, powerlaw_count_rates, sample_energies,
-                      thermal_count_rates)
+from .projection import photon_maps, sky_to_projected, tangent_to_sky
+from .spectra import powerlaw_count_rates, sample_energies, thermal_count_rates
 
 ARCSEC = np.pi / (180.0 * 3600.0)
-RMAX_R500 = 4.0
+#: observation modes: the paper's SIXTE photon lists, or instrument-level event lists
+MODES = ("photon-list", "events")
+#: SRC_ID of the cluster's own gas, the subcluster's, AGN (2 + k) and neighbours (NBR_SRC0 + k)
+SRC_CLUSTER, SRC_SUB, NBR_SRC0 = 1, 1, 1_000_000
 XLF_GAMMA1, XLF_GAMMA2, XLF_LOG_LSTAR = 0.87, 2.57, 43.5
 XLF_LOG_LMIN, XLF_LOG_LMAX = 41.0, 45.5
 ICM, AGN, BKG = 0, 1, 2
@@ -77,22 +85,6 @@ def draw_agn(n: int, x: np.ndarray, y: np.ndarray, los_offset: np.ndarray, rng: 
     return AGNSources(np.asarray(x, float), np.asarray(y, float), lum, gamma, nh, np.asarray(los_offset, float))
 
 
-def _emissivity_cdf(r_frac: np.ndarray, beta: float, rc: float, alpha: float, rs: float, eps: float) -> np.ndarray:
-    x = r_frac / rc
-    em = x ** (-alpha) / (1 + x**2) ** (3 * beta - alpha / 2) / (1 + (r_frac / rs) ** 3) ** (eps / 3)
-    integrand = r_frac**2 * em
-    return np.concatenate([[0.0], np.cumsum(0.5 * (integrand[1:] + integrand[:-1]) * np.diff(r_frac))])
-
-
-_RGRID = np.concatenate([[0.0], np.logspace(-4, np.log10(RMAX_R500), 600)])
-
-
-def _radial_sampler(beta: float, rc: float, alpha: float, rs: float, eps: float) -> tuple[np.ndarray, float]:
-    cdf = _emissivity_cdf(np.maximum(_RGRID, 1e-6), beta, rc, alpha, rs, eps)
-    frac500 = float(np.interp(1.0, _RGRID, cdf) / cdf[-1])
-    return cdf / cdf[-1], frac500
-
-
 def _project_3d(n: int, r: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     cos_t = rng.uniform(-1, 1, n)
     phi = rng.uniform(0, 2 * np.pi, n)
@@ -107,9 +99,91 @@ def _stretch(x: np.ndarray, y: np.ndarray, q: float, angle: float) -> tuple[np.n
     return u * c - w * s, u * s + w * c
 
 
+
+
+@dataclass
+class GasSource:
+    """One halo's gas as seen from the cluster field.
+
+    ``x``, ``y``: centre [comoving h^-1 Mpc] transverse to the line of sight, at the source's own distance
+    (scaled to the cluster plane by d_c / (d_c + los_offset) when painted);
+    ``r500c`` [comoving h^-1 Mpc]; ``m_gas`` [h^-1 Msun] within R500c; ``t_kev``; ``gas`` its profile (one
+    row of :class:`.icm.GasProfiles`); ``los_offset`` [comoving h^-1 Mpc] behind the cluster (0 for the
+    cluster's own gas); ``src_id`` written to the event file.
+    """
+
+    x: float
+    y: float
+    r500c: float
+    m_gas: float
+    t_kev: float
+    gas: dict[str, float]
+    axis_ratio: float = 1.0
+    angle: float = 0.0
+    los_offset: float = 0.0
+    src_id: int = SRC_CLUSTER
+
+
+def _source_distance(d_c: float, los_offset: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(comoving distance [h^-1 Mpc], redshift, luminosity distance [cm]) of sources ``los_offset`` behind."""
+    d = np.maximum(d_c + np.asarray(los_offset, float), 1.0)
+    z = redshift_at_comoving_distance(d)
+    return d, z, (1.0 + z) * d / H * MPC_CM
+
+
+def gas_photons(rng: np.random.Generator, src: GasSource, z_snap: float, d_c: float, texp: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, icm.Emission]:
+    """Photons of one gas source: cluster-plane x, y [comoving h^-1 Mpc], true energies [keV], its emission.
+
+    The halo's physical state is that of the snapshot (``z_snap``, the paper's box projection); its flux
+    and spectrum follow its own distance (``src.los_offset`` behind the cluster at ``d_c``).
+    """
+    prof = icm.GasProfiles.of(src.gas)
+    integ = icm.profile_integrals(prof)
+    em = icm.emission(np.array([src.m_gas]), np.array([src.t_kev]), np.array([src.r500c]), np.array([z_snap]), prof, integ)
+    d, z_src, d_l = (float(v) for v in _source_distance(d_c, src.los_offset))
+    scale = d_c / d  # comoving lengths at the source -> the cluster plane
+    xs, ys, es = [], [], []
+    for lo, hi, kt, lum in ((0.0, icm.CORE_RADIUS, src.t_kev * src.gas["t_core"], float(em.core[0])),
+                            (icm.CORE_RADIUS, icm.RMAX, src.t_kev, float(em.r015_1[0] + em.outer[0]))):
+        rates = thermal_count_rates(kt, lum, z_src, d_l)
+        n = rng.poisson(rates.sum() * texp)
+        if n == 0:
+            continue
+        r = icm.sample_radii(icm.radial_sampler(integ, 0, lo, hi), n, rng) * src.r500c
+        x, y = _project_3d(n, r, rng)
+        if src.axis_ratio < 1.0:
+            x, y = _stretch(x, y, src.axis_ratio, src.angle)
+        xs.append((x + src.x) * scale), ys.append((y + src.y) * scale), es.append(sample_energies(rates, n, rng))
+    cat = lambda a: np.concatenate(a) if a else np.zeros(0)  # noqa: E731
+    return cat(xs), cat(ys), cat(es), em
+
+
+def draw_field_agn(rng: np.random.Generator, z: float, density: float, box: float,
+                   setup: ErositaSetup = EROSITA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Field AGN in the cone of the field: cluster-plane x, y [comoving h^-1 Mpc] and line-of-sight offsets.
+
+    Uniform comoving ``density`` [(h^-1 Mpc)^-3] within +-box/2 of the cluster along the line of sight and
+    within the field radius on the sky: the count at distance d grows as d^2 (a cone, not a cylinder).
+    """
+    d_c = comoving_distance_hmpc(z)
+    theta = np.radians(setup.fov_radius_arcmin / 60.0)
+    a, b = max(d_c - 0.5 * box, 1.0), d_c + 0.5 * box
+    volume = np.pi * theta**2 * (b**3 - a**3) / 3.0
+    n = rng.poisson(density * volume)
+    d = (a**3 + rng.random(n) * (b**3 - a**3)) ** (1.0 / 3.0)
+    rt = theta * np.sqrt(rng.random(n)) * d_c
+    phi = rng.uniform(0, 2 * np.pi, n)
+    return rt * np.cos(phi), rt * np.sin(phi), d - d_c
+
+
 @dataclass
 class Photons:
-    """Photons of one field: sky position [deg], true and measured energy [keV], time [s], component, source id."""
+    """Photons of one field: sky position [deg], true and measured energy [keV], time [s], component, source id.
+
+    ``n_nbr``: photons of neighbouring halos in the 0.5-10 keV map (as the loader counts them);
+    ``emission``: the cluster's own gas luminosities (:class:`.icm.Emission`, main halo plus subcluster).
+    """
 
     ra: np.ndarray
     dec: np.ndarray
@@ -118,88 +192,70 @@ class Photons:
     time: np.ndarray
     component: np.ndarray
     src_id: np.ndarray
+    n_nbr: float = 0.0
 
 
-def make_photons(rng: np.random.Generator, z: float, r500c: float, kt: float, lx: float, morph: dict[str, float],
-                 agn: AGNSources, bkg_rate: float, setup: ErositaSetup = EROSITA) -> Photons:
-    """All photons of one cluster field.
+def make_photons(rng: np.random.Generator, z: float, gas_sources: list[GasSource], agn: AGNSources,
+                 mode: str = "photon-list", setup: ErositaSetup = EROSITA) -> Photons:
+    """All photons of one cluster field at snapshot redshift ``z`` (see the module docstring).
 
-    ``r500c`` [comoving h^-1 Mpc], ``kt`` [keV], ``lx`` bolometric L_X within R500c [erg/s], ``morph`` one row
-    of :class:`.morphology.Morphology`, ``bkg_rate`` background [counts/s/deg^2] over 0.2-12 keV.
+    ``gas_sources``: the cluster's own gas first, then a subcluster and neighbours; ``agn``: members
+    and field AGN; ``mode``: one of :data:`MODES`.
     """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     texp = setup.exposure_s
-    d_l = luminosity_distance_cm(z)
     d_c = comoving_distance_hmpc(z)
     xs, ys, es, comps, srcs = [], [], [], [], []
-
-    def emit(kt_c: float, lum: float, sampler: tuple[np.ndarray, float], r500: float, cx: float, cy: float,
-             q: float, ang: float, comp_l: float) -> None:
-        cdf, frac500 = sampler
-        rates = thermal_count_rates(kt_c, lum / frac500 * comp_l, z, d_l)
-        n = rng.poisson(rates.sum() * texp)
-        r = np.interp(rng.random(n), cdf, _RGRID) * r500
-        x, y = _project_3d(n, r, rng)
-        if q < 1.0:
-            x, y = _stretch(x, y, q, ang)
-        xs.append(x + cx), ys.append(y + cy), es.append(sample_energies(rates, n, rng))
-        comps.append(np.full(n, ICM, np.int8)), srcs.append(np.ones(n, np.int32))
-
-    m = morph
-    main = _radial_sampler(m["beta"], m["rc_frac"], m["alpha"], m["rs_frac"], m["eps"])
-    emit(kt, lx, main, r500c, 0.0, 0.0, m["axis_ratio"], m["angle"], 1.0 - m["cc_frac"])
-    if m["cool_core"] and m["cc_frac"] > 0:
-        core = _radial_sampler(0.8, m["cc_rc_frac"], 0.0, 10.0, 0.0)
-        emit(0.6 * kt, lx, core, r500c, 0.0, 0.0, m["axis_ratio"], m["angle"], m["cc_frac"])
-    xi = m["merger_ratio"]
-    if xi > 0:
-        from .scaling import fitted_relations
-
-        rel = fitted_relations()
-        r500s = r500c * xi ** (1.0 / 3.0)
-        off = m["sub_offset_frac"] * r500c
-        sub = _radial_sampler(0.666, 0.2, 0.0, 1.0, 2.0)
-        emit(kt * xi ** rel["T"].alpha, lx * xi ** rel["L_X"].alpha, sub, r500s, off * np.cos(m["sub_angle"]),
-             off * np.sin(m["sub_angle"]), 1.0, 0.0, 1.0)
+    for src in gas_sources:
+        x, y, e, _ = gas_photons(rng, src, z, d_c, texp)
+        xs.append(x), ys.append(y), es.append(e)
+        comps.append(np.full(len(x), ICM, np.int8)), srcs.append(np.full(len(x), src.src_id, np.int32))
     if len(agn):
-        z_src = redshift_at_comoving_distance(np.maximum(d_c + agn.los_offset, 1.0))
-        d_src = (1.0 + z_src) * np.maximum(d_c + agn.los_offset, 1.0) / H * MPC_CM
-        rates = powerlaw_count_rates(agn.gamma, agn.nh, agn.lum, z_src, d_src)
+        _, z_src, d_l = _source_distance(d_c, agn.los_offset)
+        rates = powerlaw_count_rates(agn.gamma, agn.nh, agn.lum, z_src, d_l)
         counts = rng.poisson(rates.sum(axis=1) * texp)
         for k in np.flatnonzero(counts):
             n = int(counts[k])
             xs.append(np.full(n, agn.x[k])), ys.append(np.full(n, agn.y[k]))
             es.append(sample_energies(rates[k], n, rng))
             comps.append(np.full(n, AGN, np.int8)), srcs.append(np.full(n, 2 + k, np.int32))
-    # sources: comoving offsets -> gnomonic offsets [rad], PSF
     x = np.concatenate(xs) if xs else np.zeros(0)
     y = np.concatenate(ys) if ys else np.zeros(0)
-    sx, sy = x / d_c, y / d_c
-    cz = np.sqrt(np.clip(1 - sx**2 - sy**2, 1e-12, None))
-    px, py = psf_offsets_arcsec(len(x), rng, setup)
-    xi_t = sx / cz + px * ARCSEC
-    eta_t = sy / cz + py * ARCSEC
     energy = np.concatenate(es) if es else np.zeros(0)
     comp = np.concatenate(comps) if comps else np.zeros(0, np.int8)
     src = np.concatenate(srcs) if srcs else np.zeros(0, np.int32)
-    # background: uniform over the field of view
+    # cluster-plane comoving offsets -> gnomonic offsets [rad]
+    sx, sy = x / d_c, y / d_c
+    cz = np.sqrt(np.clip(1 - sx**2 - sy**2, 1e-12, None))
+    xi_t, eta_t = sx / cz, sy / cz
     fov = setup.fov_radius_arcmin * 60 * ARCSEC
-    area_deg2 = np.pi * (setup.fov_radius_arcmin / 60.0) ** 2
-    nb = rng.poisson(bkg_rate * texp * area_deg2)
-    rb = fov * np.sqrt(rng.random(nb))
-    pb = rng.uniform(0, 2 * np.pi, nb)
-    shape = 0.5 * particle_count_shape() + 0.5 * cxb_count_shape()
-    xi_t = np.concatenate([xi_t, rb * np.cos(pb)])
-    eta_t = np.concatenate([eta_t, rb * np.sin(pb)])
-    energy = np.concatenate([energy, sample_energies(shape, nb, rng)])
-    comp = np.concatenate([comp, np.full(nb, BKG, np.int8)])
-    src = np.concatenate([src, np.zeros(nb, np.int32)])
-    # sky pixels (centred on the pointing) and the field of view
-    pix = setup.pixel_arcsec * ARCSEC
-    xi_q = np.round(xi_t / pix) * pix
-    eta_q = np.round(eta_t / pix) * pix
-    keep = xi_q**2 + eta_q**2 <= fov**2
-    xi_q, eta_q, energy, comp, src = xi_q[keep], eta_q[keep], energy[keep], comp[keep], src[keep]
-    ra, dec = tangent_to_sky(xi_q, eta_q, setup.ra_pointing_deg, setup.dec_pointing_deg)
-    signal = observed_signal(energy, rng)
+    if mode == "events":
+        from .background import sample_background, vignetting
+
+        keep = rng.random(len(energy)) < vignetting(np.hypot(xi_t, eta_t) / ARCSEC / 60.0, energy)
+        xi_t, eta_t, energy, comp, src = xi_t[keep], eta_t[keep], energy[keep], comp[keep], src[keep]
+        px, py = psf_offsets_arcsec(len(xi_t), rng, setup)
+        xi_t, eta_t = xi_t + px * ARCSEC, eta_t + py * ARCSEC
+        signal = observed_signal(energy, rng)
+        bx, by, be, bkind = sample_background(rng, texp, setup.fov_radius_arcmin)
+        # sky photons are true energies through the CCD response; particle events are measured already
+        bsig = np.where(bkind == 0, be, observed_signal(be, rng))
+        xi_t, eta_t = np.concatenate([xi_t, bx]), np.concatenate([eta_t, by])
+        energy, signal = np.concatenate([energy, be]), np.concatenate([signal, bsig])
+        comp = np.concatenate([comp, np.full(len(be), BKG, np.int8)])
+        src = np.concatenate([src, np.zeros(len(be), np.int32)])
+        pix = setup.pixel_arcsec * ARCSEC  # sky pixels centred on the pointing
+        xi_t, eta_t = np.round(xi_t / pix) * pix, np.round(eta_t / pix) * pix
+    else:
+        signal = energy
+    keep = xi_t**2 + eta_t**2 <= fov**2
+    xi_t, eta_t, energy, signal, comp, src = xi_t[keep], eta_t[keep], energy[keep], signal[keep], comp[keep], src[keep]
+    ra, dec = tangent_to_sky(xi_t, eta_t, setup.ra_pointing_deg, setup.dec_pointing_deg)
     time = rng.uniform(0.0, texp, len(ra))
-    return Photons(ra, dec, energy, signal, time, comp, src)
+    nbr = src >= NBR_SRC0
+    n_nbr = 0.0
+    if nbr.any():
+        px_, py_ = sky_to_projected(ra[nbr], dec[nbr], setup.ra_pointing_deg, setup.dec_pointing_deg, z)
+        n_nbr = float(photon_maps(px_, py_, signal[nbr], None, 1).sum())
+    return Photons(ra, dec, energy, signal, time, comp, src, n_nbr)
