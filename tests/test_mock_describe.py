@@ -151,26 +151,35 @@ def test_lineage_correlation_of_residuals_between_snapshots() -> None:
     assert physics_summary(cat).lineage_correlation is None  # no tree_id
 
 
-def test_cool_core_fractions_with_physical_apertures() -> None:
-    """c_SB = N(< 40 kpc) / N(< 400 kpc): 400 physical kpc is 0.310 h^-1 Mpc at z = 0.1, 0.414 at z = 0.47."""
-    mid, far = _pixel(0.2), _pixel(0.36)
-    r400 = physical_kpc_to_hmpc(400.0, np.array([0.1, 0.47]))
-    assert _radius(mid) < r400[0] < _radius(far) < r400[1]
-    assert physical_kpc_to_hmpc(40.0, np.array([0.1]))[0] > _radius(CENTRE)
-    layout = [  # (z, photons in the central pixel, at 0.2, at 0.36, at 1.5 h^-1 Mpc)
-        (0.1, 10, 90, 0, 0),  # c_SB = 0.1: cool core
-        (0.1, 5, 95, 0, 0),  # 0.05: not
-        (0.1, 0, 0, 0, 50),  # nothing inside 400 kpc: left out
-        (0.1, 10, 0, 1000, 0),  # the 0.36 pixel lies beyond 400 kpc: c_SB = 1
-        (0.47, 10, 0, 1000, 0),  # ... but inside it at z = 0.47: c_SB = 0.0099
+def test_cool_core_fractions_with_area_weighted_physical_apertures() -> None:
+    """c_SB = N(< 40 kpc) / N(< 400 kpc) with area-weighted apertures (physical kpc: 0.031 h^-1 Mpc at z = 0.1)."""
+    from massbench.plugins.mock.describe import aperture_counts_area
+
+    # a uniform map: aperture counts are the circle's area in pixels, so c_SB = (40 / 400)^2
+    flat = np.ones((2, 128, 128), np.float32)
+    pix = MAP_CENTRES[1] - MAP_CENTRES[0]
+    got = aperture_counts_area(flat, np.array([[0.031, 0.31], [0.1, 0.5]]))
+    np.testing.assert_allclose(got, np.pi * np.array([[0.031, 0.31], [0.1, 0.5]]) ** 2 / pix**2, rtol=0.02)
+    # all photons in the four central pixels: a 40 kpc circle holds its area share of them
+    core = np.zeros((1, 128, 128), np.float32)
+    core[0, 63:65, 63:65] = 25.0
+    r40 = physical_kpc_to_hmpc(40.0, np.array([0.1]))[0]
+    assert aperture_counts_area(core, np.array([[r40]]))[0, 0] == pytest.approx(100 * np.pi * r40**2 / (2 * pix) ** 2, rel=0.01)
+    layout = [  # (z, photons spread uniformly within 0.018 h^-1 Mpc of the centre, photons uniform over the map)
+        (0.1, 100, 0),  # c_SB = 100 % inside 40 kpc of this all-central source... a strong cool core
+        (0.1, 0, 128 * 128),  # uniform: c_SB = 0.01, not a cool core
+        (0.1, 0, 0),  # nothing: left out
+        (0.47, 10, 128 * 128),  # mostly uniform: c_SB ~ (10 x area share + 0.01 x ...) -> small
     ]
     icm = np.zeros((len(layout), 128, 128), np.float32)
-    for i, (_, c, m, f, o) in enumerate(layout):
-        icm[i][CENTRE], icm[i][mid], icm[i][far], icm[i][_pixel(1.5)] = c, m, f, o
-    cat = _catalogue(icm, np.linspace(13.5, 14.5, 5), [row[0] for row in layout])
-    halos = {"cluster_id": cat.cluster_id, "cool_core": np.array([True, False, True, False, False])}
-    assert physics_summary(cat, halos).cool_core_fraction == {"truth": pytest.approx(0.4), "c_sb": 0.5}
-    assert physics_summary(cat).cool_core_fraction == {"truth": None, "c_sb": 0.5}
+    for i, (_, c, u) in enumerate(layout):
+        icm[i] += u / (128 * 128)
+        icm[i, 63:65, 63:65] += c / 4
+    cat = _catalogue(icm, np.linspace(13.5, 14.5, 4), [row[0] for row in layout])
+    halos = {"cluster_id": cat.cluster_id, "cool_core": np.array([True, False, True, False])}
+    got = physics_summary(cat, halos).cool_core_fraction
+    assert got == {"truth": pytest.approx(0.5), "c_sb": pytest.approx(1 / 3), "c_sb_strong": pytest.approx(1 / 3)}
+    assert physics_summary(cat).cool_core_fraction["truth"] is None
 
 
 def test_agn_icm_pixel_ratio_in_chunks() -> None:
@@ -217,7 +226,7 @@ def test_foreign_catalogue_without_truth_gives_nulls() -> None:
     assert list(d) == PHYSICS_KEYS
     assert d["n_clusters"] == 4 and d["mode"] == "photon-list"
     assert d["icm_scatter_dex"] is None and d["agn_icm_pixel_ratio"] is None and d["lineage_correlation"] is None
-    assert d["cool_core_fraction"] == {"truth": None, "c_sb": None}
+    assert d["cool_core_fraction"] == {"truth": None, "c_sb": None, "c_sb_strong": None}
     assert set(d["n_phot_shares"].values()) == {None}
     json.dumps(d)
     rows = physics_rows(physics_summary(cat))
@@ -267,7 +276,7 @@ def test_cli_describe_json_keeps_table1_and_adds_physics(raw: Path, tmp_path: Pa
     phys = out["physics"]
     assert list(phys) == PHYSICS_KEYS and phys["n_clusters"] == 6
     assert list(phys["icm_scatter_dex"]) == ["r500c", "r015_1", "core_015", "ratio_excised_to_total"]
-    assert list(phys["cool_core_fraction"]) == ["truth", "c_sb"]
+    assert list(phys["cool_core_fraction"]) == ["truth", "c_sb", "c_sb_strong"]
     assert set(phys["agn_icm_pixel_ratio"]) == {"ratio_of_means", "median_ratio", "n_clusters"}
     assert list(phys["n_phot_shares"]) == ["agn", "agn_median", "neighbours", "neighbours_median", "background",
                                            "background_median"]

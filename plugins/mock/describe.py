@@ -12,6 +12,7 @@ and background, and the correlation of fixed-mass residuals between snapshots of
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -167,6 +168,9 @@ CORE_FRACTION = 0.15  # core aperture radius [R500c]
 CC_INNER_KPC = 40.0  # c_SB inner radius [physical kpc] (Santos et al. 2008)
 CC_OUTER_KPC = 400.0  # c_SB outer radius [physical kpc]
 CC_THRESHOLD = 0.075  # c_SB above which a cluster is a (moderate) cool core (Santos et al. 2008)
+CC_STRONG_THRESHOLD = 0.155  # c_SB above which a cluster is a strong cool core (Santos et al. 2008)
+_AREA_HALF = 24  # area-weighted apertures: central window of 2 x 24 pixels (+-0.8625 h^-1 Mpc) a side
+_AREA_SUB = 32  # sub-samples per pixel side for the area fractions
 MAP_CHUNK = 256  # clusters per chunk of memory-mapped maps (256 x 128 x 128 float64 = 34 MB; peak ~150 MB)
 
 #: mock-truth columns of halos.fits read by :func:`read_halo_truth` (absent ones are skipped)
@@ -190,7 +194,7 @@ class PhysicsSummary:
     - ``n_clusters``: clusters in the catalogue
     - ``mode``: halos.fits header keyword ``MODE`` (e.g. ``"photon-list"``, ``"events"``), else None
     - ``icm_scatter_dex``: ``{"r500c", "r015_1", "core_015", "ratio_excised_to_total"}`` [dex]
-    - ``cool_core_fraction``: ``{"truth", "c_sb"}``
+    - ``cool_core_fraction``: ``{"truth", "c_sb", "c_sb_strong"}``
     - ``agn_icm_pixel_ratio``: ``{"ratio_of_means", "median_ratio", "n_clusters"}``
     - ``n_phot_shares``: ``{"agn", "agn_median", "neighbours", "neighbours_median", "background",
       "background_median"}``
@@ -233,6 +237,44 @@ def aperture_counts(maps: np.ndarray, radii_hmpc: np.ndarray) -> np.ndarray:
     np.cumsum(flat, axis=1, dtype=np.float64, out=cum[:, 1:])
     n_inside = np.searchsorted(_PIXEL_R2_SORTED, np.asarray(radii_hmpc, dtype=np.float64) ** 2, side="right")
     return np.take_along_axis(cum, n_inside, axis=1)
+
+
+@lru_cache(maxsize=1)
+def _area_table() -> tuple[np.ndarray, np.ndarray]:
+    """Fractions of each pixel of the central window inside circles of radii ``radii`` (table, then interpolated)."""
+    pix = MAP_CENTRES[1] - MAP_CENTRES[0]
+    lo = len(MAP_CENTRES) // 2 - _AREA_HALF
+    centres = MAP_CENTRES[lo:lo + 2 * _AREA_HALF]
+    offs = (np.arange(_AREA_SUB) + 0.5) / _AREA_SUB * pix - 0.5 * pix
+    sx = (centres[:, None] + offs[None, :]).ravel()
+    sub_r = np.sqrt(sx[:, None] ** 2 + sx[None, :] ** 2).reshape(len(centres), _AREA_SUB, len(centres), _AREA_SUB)
+    sub_r = np.sort(sub_r.transpose(0, 2, 1, 3).reshape(len(centres), len(centres), -1), axis=2)
+    radii = np.linspace(0.0, _AREA_HALF * pix, 1201)
+    frac = np.empty((len(radii), len(centres), len(centres)))
+    for i in range(len(centres)):
+        for j in range(len(centres)):
+            frac[:, i, j] = np.searchsorted(sub_r[i, j], radii, side="right") / sub_r.shape[2]
+    return radii, frac
+
+
+def aperture_counts_area(maps: np.ndarray, radii_hmpc: np.ndarray) -> np.ndarray:
+    """Counts inside circular apertures with each pixel weighted by its area inside the circle.
+
+    For apertures of a few pixels (the 40 kpc of c_SB), where the pixel-centre rule is coarse: counts
+    are taken as uniform within a pixel. ``maps`` (m, 128, 128), ``radii_hmpc`` (m, k) [comoving
+    h^-1 Mpc], at most 0.86 h^-1 Mpc (the central window); returns (m, k).
+    """
+    table_r, frac = _area_table()
+    lo = len(MAP_CENTRES) // 2 - _AREA_HALF
+    win = np.asarray(maps, dtype=np.float64)[:, lo:lo + 2 * _AREA_HALF, lo:lo + 2 * _AREA_HALF]
+    radii = np.asarray(radii_hmpc, dtype=np.float64)
+    if radii.size and radii.max() > table_r[-1]:
+        raise ValueError(f"area-weighted apertures reach at most {table_r[-1]:.3f} h^-1 Mpc")
+    pos = np.interp(radii, table_r, np.arange(len(table_r)))
+    i0 = np.minimum(pos.astype(int), len(table_r) - 2)
+    t = pos - i0
+    w = frac[i0] * (1 - t)[..., None, None] + frac[i0 + 1] * t[..., None, None]  # (m, k, h, h)
+    return np.einsum("mkij,mij->mk", w, win)
 
 
 def fixed_mass_residuals(y: np.ndarray, log10_m: np.ndarray, redshift: np.ndarray) -> Optional[np.ndarray]:
@@ -316,22 +358,24 @@ class _MapPass:
 
     n_500: np.ndarray  # ICM counts in R_proj <= R500c
     n_core: np.ndarray  # ICM counts in R_proj <= 0.15 R500c
-    n_40: np.ndarray  # ICM counts in R_proj <= 40 physical kpc
-    n_400: np.ndarray  # ICM counts in R_proj <= 400 physical kpc
+    n_40: np.ndarray  # ICM counts in R_proj <= 40 physical kpc (area-weighted)
+    n_400: np.ndarray  # ICM counts in R_proj <= 400 physical kpc (area-weighted)
     agn_pixel_mean: Optional[np.ndarray]  # mean total counts over AGN-dominated pixels (NaN if none)
     icm_pixel_mean: Optional[np.ndarray]  # mean total counts over ICM-dominated pixels (NaN if none)
 
 
 def _map_pass(icm: Any, agn: Any, r500c: np.ndarray, redshift: np.ndarray, chunk: int) -> _MapPass:
     """Read the (memory-mapped) maps ``chunk`` clusters at a time; aperture counts and pixel means."""
-    radii = np.stack([r500c, CORE_FRACTION * r500c, physical_kpc_to_hmpc(CC_INNER_KPC, redshift),
-                      physical_kpc_to_hmpc(CC_OUTER_KPC, redshift)], axis=1)
-    counts = np.zeros(radii.shape)
+    radii = np.stack([r500c, CORE_FRACTION * r500c], axis=1)
+    cc_radii = np.stack([physical_kpc_to_hmpc(CC_INNER_KPC, redshift), physical_kpc_to_hmpc(CC_OUTER_KPC, redshift)],
+                        axis=1)
+    counts = np.zeros((len(r500c), 4))
     means = np.full((2, len(r500c)), np.nan)
     for a in range(0, len(r500c), chunk):
         rows = slice(a, a + chunk)
         icm_rows = np.asarray(icm[rows])
-        counts[rows] = aperture_counts(icm_rows, radii[rows])
+        counts[rows, :2] = aperture_counts(icm_rows, radii[rows])
+        counts[rows, 2:] = aperture_counts_area(icm_rows, cc_radii[rows])
         if agn is not None:
             means[:, rows] = photon_means(icm_rows, np.asarray(agn[rows]))
     has_agn = agn is not None
@@ -357,8 +401,11 @@ def physics_summary(cat: Catalogue, halos: Optional[Mapping[str, np.ndarray]] = 
        and in R_proj <= 0.15 R500c (``core_015``; an aperture holding no pixel centre has 0 counts);
        ``ratio_excised_to_total`` = r015_1 / r500c.
     2. ``cool_core_fraction``: ``truth``, the fraction of halos.fits ``cool_core``; ``c_sb``, the fraction
-       with c_SB = N_ICM(< 40 kpc) / N_ICM(< 400 kpc) > 0.075 (Santos et al. 2008, moderate cool cores;
-       physical kpc, i.e. comoving 0.040 h (1 + z) h^-1 Mpc), clusters with N_ICM(< 400 kpc) = 0 left out.
+       with c_SB = N_ICM(< 40 kpc) / N_ICM(< 400 kpc) > 0.075 (Santos et al. 2008, moderate and strong cool
+       cores; physical kpc, i.e. comoving 0.040 h (1 + z) h^-1 Mpc), ``c_sb_strong`` with c_SB > 0.155;
+       clusters with N_ICM(< 400 kpc) = 0 left out. The 40 kpc aperture spans only a few 0.036 h^-1 Mpc
+       pixels, so these apertures weight each pixel by its area inside the circle
+       (:func:`aperture_counts_area`) instead of the pixel-centre rule.
     3. ``agn_icm_pixel_ratio``: ``saliency.masks.photon_ratio`` of the ICM and AGN maps (paper section 6:
        mean total counts of AGN-dominated over ICM-dominated pixels, the paper reports > 13):
        ``ratio_of_means``, ``median_ratio``, ``n_clusters`` (clusters with both kinds of pixel).
@@ -399,13 +446,15 @@ def _icm_scatter(maps: _MapPass, res_500: Optional[np.ndarray], lm: np.ndarray, 
 
 
 def _cool_core_fraction(maps: Optional[_MapPass], truth: Mapping[str, np.ndarray]) -> Stat:
-    """Item 2 of :func:`physics_summary`: the true cool-core fraction and the c_SB > 0.075 fraction."""
-    c_sb = None
+    """Item 2 of :func:`physics_summary`: the true cool-core fraction and the c_SB > 0.075 and > 0.155 fractions."""
+    c_sb = c_sb_strong = None
     if maps is not None:
         seen = maps.n_400 > 0
-        c_sb = _fraction(maps.n_40[seen] / maps.n_400[seen] > CC_THRESHOLD)
+        ratio = maps.n_40[seen] / maps.n_400[seen]
+        c_sb, c_sb_strong = _fraction(ratio > CC_THRESHOLD), _fraction(ratio > CC_STRONG_THRESHOLD)
     cool = truth.get("cool_core")
-    return {"truth": None if cool is None else _fraction(np.asarray(cool, dtype=bool)), "c_sb": c_sb}
+    return {"truth": None if cool is None else _fraction(np.asarray(cool, dtype=bool)), "c_sb": c_sb,
+            "c_sb_strong": c_sb_strong}
 
 
 def _pixel_ratio(maps: Optional[_MapPass]) -> Optional[dict[str, Optional[float | int]]]:
@@ -473,7 +522,9 @@ def physics_rows(summary: PhysicsSummary) -> list[tuple[str, str, str]]:
          "scatter in 0.15-1 R500c / scatter in R500c"),
         ("cool_core_fraction.truth", _fmt(cc["truth"]), "fraction of halos.fits cool_core (mock truth)"),
         ("cool_core_fraction.c_sb", _fmt(cc["c_sb"]),
-         "fraction with N_ICM(<40 kpc) / N_ICM(<400 kpc) > 0.075 (Santos et al. 2008)"),
+         "fraction with c_SB = N_ICM(<40 kpc) / N_ICM(<400 kpc) > 0.075, area-weighted apertures "
+         "(Santos et al. 2008: moderate and strong cool cores)"),
+        ("cool_core_fraction.c_sb_strong", _fmt(cc["c_sb_strong"]), "fraction with c_SB > 0.155 (strong cool cores)"),
         ("agn_icm_pixel_ratio.ratio_of_means", _fmt(ratio.get("ratio_of_means")),
          "mean counts of AGN- over ICM-dominated pixels, means over clusters (paper: > 13)"),
         ("agn_icm_pixel_ratio.median_ratio", _fmt(ratio.get("median_ratio")), "median over clusters of that ratio"),

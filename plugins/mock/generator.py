@@ -49,10 +49,10 @@ class MockConfig:
     #: field galaxies above 10^9.5 h^-1 Msun [(comoving h^-1 Mpc)^-3] (approx. Li & White 2009 stellar mass function)
     field_galaxy_density: float = 0.01
     #: multiplier of the literature AGN densities (member fraction and field density) (calibrated: N_AGN)
-    agn_scale: float = 1.57
+    agn_scale: float = 1.62
     #: multiplier of the literature gas-mass relation (Lovisari et al. 2015 slope, f_gas 0.09 at 1e14 h^-1 Msun)
     #: (calibrated: N_ICM); scales M_gas and therefore the emission as its square
-    gas_scale: float = 0.72
+    gas_scale: float = 0.71
     #: observation mode, one of xray.MODES: "photon-list" (the paper's SIXTE photon lists) or "events"
     mode: str = "photon-list"
     box_size: float = BOX_SIZE_HMPC
@@ -143,7 +143,7 @@ def cluster_tasks(n_clusters: int, seed: int, config: MockConfig, events_dir: st
     """The halo sample and per-cluster task records of a catalogue (deterministic in ``n_clusters``, ``seed``).
 
     L_X (bolometric, within R500c) is the emission integral of the gas-budget model (:mod:`.icm`): the
-    main halo's share of M_gas plus a subcluster within R500c, not a draw.
+    main halo's share of M_gas plus a merging subcluster's (within its own R500c), not a draw.
     """
     from .halos import build_halo_catalogue
     from .icm import draw_gas_profiles, emission
@@ -159,9 +159,11 @@ def cluster_tasks(n_clusters: int, seed: int, config: MockConfig, events_dir: st
     obs["M_gas"] = obs["M_gas"] * config.gas_scale
     morph = draw_morphology(n, halos.accretion_factor, rng, lineage=halos.tree_id)
     r500 = r500c_hmpc(halos.m500c, halos.redshift)
-    # the gas budget: a merging subcluster of mass ratio xi holds xi / (1 + xi) of M_gas
+    # the gas budget: a merging subcluster of mass ratio xi holds its M_gas-relation share of the system's gas,
+    # xi^a / (1 + xi^a) with a the M_gas slope (1.2: smaller halos hold relatively less gas)
     xi = morph.merger_ratio
-    f_sub = xi / (1.0 + xi)
+    a_gas = fitted_relations()["M_gas"].alpha
+    f_sub = xi**a_gas / (1.0 + xi**a_gas)
     m_gas_main = obs["M_gas"] * (1.0 - f_sub)
     xi_safe = np.maximum(xi, 1e-3)
     sub_r500 = r500 * xi_safe ** (1.0 / 3.0)
@@ -169,8 +171,7 @@ def cluster_tasks(n_clusters: int, seed: int, config: MockConfig, events_dir: st
     sub_gas = draw_gas_profiles(np.zeros(n, bool), np.zeros(n, bool), rng)
     em_main = emission(m_gas_main, obs["T"], r500, halos.redshift, morph.gas)
     em_sub = emission(np.maximum(obs["M_gas"] * f_sub, 1.0), sub_t, sub_r500, halos.redshift, sub_gas)
-    inside = (xi > 0) & (morph.sub_offset_frac < 1.0)
-    l_x = em_main.within_r500c + np.where(inside, em_sub.within_r500c, 0.0)
+    l_x = em_main.within_r500c + np.where(xi > 0, em_sub.within_r500c, 0.0)
     neighbours = find_neighbours(halos, lineages, r500)
     cluster_id = np.arange(1, n + 1, dtype=np.int64)
     tasks = [{

@@ -21,10 +21,11 @@ Where the scatter lives (the populations in :func:`draw_gas_profiles`):
 - The core carries its own large scatter: cool cores (the fraction ``cool_core_fraction``, 0.42:
   Hudson et al. 2010 and Santos et al. 2008 find 40-45 % in X-ray samples) have a small core
   radius, a central cusp and a compact second component, and cooler gas (T_core = 0.5-0.8 T);
-  relaxed non-cool cores have a flat core of 0.1-0.25 R500c; merging (disturbed) clusters have
-  the flattest, largest cores (0.2-0.45 R500c), so less central emission at the same gas mass.
-- Mergers (:mod:`.morphology`) also move a fraction xi / (1 + xi) of the gas budget into the
-  subcluster (mass ratio xi), which lowers the total emission: (1 - f)^2 + f < 1 for the same gas.
+  relaxed non-cool cores have a flat core of 0.09-0.16 R500c; merging (disturbed) clusters have
+  flat (alpha = 0), wider cores (0.1-0.22 R500c), so less central emission at the same gas mass.
+- Mergers (:mod:`.morphology`) also move a share xi^1.2 / (1 + xi^1.2) of the gas budget into the
+  subcluster (mass ratio xi; 1.2 the M_gas slope), which lowers the total emission for the same gas
+  (two smaller clumps emit less than one: EM scales as M_gas^2 / R^3).
 
 All lengths in units of R500c here unless said; masses in h^-1 Msun; T in keV; L in erg/s.
 """
@@ -94,11 +95,11 @@ def draw_gas_profiles(cool: np.ndarray, disturbed: np.ndarray, rng: np.random.Ge
     uni = lambda k, a, b: a + (b - a) * u[:, k]  # noqa: E731
     return GasProfiles(
         beta=np.clip(rng.normal(0.666, 0.03, n), 0.55, 0.8),
-        xc=np.where(cool, uni(0, 0.12, 0.04), np.where(dist, uni(0, 0.12, 0.25), uni(0, 0.08, 0.18))),
-        alpha=np.where(cool, uni(1, 0.3, 0.7), np.where(dist, 0.0, uni(1, 0.0, 0.3))),
+        xc=np.where(cool, uni(0, 0.12, 0.04), np.where(dist, uni(0, 0.1, 0.22), uni(0, 0.09, 0.16))),
+        alpha=np.where(cool, uni(1, 0.35, 0.65), np.where(dist, 0.0, uni(1, 0.0, 0.3))),
         xs=rng.uniform(0.8, 1.3, n),
         eps=rng.uniform(2.0, 3.0, n),
-        a2=np.where(cool, 10 ** uni(1, -0.5, 0.2), 0.0),
+        a2=np.where(cool, 10 ** uni(1, -0.4, 0.1), 0.0),
         xc2=rng.uniform(0.015, 0.04, n),
         t_core=np.where(cool, uni(2, 0.8, 0.5), 1.0),
     )
