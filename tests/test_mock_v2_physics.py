@@ -188,3 +188,19 @@ def test_photon_list_catalogue_round_trip(tmp_path) -> None:
     # no background in photon lists: every photon in the map is ICM or AGN
     np.testing.assert_allclose(n_phot, np.asarray(cat.inputs["n_icm"].data) + np.asarray(cat.inputs["n_agn"].data))
     assert np.all(halos["n_nbr"] <= np.asarray(cat.inputs["n_icm"].data))
+
+
+def test_agn_luminosity_floor_removes_faint_sources_and_keeps_bright_ones() -> None:
+    from massbench.plugins.mock.xray import draw_agn, xlf_fraction_above
+
+    rng = np.random.default_rng(7)
+    assert xlf_fraction_above(41.0) == pytest.approx(1.0)
+    f15, f42 = xlf_fraction_above(41.5), xlf_fraction_above(42.0)
+    assert 0 < f42 < f15 < 1
+    n = 200000
+    base = draw_agn(n, np.zeros(n), np.zeros(n), np.zeros(n), rng).lum
+    cut = draw_agn(n, np.zeros(n), np.zeros(n), np.zeros(n), rng, log_lmin=41.5).lum
+    assert base.min() >= 1e41 and cut.min() >= 10**41.5 * (1 - 1e-9)
+    # the same population above the floor: the share brighter than 1e42 follows the XLF
+    assert np.mean(base > 1e42) == pytest.approx(f42, abs=0.005)
+    assert np.mean(cut > 1e42) == pytest.approx(f42 / f15, abs=0.006)

@@ -79,15 +79,12 @@ EVENT_COLUMNS = (
     Column("SRC_ID", "", "J", "source id (0 background, 1 cluster ICM, 2... AGN, 1000000... neighbour ICM)"),
 )
 
-#: SIXTE photon lists (``*phlist.fits``, extension PHOTONS): true positions and energies, plus mock truth
-PHOTON_COLUMNS = (
-    Column("TIME", "s", "D", "arrival time [s]"),
-    Column("RA", "deg", "D", "right ascension [deg]"),
-    Column("DEC", "deg", "D", "declination [deg]"),
-    Column("ENERGY", "keV", "E", "photon energy [keV]"),
-    Column("COMPONENT", "", "3A", "source component: ICM, AGN or BKG (truth; absent in real data)"),
-    Column("SRC_ID", "", "J", "source id (1 cluster ICM, 2... AGN, 1000000... neighbour ICM)"),
-)
+#: SIXTE photon lists (``*phlist.fits``, extension PHOTONS): the event columns with true energies in ENERGY
+#: instead of SIGNAL and exact positions (no sky pixels); COMPONENT and SRC_ID are mock truth
+_PHOTON_OVERRIDES = {"RA": Column("RA", "deg", "D", "right ascension [deg]"),
+                     "DEC": Column("DEC", "deg", "D", "declination [deg]"),
+                     "SIGNAL": Column("ENERGY", "keV", "E", "photon energy [keV]")}
+PHOTON_COLUMNS = tuple(_PHOTON_OVERRIDES.get(c.name, c) for c in EVENT_COLUMNS)
 
 GALAXY_COLUMNS = (
     Column("cluster_id", "", "K", "cluster id the galaxy was observed around"),

@@ -10,8 +10,9 @@ Pipeline (each step's physics is documented in its module):
 5. ``galaxies.fits`` and finally ``halos.fits`` (its presence marks a complete catalogue).
 
 Free normalisations (:class:`MockConfig`): the member-galaxy richness normalisation, a common
-multiplier of the AGN densities and a multiplier of the gas-mass relation are calibrated once to the
-medians of the paper's Table 1 (N_gal, N_AGN and N_ICM; docs/mock.md records the calibration run);
+multiplier of the AGN densities, the faintest AGN luminosity and a multiplier of the gas-mass relation
+are calibrated once to properties of the paper's data (the medians of N_gal, N_AGN and N_ICM in Table 1
+and the photons per AGN-dominated pixel of section 6; docs/mock.md records the calibration run);
 everything else comes from the literature. Never adjust them toward an estimator's result.
 """
 
@@ -42,17 +43,20 @@ FIELD_AGN_DENSITY = 2e-3
 
 @dataclass(frozen=True)
 class MockConfig:
-    """Generator settings. The three ``calibrated`` values are the free normalisations (docs/mock.md)."""
+    """Generator settings. The four ``calibrated`` values are the free normalisations (docs/mock.md)."""
 
     #: expected members with M_star >= 10^9.5 h^-1 Msun inside R200c of a 1e14 h^-1 Msun halo (calibrated: N_gal)
     richness_norm: float = 62.8
     #: field galaxies above 10^9.5 h^-1 Msun [(comoving h^-1 Mpc)^-3] (approx. Li & White 2009 stellar mass function)
     field_galaxy_density: float = 0.01
     #: multiplier of the literature AGN densities (member fraction and field density) (calibrated: N_AGN)
-    agn_scale: float = 1.62
+    agn_scale: float = 1.95
+    #: log10 of the faintest AGN luminosity drawn [erg/s, intrinsic 0.5-2 keV] (calibrated: photons per
+    #: AGN-dominated over ICM-dominated pixel, paper section 6)
+    agn_log_lmin: float = 41.48
     #: multiplier of the literature gas-mass relation (Lovisari et al. 2015 slope, f_gas 0.09 at 1e14 h^-1 Msun)
     #: (calibrated: N_ICM); scales M_gas and therefore the emission as its square
-    gas_scale: float = 0.71
+    gas_scale: float = 0.713
     #: observation mode, one of xray.MODES: "photon-list" (the paper's SIXTE photon lists) or "events"
     mode: str = "photon-list"
     box_size: float = BOX_SIZE_HMPC
@@ -62,6 +66,7 @@ class MockConfig:
             "RICHNORM": (self.richness_norm, "members >=1e9.5 in R200c at 1e14 h-1 Msun"),
             "FLDGAL": (self.field_galaxy_density, "[(h-1 Mpc)^-3] field galaxies >= 1e9.5"),
             "AGNSCALE": (self.agn_scale, "multiplier of the literature AGN densities"),
+            "AGNLMIN": (self.agn_log_lmin, "log10 faintest AGN L(0.5-2 keV) [erg/s]"),
             "GASSCALE": (self.gas_scale, "multiplier of the literature M_gas relation"),
             "MODE": (self.mode, "photon-list (no PSF/vignetting/bkg) or events"),
         }
@@ -86,7 +91,7 @@ def simulate_cluster(task: dict[str, Any]) -> tuple[Any, Any]:
     from .icm import draw_gas_profiles
     from .morphology import gas_row
     from .scaling import ScalingModel
-    from .xray import NBR_SRC0, SRC_SUB, GasSource, draw_agn, draw_field_agn, make_photons
+    from .xray import NBR_SRC0, SRC_SUB, GasSource, draw_agn, draw_field_agn, make_photons, xlf_fraction_above
 
     cfg = MockConfig(**task["config"])
     rng = np.random.default_rng(np.random.SeedSequence([task["seed"], task["cluster_id"], 7]))
@@ -97,11 +102,12 @@ def simulate_cluster(task: dict[str, Any]) -> tuple[Any, Any]:
     gal = make_galaxies(rng, z, m500, r500, task["sigma_v_true"], task["richness"], morph["merger_ratio"],
                         sub_x, sub_y, morph["sub_dv_sigma"] * task["sigma_v_true"], cfg.field_galaxy_density)
     # AGN: massive members host them (fraction rising toward groups); field AGN in the cone of the field
-    frac = min(0.9, cfg.agn_scale * MEMBER_AGN_FRACTION * (m500 / 1e14) ** -0.3)
+    above = xlf_fraction_above(cfg.agn_log_lmin)  # the literature densities count AGN above 10^41 erg/s
+    frac = min(0.9, cfg.agn_scale * MEMBER_AGN_FRACTION * above * (m500 / 1e14) ** -0.3)
     hosts = np.flatnonzero((gal.kind > 0) & (gal.log_mstar >= 10.0) & (rng.random(len(gal)) < frac))
-    fx, fy, flos = draw_field_agn(rng, z, cfg.agn_scale * FIELD_AGN_DENSITY, cfg.box_size)
+    fx, fy, flos = draw_field_agn(rng, z, cfg.agn_scale * FIELD_AGN_DENSITY * above, cfg.box_size)
     agn = draw_agn(len(hosts) + len(fx), np.concatenate([gal.x[hosts], fx]), np.concatenate([gal.y[hosts], fy]),
-                   np.concatenate([np.zeros(len(hosts)), flos]), rng)
+                   np.concatenate([np.zeros(len(hosts)), flos]), rng, log_lmin=cfg.agn_log_lmin)
     # gas: the cluster (its share of the budget), a merging subcluster, projected neighbours
     sources = [GasSource(0.0, 0.0, r500, task["M_gas_main"], task["T"], gas_row(morph), morph["axis_ratio"],
                          morph["angle"])]

@@ -30,6 +30,7 @@ Paper section 2.1; mock v2 (docs/mock.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -65,20 +66,32 @@ class AGNSources:
         return len(self.x)
 
 
-def _xlf_table() -> tuple[np.ndarray, np.ndarray]:
-    ll = np.linspace(XLF_LOG_LMIN, XLF_LOG_LMAX, 400)
+@lru_cache(maxsize=8)
+def _xlf_table(log_lmin: float = XLF_LOG_LMIN) -> tuple[np.ndarray, np.ndarray, float]:
+    """(log10 L grid, normalised CDF, share of the 10^41-10^45.5 population above ``log_lmin``)."""
+    ll = np.linspace(XLF_LOG_LMIN, XLF_LOG_LMAX, 800)
     t = 10 ** (ll - XLF_LOG_LSTAR)
     dn = 1.0 / (t**XLF_GAMMA1 + t**XLF_GAMMA2)
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dn[1:] + dn[:-1]) * np.diff(ll))])
-    return ll, cdf / cdf[-1]
+    cdf /= cdf[-1]
+    above = 1.0 - float(np.interp(log_lmin, ll, cdf))
+    keep = ll >= log_lmin
+    ll_k = np.concatenate([[log_lmin], ll[keep]])
+    cdf_k = np.concatenate([[np.interp(log_lmin, ll, cdf)], cdf[keep]])
+    return ll_k, (cdf_k - cdf_k[0]) / (cdf_k[-1] - cdf_k[0]), above
 
 
-_XLF = _xlf_table()
+def xlf_fraction_above(log_lmin: float) -> float:
+    """Share of the AGN above 10^41 erg/s (the literature densities' limit) that are brighter than 10^log_lmin."""
+    return _xlf_table(float(log_lmin))[2]
 
 
-def draw_agn(n: int, x: np.ndarray, y: np.ndarray, los_offset: np.ndarray, rng: np.random.Generator) -> AGNSources:
-    """AGN properties for ``n`` sources at the given positions (``los_offset`` comoving h^-1 Mpc behind the cluster)."""
-    lum = 10 ** np.interp(rng.random(n), _XLF[1], _XLF[0])
+def draw_agn(n: int, x: np.ndarray, y: np.ndarray, los_offset: np.ndarray, rng: np.random.Generator,
+             log_lmin: float = XLF_LOG_LMIN) -> AGNSources:
+    """AGN properties for ``n`` sources at the given positions (``los_offset`` comoving h^-1 Mpc behind the cluster);
+    luminosities from the XLF above 10^log_lmin erg/s."""
+    ll, cdf, _ = _xlf_table(float(log_lmin))
+    lum = 10 ** np.interp(rng.random(n), cdf, ll)
     gamma = np.clip(rng.normal(1.9, 0.2, n), 1.3, 2.6)
     absorbed = rng.random(n) < 0.3
     nh = np.where(absorbed, 10 ** rng.uniform(21.5, 23.0, n), 1e20)
