@@ -28,17 +28,11 @@ app = typer.Typer(
 leaderboard_app = typer.Typer(help="Merge run results into leaderboards.", no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
 
-_REGISTRY = None
-
-
 def registry() -> Any:
-    """The plugin registry, loaded once per process."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        from .registry import load_registry
+    """The plugin registry, loaded once per process (:func:`massbench.registry.shared_registry`)."""
+    from .registry import shared_registry
 
-        _REGISTRY = load_registry()
-    return _REGISTRY
+    return shared_registry()
 
 
 def console(stderr: bool = False) -> Any:

@@ -5,9 +5,11 @@ Minimal estimator (no base class needed)::
     class MyEstimator:
         name = "my-estimator"          # unique
         inputs = ("xray_map",)         # dataset inputs it reads
-        def __init__(self, **params): ...
-        def fit(self, train, val): ...  # train/val: massbench.CatalogueView
-        def predict(self, test):        # -> log10 M500c [h^-1 Msun], one per test cluster, in order
+        def __init__(self, **params): ...  # typed keyword params, or the fields of a @dataclass
+        def fit(self, train: CatalogueView, val: CatalogueView) -> None: ...
+        def predict(self, test: CatalogueView) -> np.ndarray:  # log10 M500c [h^-1 Msun], one per test cluster
+
+``CatalogueView`` is :class:`massbench.CatalogueView`.
 
 Optional members the harness uses when present:
 
@@ -19,7 +21,7 @@ Optional members the harness uses when present:
     Persist and restore a trained model (and its fitted preprocessing). The runner
     saves each fold's model into ``models/<label>/fold<k>/``; ``massbench explain``
     reloads them.
-``input_gradients(self, view) -> dict[str, np.ndarray]``
+``input_gradients(self, view: CatalogueView) -> dict[str, np.ndarray]``
     d(predicted log10 M500c) / d(network input) for each declared input, with a
     leading cluster axis, evaluated in inference mode. The network input is the
     estimator's preprocessed input (for the CNNs: equation 2's x = log10(n + 1) of
@@ -34,9 +36,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol
 
 import numpy as np
+
+from .catalogue import CatalogueView
 
 
 class ProgressCallback(Protocol):
@@ -85,16 +89,6 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "massbench"
 
 
-@runtime_checkable
-class EstimatorProtocol(Protocol):
-    name: str
-    inputs: tuple[str, ...]
-
-    def fit(self, train: Any, val: Any) -> Any: ...
-
-    def predict(self, test: Any) -> np.ndarray: ...
-
-
 class Estimator:
     """Optional base class: sets defaults for the optional members.
 
@@ -112,10 +106,12 @@ class Estimator:
         self.context = RunContext()
         return self
 
-    def fit(self, train: Any, val: Any) -> None:  # pragma: no cover - interface
+    def fit(self, train: CatalogueView, val: CatalogueView) -> None:  # pragma: no cover - interface
+        """Train on ``train`` (early stopping, if any, on ``val``); both expose ``log10_m500c``."""
         raise NotImplementedError
 
-    def predict(self, test: Any) -> np.ndarray:  # pragma: no cover - interface
+    def predict(self, test: CatalogueView) -> np.ndarray:  # pragma: no cover - interface
+        """log10 M500c [h^-1 Msun] of each cluster of ``test``, in order, shape ``(len(test),)``."""
         raise NotImplementedError
 
 
@@ -139,10 +135,10 @@ class BaselineMean(Estimator):
     def __init__(self) -> None:
         self.mean_: float | None = None
 
-    def fit(self, train: Any, val: Any) -> None:
+    def fit(self, train: CatalogueView, val: CatalogueView) -> None:
         self.mean_ = float(np.mean(train.log10_m500c))
 
-    def predict(self, test: Any) -> np.ndarray:
+    def predict(self, test: CatalogueView) -> np.ndarray:
         assert self.mean_ is not None, "fit() first"
         return np.full(len(test), self.mean_)
 

@@ -18,7 +18,7 @@ the ``massbench`` entry-point group::
 
 Every hook returns *classes*, never instances: massbench instantiates them with
 the ``params`` of a benchmark file, after checking those params against the
-class's typed ``__init__`` signature. Plugin modules must import quickly and
+class's typed ``__init__`` signature (for a dataclass: its fields). Plugin modules must import quickly and
 must not import TensorFlow or torch at module level (``massbench plugins``
 loads every plugin and must stay under a second).
 
@@ -64,12 +64,12 @@ def massbench_estimators() -> list[type]:
         class MyEstimator:
             name = "my-estimator"          # unique
             inputs = ("xray_map",)         # dataset inputs it reads
-            def __init__(self, **params): ...
-            def fit(self, train, val): ...  # train/val: CatalogueView
-            def predict(self, test):        # -> log10 M500c [h^-1 Msun], one per test cluster, in order
+            def __init__(self, **params): ...  # typed keyword params, or @dataclass fields
+            def fit(self, train: CatalogueView, val: CatalogueView) -> None: ...
+            def predict(self, test: CatalogueView) -> np.ndarray: ...  # log10 M500c [h^-1 Msun], one per test cluster, in order
 
-    ``train`` and ``val`` expose ``log10_m500c``; reading it on ``test`` fails
-    the unit. Optional members: ``framework`` (string shown in leaderboards),
+    The views are ``massbench.CatalogueView`` objects. ``train`` and ``val``
+    expose ``log10_m500c``; reading it on ``test`` fails the unit. Optional members: ``framework`` (string shown in leaderboards),
     ``needs_gpu`` (bool, for distributed executors), ``save(directory)`` and the
     classmethod ``load(directory)`` (trained-model persistence; the pair lets
     ``massbench explain`` reload each fold's model), and

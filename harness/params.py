@@ -1,14 +1,17 @@
 """Checking a plugin's ``params`` from a benchmark file against its typed ``__init__``.
 
-A plugin declares its parameters as keyword arguments of ``__init__`` with type hints
-(or as a dataclass). Unknown names get a did-you-mean suggestion; values are checked
-against ``int``, ``float``, ``str``, ``bool``, ``list[...]``, ``tuple[...]``, ``dict``,
-``Optional[...]``/``X | None``, ``Literal[...]`` and ``pathlib.Path``. An int is
-accepted for a float. Other annotations are not checked.
+A plugin declares its parameters as keyword arguments of ``__init__`` with type hints,
+or as dataclass fields (the class, or a base, is a ``@dataclass``: the generated
+``__init__`` takes the fields; range checks go in ``__post_init__``; fields with a
+``default_factory`` report the factory's value as their default). Unknown names get a
+did-you-mean suggestion; values are checked against ``int``, ``float``, ``str``, ``bool``,
+``list[...]``, ``tuple[...]``, ``dict``, ``Optional[...]``/``X | None``, ``Literal[...]``
+and ``pathlib.Path``. An int is accepted for a float. Other annotations are not checked.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import types
@@ -34,6 +37,34 @@ def accepts_any(cls: type) -> bool:
     except (TypeError, ValueError):
         return True
     return any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+
+
+def param_hints(cls: type) -> dict[str, Any]:
+    """Resolved type hints of the params of ``cls`` (empty when they cannot be resolved).
+
+    For a dataclass the class's own hints are used, so that fields inherited from a base
+    defined in another module resolve in that module's namespace.
+    """
+    if dataclasses.is_dataclass(cls):
+        try:
+            return typing.get_type_hints(cls)
+        except Exception:  # noqa: BLE001 - fall back to the generated __init__
+            pass
+    try:
+        return typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - unresolvable hints are not checked
+        return {}
+
+
+def param_defaults(cls: type) -> dict[str, Any]:
+    """Default value of each declared param that has one (a dataclass field's
+    ``default_factory`` is called: ``<factory>`` is not a value)."""
+    out = {n: p.default for n, p in declared_params(cls).items() if p.default is not inspect.Parameter.empty}
+    if dataclasses.is_dataclass(cls):
+        for f in dataclasses.fields(cls):
+            if f.name in out and f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+    return out
 
 
 def _type_name(tp: Any) -> str:
@@ -84,10 +115,7 @@ def check_params(cls: type, params: dict[str, Any]) -> list[str]:
     """Problems with ``params`` for ``cls``, one sentence each (empty when all is well)."""
     problems: list[str] = []
     declared = declared_params(cls)
-    try:
-        hints = typing.get_type_hints(cls.__init__)
-    except Exception:  # noqa: BLE001 - unresolvable hints are not checked
-        hints = {}
+    hints = param_hints(cls)
     for key, value in params.items():
         if key not in declared:
             if accepts_any(cls):
@@ -110,14 +138,12 @@ def check_params(cls: type, params: dict[str, Any]) -> list[str]:
 
 def describe_params(cls: type) -> list[dict[str, Any]]:
     """Name, type and default of each declared param (for ``massbench plugins --json``)."""
-    try:
-        hints = typing.get_type_hints(cls.__init__)
-    except Exception:  # noqa: BLE001
-        hints = {}
+    hints = param_hints(cls)
+    defaults = param_defaults(cls)
     out = []
     for n, p in declared_params(cls).items():
         tp = hints.get(n, p.annotation)
-        default = None if p.default is inspect.Parameter.empty else p.default
+        default = defaults.get(n)
         if isinstance(default, (Path, tuple)):
             default = str(default) if isinstance(default, Path) else list(default)
         out.append({"name": n, "type": "" if tp is inspect.Parameter.empty else _type_name(tp),

@@ -485,14 +485,10 @@ def _skip_rest(rep: EstimatorReport, why: str,
 
 def _untyped_params(cls: type) -> list[str]:
     import inspect
-    import typing
 
-    from .params import declared_params
+    from .params import declared_params, param_hints
 
-    try:
-        hints = typing.get_type_hints(cls.__init__)
-    except Exception:  # noqa: BLE001
-        hints = {}
+    hints = param_hints(cls)
     return [n for n, prm in declared_params(cls).items()
             if n not in hints and prm.annotation is inspect.Parameter.empty]
 

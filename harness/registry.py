@@ -108,12 +108,14 @@ class Registry:
         self._collect(module, plugin, distribution, version)
 
     def _collect(self, module: Any, plugin: str, distribution: str, version: str) -> None:
+        """Call the dataset/estimator/explainer hooks that ``plugin`` registered (through ``pm.hook``)."""
+        assert self.pm is not None
         for kind, hook in _HOOKS.items():
-            fn = getattr(module, hook, None)
-            if fn is None:
+            impls = [i for i in getattr(self.pm.hook, hook).get_hookimpls() if i.plugin is module]
+            if not impls:
                 continue
             try:
-                classes = list(fn() or [])
+                classes = [cls for impl in impls for cls in list(impl.function() or [])]
             except Exception as exc:  # noqa: BLE001
                 self.errors.append(LoadError(plugin, distribution, version, f"{hook}() failed: {exc!r}",
                                              traceback.format_exc()))
@@ -181,6 +183,18 @@ def load_registry(extra: Iterable[Any] = (), entry_point_group: str = GROUP, use
     for module in extra:
         reg.register_module(module, distribution="local")
     return reg
+
+
+_SHARED: Registry | None = None
+
+
+def shared_registry() -> Registry:
+    """The plugin registry of this process, loaded on first use (the ``massbench`` command line
+    and plugins' commands share it)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = load_registry()
+    return _SHARED
 
 
 def _own_version() -> str:

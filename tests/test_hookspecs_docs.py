@@ -1,4 +1,4 @@
-"""docs/plugins.md stays in sync with massbench/hookspecs.py and the command line.
+"""docs/plugins.md stays in sync with harness/hookspecs.py and the command line.
 
 Each hook spec's signature and docstring must appear in the guide (the docstring verbatim up to
 whitespace), the guide must not document hooks that do not exist, and every ``massbench``
@@ -38,7 +38,7 @@ def test_every_hook_is_documented_verbatim():
         assert signature in doc, f"docs/plugins.md lacks the signature `{signature}`"
         docstring = inspect.getdoc(fn)
         assert _norm(docstring) in _norm(doc), (
-            f"docs/plugins.md is out of date for hook {name}: paste its docstring from massbench/hookspecs.py "
+            f"docs/plugins.md is out of date for hook {name}: paste its docstring from harness/hookspecs.py "
             f"under the heading `{signature}`:\n\n{docstring}")
 
 

@@ -8,23 +8,26 @@ deviation, and the target scaled to [-1, 1] with the training minimum and maximu
 scaled target (equation 8) and early stopping on the harness's validation view, restoring the
 best weights. TensorFlow is imported only when an estimator is used.
 
-This module avoids ``from __future__ import annotations`` so that the harness can read the
-constructor's type hints directly.
+The params of both classes are the fields of one dataclass, :class:`CNNParams` (range checks
+in its ``__post_init__``); :class:`MultiBandCNN` overrides only the default it changes.
 """
+
+from __future__ import annotations
 
 import json
 import math
 import shutil
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 import numpy as np
 
 from massbench import __version__ as massbench_version
 from massbench.errors import ConfigError, DataError
+from massbench.catalogue import CatalogueView
 from massbench.estimator import Estimator, RunContext
 from massbench.preprocessing import N0_DEFAULT, fit_redshift_normalisation
 
@@ -38,25 +41,95 @@ META_FILE = "estimator.json"
 HISTORY_FILE = "history.json"
 
 
-class CNNEstimator(Estimator):
-    """Shared implementation; use :class:`SingleBandCNN` or :class:`MultiBandCNN`.
-
-    Params (the paper's values are the defaults):
+@dataclass(eq=False)
+class CNNParams:
+    """Params of the CNN estimators, one field list for both (the paper's values are the defaults).
 
     - ``epochs`` (max), ``patience`` (early stopping on the validation loss, best weights
       restored; 0 trains every epoch and still restores the best), ``batch_size``,
       ``learning_rate`` (Adam), ``l2``, ``conv_filters``, ``conv_kernels``, ``pool_sizes``,
       ``dense_units``, ``dropout``, ``loss`` (``mse``: equation 8; ``mae``: the notebook's
       multi-band choice);
-    - ``n0``: equation 1's pivot photon count; ``input_scaling`` / ``target_scaling``: see
-      :mod:`.scaling`;
+    - ``n0``: equation 1's pivot photon count [photons]; ``input_scaling`` / ``target_scaling``:
+      see :mod:`.scaling`;
     - ``mixed_precision`` (GPU only; ignored on a CPU), ``xla`` (XLA-compiled training step:
       slower on this project's CPUs, try it on a GPU), ``deterministic`` (TensorFlow op
       determinism, for bit-identical GPU runs; seeded CPU runs are repeatable without it);
-    - ``predict_batch_size``: batch of validation, prediction and gradient passes;
+    - ``predict_batch_size``: batch of validation, prediction and gradient passes [clusters];
     - ``rebin``: sum the photon maps in ``rebin`` x ``rebin`` pixel blocks before equation 1
       (1 = the paper's 128x128; 2 gives 64x64 inputs, a quarter of the convolution work, for
       CPU-only runs).
+
+    ``__post_init__`` copies the list params into lists, checks ranges (:class:`ConfigError`
+    naming the estimator) and sets ``architecture`` (:class:`~.architecture.ArchitectureConfig`).
+    """
+
+    epochs: int = 200
+    patience: int = 20
+    batch_size: int = 50
+    learning_rate: float = 1e-3
+    l2: float = 1e-4
+    conv_filters: list[int] = field(default_factory=lambda: [24, 10, 24, 10])
+    conv_kernels: list[int] = field(default_factory=lambda: [5, 3, 5, 3])
+    pool_sizes: list[int] = field(default_factory=lambda: [4, 2])
+    dense_units: list[int] = field(default_factory=lambda: [128, 128, 64])
+    dropout: float = 0.0
+    loss: Literal["mse", "mae"] = "mse"
+    n0: float = N0_DEFAULT
+    input_scaling: Literal["standard", "none"] = "standard"
+    target_scaling: Literal["minmax", "standard", "none"] = "minmax"
+    mixed_precision: bool = False
+    xla: bool = False
+    deterministic: bool = False
+    predict_batch_size: int = 256
+    rebin: int = 1
+
+    def __post_init__(self) -> None:
+        who = getattr(self, "name", "") or type(self).__name__
+        for f in fields(self):  # lists and tuples are kept as list copies (never mutated)
+            value = getattr(self, f.name)
+            if isinstance(value, (list, tuple)):
+                setattr(self, f.name, list(value))
+        for key in ("epochs", "batch_size", "predict_batch_size", "rebin"):
+            if int(getattr(self, key)) < 1:
+                raise ConfigError(f"{who}: {key} must be >= 1, got {getattr(self, key)}")
+        if int(self.patience) < 0:
+            raise ConfigError(f"{who}: patience must be >= 0 (0 disables early stopping), got {self.patience}")
+        if not float(self.learning_rate) > 0:
+            raise ConfigError(f"{who}: learning_rate must be > 0, got {self.learning_rate}")
+        if self.loss not in ("mse", "mae"):
+            raise ConfigError(f"{who}: loss must be 'mse' (paper, equation 8) or 'mae', got {self.loss!r}")
+        if self.input_scaling not in INPUT_SCALINGS:
+            raise ConfigError(f"{who}: input_scaling must be one of {list(INPUT_SCALINGS)}, "
+                              f"got {self.input_scaling!r}")
+        if self.target_scaling not in TARGET_SCALINGS:
+            raise ConfigError(f"{who}: target_scaling must be one of {list(TARGET_SCALINGS)}, "
+                              f"got {self.target_scaling!r}")
+        if not float(self.n0) > 0:
+            raise ConfigError(f"{who}: n0 (equation 1's pivot photon count) must be > 0, got {self.n0}")
+        try:
+            self.architecture = ArchitectureConfig(
+                conv_filters=tuple(int(v) for v in self.conv_filters),
+                conv_kernels=tuple(int(v) for v in self.conv_kernels),
+                pool_sizes=tuple(int(v) for v in self.pool_sizes),
+                dense_units=tuple(int(v) for v in self.dense_units),
+                l2=float(self.l2),
+                dropout=float(self.dropout),
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{who}: {exc}") from None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The params by name (list values copied): what ``estimator.json`` saves and ``load`` passes back."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), list) else v for f in fields(self)}
+
+
+class CNNEstimator(CNNParams, Estimator):
+    """Shared implementation; use :class:`SingleBandCNN` or :class:`MultiBandCNN`.
+
+    Params: the fields of :class:`CNNParams` (attributes ``est.epochs``, ``est.dropout``, ...;
+    ``est.params`` gives them as a dict).
 
     Fitted state: ``model_`` (Keras model, input ``(H, W, C)``), ``scaling_``
     (:class:`~.scaling.MapScaling`), ``history_`` (per-epoch Keras logs).
@@ -64,54 +137,17 @@ class CNNEstimator(Estimator):
 
     framework = "tensorflow"
     needs_gpu = True
-    input_name: str = ""
-    channels: Optional[int] = None
+    input_name: ClassVar[str] = ""
+    channels: ClassVar[Optional[int]] = None
 
-    # ------------------------------------------------------------------ configuration
-    def _configure(self, params: dict[str, Any]) -> None:
-        self.params = dict(params)
-        p = self.params
-        for key in ("epochs", "batch_size", "predict_batch_size", "rebin"):
-            if int(p[key]) < 1:
-                raise ConfigError(f"{self.name}: {key} must be >= 1, got {p[key]}")
-        if int(p["patience"]) < 0:
-            raise ConfigError(f"{self.name}: patience must be >= 0 (0 disables early stopping), got {p['patience']}")
-        if not float(p["learning_rate"]) > 0:
-            raise ConfigError(f"{self.name}: learning_rate must be > 0, got {p['learning_rate']}")
-        if p["loss"] not in ("mse", "mae"):
-            raise ConfigError(f"{self.name}: loss must be 'mse' (paper, equation 8) or 'mae', got {p['loss']!r}")
-        if p["input_scaling"] not in INPUT_SCALINGS:
-            raise ConfigError(f"{self.name}: input_scaling must be one of {list(INPUT_SCALINGS)}, "
-                              f"got {p['input_scaling']!r}")
-        if p["target_scaling"] not in TARGET_SCALINGS:
-            raise ConfigError(f"{self.name}: target_scaling must be one of {list(TARGET_SCALINGS)}, "
-                              f"got {p['target_scaling']!r}")
-        if not float(p["n0"]) > 0:
-            raise ConfigError(f"{self.name}: n0 (equation 1's pivot photon count) must be > 0, got {p['n0']}")
-        try:
-            self.architecture = ArchitectureConfig(
-                conv_filters=tuple(int(v) for v in p["conv_filters"]),
-                conv_kernels=tuple(int(v) for v in p["conv_kernels"]),
-                pool_sizes=tuple(int(v) for v in p["pool_sizes"]),
-                dense_units=tuple(int(v) for v in p["dense_units"]),
-                l2=float(p["l2"]),
-                dropout=float(p["dropout"]),
-            )
-        except ConfigError as exc:
-            raise ConfigError(f"{self.name}: {exc}") from None
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self.model_: Any = None
         self.scaling_: Optional[MapScaling] = None
         self.history_: dict[str, list[float]] = {}
         self.input_shape_: Optional[tuple[int, int, int]] = None
         self._grad_fn: Any = None
         self._model_bytes: Optional[bytes] = None
-
-    def __getattr__(self, item: str) -> Any:
-        # ``params`` drive everything: expose them as attributes (est.epochs, est.dropout, ...)
-        params = self.__dict__.get("params")
-        if params is not None and item in params:
-            return params[item]
-        raise AttributeError(item)
 
     # ------------------------------------------------------------------ helpers
     def _require_fitted(self) -> None:
@@ -125,7 +161,7 @@ class CNNEstimator(Estimator):
 
         return resolve_device(getattr(self.context, "device", "auto"))
 
-    def _network_input(self, view: Any) -> np.ndarray:
+    def _network_input(self, view: CatalogueView) -> np.ndarray:
         """Standardised network input z for ``view``: float32 (n, H, W, C)."""
         assert self.scaling_ is not None
         hwc = check_rebin(map_shape(view, self.input_name, self.channels), self.rebin, self.input_name)
@@ -137,14 +173,14 @@ class CNNEstimator(Estimator):
         x = preprocess_view(view, self.input_name, self.scaling_.redshift_norm, self.channels, rebin=self.rebin)
         return self.scaling_.standardise_(x)
 
-    def _as_input_shape(self, arr: np.ndarray, view: Any) -> np.ndarray:
+    def _as_input_shape(self, arr: np.ndarray, view: CatalogueView) -> np.ndarray:
         """Drop the channel axis again where the dataset's input has none ((n, H, W) maps)."""
         if len(view.lazy(self.input_name).shape) == 3:
             return arr[..., 0]
         return arr
 
     # ------------------------------------------------------------------ training
-    def fit(self, train: Any, val: Any) -> "CNNEstimator":
+    def fit(self, train: CatalogueView, val: CatalogueView) -> CNNEstimator:
         """Fit preprocessing on ``train``, then train the CNN with early stopping on ``val``."""
         t_start = time.perf_counter()
         from .tf_runtime import import_tf, op_determinism  # noqa: PLC0415
@@ -156,7 +192,6 @@ class CNNEstimator(Estimator):
         from .keras_callbacks import EpochTimer, HarnessProgress, StopOnNonFinite  # noqa: PLC0415
         from .pipeline import evaluation_dataset, training_dataset  # noqa: PLC0415
 
-        p = self.params
         ctx: RunContext = self.context
         device = self._device()
         if val is None or len(val) == 0:
@@ -170,22 +205,22 @@ class CNNEstimator(Estimator):
 
         # --- preprocessing constants from the training clusters only
         # one read of the training maps: raw counts, their totals for equation 1, then eq. 1-2 in place
-        x_train = read_counts(train, self.input_name, self.channels, rebin=int(p["rebin"]))
+        x_train = read_counts(train, self.input_name, self.channels, rebin=int(self.rebin))
         totals = x_train.reshape(len(x_train), -1).sum(axis=1, dtype=np.float64)
         try:
-            norm = fit_redshift_normalisation(totals[:, None], train.redshift, n0=float(p["n0"]))
+            norm = fit_redshift_normalisation(totals[:, None], train.redshift, n0=float(self.n0))
         except ValueError as exc:
             raise DataError(f"{self.name} on dataset {train.dataset!r}: {exc} "
                             f"(training view: {len(train)} clusters)") from None
         apply_equations_1_2_(x_train, train, self.input_name, norm)
-        if p["input_scaling"] == "standard":
+        if self.input_scaling == "standard":
             mean, std = pixel_moments(x_train)
             std = std if std > 0 else 1.0
         else:
             mean, std = 0.0, 1.0
         y_train = np.asarray(train.log10_m500c, dtype=np.float64)
-        offset, scale = fit_target_scaling(y_train, p["target_scaling"])
-        self.scaling_ = MapScaling(norm, mean, std, offset, scale, p["input_scaling"], p["target_scaling"])
+        offset, scale = fit_target_scaling(y_train, self.target_scaling)
+        self.scaling_ = MapScaling(norm, mean, std, offset, scale, self.input_scaling, self.target_scaling)
         self.scaling_.standardise_(x_train)
         self.input_shape_ = tuple(int(s) for s in x_train.shape[1:])  # type: ignore[assignment]
         x_val = self._network_input(val)
@@ -194,24 +229,24 @@ class CNNEstimator(Estimator):
 
         # --- model, optimiser, pipeline
         keras.utils.set_random_seed(int(ctx.seed) % (2**32))
-        mixed = bool(p["mixed_precision"]) and device.is_gpu
-        deterministic = bool(p["deterministic"])
-        xla = bool(p["xla"]) and not deterministic
-        epochs = int(p["epochs"])
+        mixed = bool(self.mixed_precision) and device.is_gpu
+        deterministic = bool(self.deterministic)
+        xla = bool(self.xla) and not deterministic
+        epochs = int(self.epochs)
         timer = EpochTimer()
         with op_determinism(deterministic), tf.device(device.tf_name):
             model = build_cnn(self.input_shape_, self.architecture, mixed_precision=mixed, name=self.name,
                               seed=int(ctx.seed))
-            optimizer: Any = keras.optimizers.Adam(learning_rate=float(p["learning_rate"]))
+            optimizer: Any = keras.optimizers.Adam(learning_rate=float(self.learning_rate))
             if mixed:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            model.compile(optimizer=optimizer, loss=p["loss"],
+            model.compile(optimizer=optimizer, loss=self.loss,
                           metrics=[keras.metrics.RootMeanSquaredError(name="rms")], jit_compile=xla)
-            ds_train = training_dataset(x_train, t_train, int(p["batch_size"]), int(ctx.seed))
-            ds_val = evaluation_dataset(x_val, t_val, int(p["predict_batch_size"]))
+            ds_train = training_dataset(x_train, t_train, int(self.batch_size), int(ctx.seed))
+            ds_val = evaluation_dataset(x_val, t_val, int(self.predict_batch_size))
             n_train = len(x_train)
             del x_train, x_val  # the datasets hold their own copies
-            patience = int(p["patience"])
+            patience = int(self.patience)
             stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience if patience > 0 else epochs + 1,
                                                     restore_best_weights=True)
             nonfinite = StopOnNonFinite()
@@ -242,14 +277,14 @@ class CNNEstimator(Estimator):
         })
         if nonfinite.stopped_epoch is not None:
             ctx.info["stopped_on_nonfinite_loss"] = nonfinite.stopped_epoch
-        if p["mixed_precision"] and not device.is_gpu:
+        if self.mixed_precision and not device.is_gpu:
             ctx.info["mixed_precision_note"] = "requested but ignored: mixed precision is for GPUs"
-        if p["xla"] and deterministic:
+        if self.xla and deterministic:
             ctx.info["xla_note"] = "requested but off: XLA is disabled while op determinism is on"
         return self
 
     # ------------------------------------------------------------------ inference
-    def predict(self, test: Any) -> np.ndarray:
+    def predict(self, test: CatalogueView) -> np.ndarray:
         """log10 M500c [h^-1 Msun] for every cluster of ``test``, in order (float64)."""
         self._require_fitted()
         from .tf_runtime import import_tf  # noqa: PLC0415
@@ -260,7 +295,7 @@ class CNNEstimator(Estimator):
         if len(test) == 0:
             return out
         device = self._device()
-        bs = int(self.params["predict_batch_size"])
+        bs = int(self.predict_batch_size)
         with tf.device(device.tf_name):
             for start in range(0, len(test), 1024):
                 sub = test.subview(np.arange(start, min(start + 1024, len(test))))
@@ -269,7 +304,7 @@ class CNNEstimator(Estimator):
                 out[start:start + len(z)] = self.scaling_.unscale_target(np.asarray(t, dtype=np.float64).reshape(-1))
         return out
 
-    def transform(self, view: Any) -> dict[str, np.ndarray]:
+    def transform(self, view: CatalogueView) -> dict[str, np.ndarray]:
         """Equation 2's x = log10(n + 1) of the redshift-normalised counts (eq. 1): the inputs explainers plot.
 
         Returned with the input's own shape ((n, H, W) for ``xray_map``, (n, H, W, 3) for
@@ -281,7 +316,7 @@ class CNNEstimator(Estimator):
         x = preprocess_view(view, self.input_name, self.scaling_.redshift_norm, self.channels)
         return {self.input_name: self._as_input_shape(x, view)}
 
-    def input_gradients(self, view: Any, batch_size: int = 64) -> dict[str, np.ndarray]:
+    def input_gradients(self, view: CatalogueView, batch_size: int = 64) -> dict[str, np.ndarray]:
         """d(predicted log10 M500c) / d x, x = log10(n + 1) of the normalised counts (equations 1-2).
 
         Evaluated in inference mode (dropout off), batched; one array per cluster with the
@@ -409,6 +444,10 @@ class CNNEstimator(Estimator):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        legacy = state.pop("params", None)  # pickles of the dict-of-params era
+        if isinstance(legacy, dict):
+            for key, value in legacy.items():
+                state.setdefault(key, value)
         self.__dict__.update(state)
 
     def _restore_model_from_bytes(self) -> None:
@@ -430,8 +469,8 @@ class CNNEstimator(Estimator):
 class SingleBandCNN(CNNEstimator):
     """``cnn-single-band``: the CNN of section 4 on 0.5-10 keV photon maps (``xray_map``, 128x128x1).
 
-    Paper defaults: up to 200 epochs, early stopping patience 20, batch 50, Adam 1e-3, L2 1e-4,
-    MSE loss, no dropout.
+    Paper defaults (:class:`CNNParams`): up to 200 epochs, early stopping patience 20, batch 50,
+    Adam 1e-3, L2 1e-4, MSE loss, no dropout.
     """
 
     name = "cnn-single-band"
@@ -439,34 +478,8 @@ class SingleBandCNN(CNNEstimator):
     input_name = "xray_map"
     channels = 1
 
-    def __init__(
-        self,
-        epochs: int = 200,
-        patience: int = 20,
-        batch_size: int = 50,
-        learning_rate: float = 1e-3,
-        l2: float = 1e-4,
-        conv_filters: list[int] = [24, 10, 24, 10],  # noqa: B006 - never mutated (copied)
-        conv_kernels: list[int] = [5, 3, 5, 3],  # noqa: B006
-        pool_sizes: list[int] = [4, 2],  # noqa: B006
-        dense_units: list[int] = [128, 128, 64],  # noqa: B006
-        dropout: float = 0.0,
-        loss: Literal["mse", "mae"] = "mse",
-        n0: float = N0_DEFAULT,
-        input_scaling: Literal["standard", "none"] = "standard",
-        target_scaling: Literal["minmax", "standard", "none"] = "minmax",
-        mixed_precision: bool = False,
-        xla: bool = False,
-        deterministic: bool = False,
-        predict_batch_size: int = 256,
-        rebin: int = 1,
-    ) -> None:
-        params = dict(locals())
-        params.pop("self")
-        params.pop("__class__", None)
-        self._configure({k: list(v) if isinstance(v, (list, tuple)) else v for k, v in params.items()})
 
-
+@dataclass(eq=False)
 class MultiBandCNN(CNNEstimator):
     """``cnn-multi-band``: the same CNN on soft/medium/hard band maps as channels (``xray_bands``, 128x128x3).
 
@@ -480,29 +493,4 @@ class MultiBandCNN(CNNEstimator):
     input_name = "xray_bands"
     channels = 3
 
-    def __init__(
-        self,
-        epochs: int = 200,
-        patience: int = 20,
-        batch_size: int = 50,
-        learning_rate: float = 1e-3,
-        l2: float = 1e-4,
-        conv_filters: list[int] = [24, 10, 24, 10],  # noqa: B006 - never mutated (copied)
-        conv_kernels: list[int] = [5, 3, 5, 3],  # noqa: B006
-        pool_sizes: list[int] = [4, 2],  # noqa: B006
-        dense_units: list[int] = [128, 128, 64],  # noqa: B006
-        dropout: float = 0.1,
-        loss: Literal["mse", "mae"] = "mse",
-        n0: float = N0_DEFAULT,
-        input_scaling: Literal["standard", "none"] = "standard",
-        target_scaling: Literal["minmax", "standard", "none"] = "minmax",
-        mixed_precision: bool = False,
-        xla: bool = False,
-        deterministic: bool = False,
-        predict_batch_size: int = 256,
-        rebin: int = 1,
-    ) -> None:
-        params = dict(locals())
-        params.pop("self")
-        params.pop("__class__", None)
-        self._configure({k: list(v) if isinstance(v, (list, tuple)) else v for k, v in params.items()})
+    dropout: float = 0.1

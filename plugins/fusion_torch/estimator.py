@@ -28,13 +28,16 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from massbench.catalogue import CatalogueView
 from massbench.errors import ConfigError, DataError
 from massbench.estimator import Estimator
 from massbench.preprocessing import RedshiftNormalisation, fit_redshift_normalisation, preprocess_maps
+
+from .params import FusionParams
 
 MODEL_FILE = "model.pt"
 PARAMS_FILE = "params.json"
@@ -74,26 +77,12 @@ def resolve_device(requested: str) -> str:
     raise ConfigError(f"unknown device {requested!r} for fusion-xray-dyn: use 'auto', 'cpu' or 'gpu'")
 
 
-class FusionXrayDyn(Estimator):
+class FusionXrayDyn(FusionParams, Estimator):
     """Joint X-ray multi-band + dynamical-cube CNN (paper section 5.2, Figure 5) in PyTorch.
 
-    Parameters (defaults reproduce the paper's design; see docs/fusion.md)
-    ----------
-    completeness : spectroscopic completeness, the fraction of each cluster's galaxies with a
-        measured redshift, in (0, 1]. Below 1 the cubes are rebuilt from a seeded subset.
-    completeness_seed : seed of that subset (shared by all folds so they share the cached cubes).
-    cube_size : cells per axis seen by the 3D branch; 64 is the paper, 32 average-pools the cube
-        2x2x2 (and the tied X-ray map 4x4), about 10x cheaper on a CPU.
-    xray_filters, xray_kernels, xray_strides, xray_pools, xray_dense : the 2D branch (the multi-band
-        CNN: filters 24, 10, 24, 10, kernels 5, 3, 5, 3, strides 1, pools 4 and 2, dense 128; the
-        paper's notebook used strides 2, 2, 2, 1 here, about 430k parameters in all).
-    dyn_filters, dyn_kernels, dyn_pool, dyn_dense : the 3D branch (24, 16, 8; 5, 3, 1; 2; 128).
-    head_dense : hidden dense widths of the head (128, 64). dropout : after every hidden dense (0.1).
-    learning_rate, l2, loss, batch_size, epochs, patience : training, as the CNNs.
-    amp : automatic mixed precision (float16 autocast + gradient scaling) when on a GPU.
-    num_workers : DataLoader worker processes (0 reads batches in the training process).
-    num_threads : torch CPU threads (0 keeps torch's default).
-    predict_batch_size : batch size of predict / input_gradients.
+    Params: the fields of :class:`~.params.FusionParams` (defaults reproduce the paper's design;
+    see docs/fusion.md), as attributes (``est.completeness``, ``est.xray_filters``, ...);
+    ``est.params`` gives them as a dict. Fitted state: ``net``, ``norm``, ``record``, ``history``.
     """
 
     name = "fusion-xray-dyn"
@@ -101,56 +90,8 @@ class FusionXrayDyn(Estimator):
     framework = "torch"
     needs_gpu = True
 
-    def __init__(
-        self,
-        completeness: float = 1.0,
-        completeness_seed: int = 0,
-        cube_size: int = 64,
-        xray_filters: list[int] = [24, 10, 24, 10],  # noqa: B006 - copied, never mutated
-        xray_kernels: list[int] = [5, 3, 5, 3],  # noqa: B006
-        xray_strides: list[int] = [1, 1, 1, 1],  # noqa: B006
-        xray_pools: list[int] = [4, 2],  # noqa: B006
-        xray_dense: int = 128,
-        dyn_filters: list[int] = [24, 16, 8],  # noqa: B006
-        dyn_kernels: list[int] = [5, 3, 1],  # noqa: B006
-        dyn_pool: int = 2,
-        dyn_dense: int = 128,
-        head_dense: list[int] = [128, 64],  # noqa: B006
-        dropout: float = 0.1,
-        learning_rate: float = 1e-3,
-        l2: float = 1e-4,
-        loss: Literal["mse", "mae"] = "mse",
-        batch_size: int = 50,
-        epochs: int = 200,
-        patience: int = 20,
-        amp: bool = True,
-        num_workers: int = 0,
-        num_threads: int = 0,
-        predict_batch_size: int = 50,
-    ) -> None:
-        if not 0.0 < completeness <= 1.0:
-            raise ConfigError(f"fusion-xray-dyn: completeness must be in (0, 1], got {completeness}")
-        for key, value in (("batch_size", batch_size), ("epochs", epochs), ("predict_batch_size", predict_batch_size),
-                           ("cube_size", cube_size)):
-            if value < 1:
-                raise ConfigError(f"fusion-xray-dyn: {key} must be a positive integer, got {value}")
-        if patience < 0 or num_workers < 0 or num_threads < 0 or l2 < 0 or learning_rate <= 0:
-            raise ConfigError("fusion-xray-dyn: patience, num_workers, num_threads and l2 must be >= 0 "
-                              "and learning_rate > 0")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"fusion-xray-dyn: dropout must be in [0, 1), got {dropout}")
-        self.params: dict[str, Any] = dict(
-            completeness=float(completeness), completeness_seed=int(completeness_seed), cube_size=int(cube_size),
-            xray_filters=list(xray_filters), xray_kernels=list(xray_kernels), xray_strides=list(xray_strides),
-            xray_pools=list(xray_pools), xray_dense=int(xray_dense), dyn_filters=list(dyn_filters),
-            dyn_kernels=list(dyn_kernels), dyn_pool=int(dyn_pool), dyn_dense=int(dyn_dense),
-            head_dense=list(head_dense), dropout=float(dropout), learning_rate=float(learning_rate), l2=float(l2),
-            loss=loss, batch_size=int(batch_size), epochs=int(epochs), patience=int(patience),
-            amp=bool(amp), num_workers=int(num_workers), num_threads=int(num_threads),
-            predict_batch_size=int(predict_batch_size),
-        )
-        if loss not in ("mse", "mae"):
-            raise ConfigError(f"fusion-xray-dyn: loss must be 'mse' or 'mae', got {loss!r}")
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self.net: Any = None
         self.norm: RedshiftNormalisation | None = None
         self.record = TrainingRecord()
@@ -161,20 +102,14 @@ class FusionXrayDyn(Estimator):
     def _config(self, map_size: int, cube_input: int) -> Any:
         from .network import FusionConfig
 
-        p = self.params
-        return FusionConfig(
-            xray_filters=p["xray_filters"], xray_kernels=p["xray_kernels"], xray_strides=p["xray_strides"],
-            xray_pools=p["xray_pools"], xray_dense=p["xray_dense"], dyn_filters=p["dyn_filters"],
-            dyn_kernels=p["dyn_kernels"], dyn_pool=p["dyn_pool"], dyn_dense=p["dyn_dense"],
-            head_dense=p["head_dense"], dropout=p["dropout"], map_size=map_size, cube_input=cube_input,
-            cube_size=min(p["cube_size"], cube_input),
-        )
+        return FusionConfig(**self.layers(), map_size=map_size, cube_input=cube_input,
+                            cube_size=min(self.cube_size, cube_input))
 
     def _torch_setup(self) -> str:
         import torch
 
-        if self.params["num_threads"] > 0:
-            torch.set_num_threads(self.params["num_threads"])
+        if self.num_threads > 0:
+            torch.set_num_threads(self.num_threads)
         device = resolve_device(self.context.device)
         self._device = device
         if device == "cuda":
@@ -186,7 +121,7 @@ class FusionXrayDyn(Estimator):
     def _cube_rows(self, view: Any) -> Any:
         """Row source of the cubes the network sees for ``view``: the dataset's cubes, or cubes rebuilt
         at ``completeness`` < 1 (cached memory map shared by folds)."""
-        if self.params["completeness"] >= 1.0:
+        if self.completeness >= 1.0:
             return view.lazy("dyn_cube")
         from .cubes import CompletenessCubeStore, CubeGrid, CubeStoreKey
 
@@ -195,8 +130,8 @@ class FusionXrayDyn(Estimator):
                               f"(dataset {view.dataset!r} view has {list(view.inputs)})")
         n_rows = len(view.arrays["galaxies"].data)
         grid = CubeGrid(n=int(view.lazy("dyn_cube").shape[1]))
-        key = CubeStoreKey(dataset=str(view.dataset), n_rows=n_rows, completeness=self.params["completeness"],
-                           seed=self.params["completeness_seed"], grid=grid)
+        key = CubeStoreKey(dataset=str(view.dataset), n_rows=n_rows, completeness=self.completeness,
+                           seed=self.completeness_seed, grid=grid)
         store = CompletenessCubeStore(self.context.cache_dir, key)
         rows = store.rows(view)
         self.record.cube_build_seconds += store.last_build_seconds
@@ -223,22 +158,21 @@ class FusionXrayDyn(Estimator):
     def _loss_fn(self) -> Any:
         from torch.nn import functional as F
 
-        return F.mse_loss if self.params["loss"] == "mse" else F.l1_loss
+        return F.mse_loss if self.loss == "mse" else F.l1_loss
 
     # -- training -------------------------------------------------------------------------------
-    def fit(self, train: Any, val: Any) -> "FusionXrayDyn":
+    def fit(self, train: CatalogueView, val: CatalogueView) -> FusionXrayDyn:
         import torch
 
         from .data import batch_loader, input_moments
         from .network import FusionNet, count_parameters
 
-        p = self.params
         device = self._torch_setup()
         seed = int(self.context.seed)
         torch.manual_seed(seed)
         np_rng = np.random.default_rng(seed)
         loader_gen = torch.Generator().manual_seed(int(np_rng.integers(2**62)))
-        use_amp = bool(p["amp"] and device == "cuda")
+        use_amp = bool(self.amp and device == "cuda")
         self.record = TrainingRecord(device_used=self.context.info["device_used"], amp=use_amp)
         self.history = []
 
@@ -247,7 +181,7 @@ class FusionXrayDyn(Estimator):
         self.norm = fit_redshift_normalisation(train.lazy("xray_bands"), train.redshift)
         train_ds = self._dataset(train, with_target=True)
         val_ds = self._dataset(val, with_target=True) if len(val) else None
-        mx, mc = input_moments(train_ds, batch_size=max(p["batch_size"], 16))
+        mx, mc = input_moments(train_ds, batch_size=max(self.batch_size, 16))
         y = np.asarray(train.log10_m500c, dtype=float)
         if not np.ptp(y) > 0:
             raise DataError("fusion-xray-dyn: all training clusters have the same mass; cannot scale the target")
@@ -260,17 +194,17 @@ class FusionXrayDyn(Estimator):
         self.net = net
         self.record.n_parameters = count_parameters(net)
 
-        opt = torch.optim.Adam(net.parameters(), lr=p["learning_rate"], eps=1e-7)
+        opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, eps=1e-7)
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
         loss_fn = self._loss_fn()
         pin = device == "cuda"
-        train_loader = batch_loader(train_ds, p["batch_size"], shuffle=True, generator=loader_gen,
-                                    num_workers=p["num_workers"], pin_memory=pin)
+        train_loader = batch_loader(train_ds, self.batch_size, shuffle=True, generator=loader_gen,
+                                    num_workers=self.num_workers, pin_memory=pin)
 
         best_state, best_val, best_epoch, wait = None, math.inf, 0, 0
         t_start = time.perf_counter()
         seen = 0
-        for epoch in range(1, p["epochs"] + 1):
+        for epoch in range(1, self.epochs + 1):
             net.train()
             total, count = 0.0, 0
             for x, cube, yt in train_loader:
@@ -281,7 +215,7 @@ class FusionXrayDyn(Estimator):
                 with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
                     out = net(x, cube)
                 data_loss = loss_fn(out.float(), yt)
-                loss = data_loss + p["l2"] * net.l2_penalty() if p["l2"] else data_loss
+                loss = data_loss + self.l2 * net.l2_penalty() if self.l2 else data_loss
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
@@ -299,8 +233,8 @@ class FusionXrayDyn(Estimator):
                 else:
                     wait += 1
             self.history.append({"epoch": float(epoch), **metrics})
-            self.context.progress(epoch=epoch, total=p["epochs"], **metrics)
-            if val_ds is not None and wait >= p["patience"]:
+            self.context.progress(epoch=epoch, total=self.epochs, **metrics)
+            if val_ds is not None and wait >= self.patience:
                 break
         elapsed = time.perf_counter() - t_start
         if best_state is not None:
@@ -319,19 +253,19 @@ class FusionXrayDyn(Estimator):
 
         from .data import batch_loader
 
-        net, p = self.net, self.params
+        net = self.net
         loss_fn = self._loss_fn()
         net.eval()
         total, count = 0.0, 0
         with torch.no_grad():
-            for x, cube, yt in batch_loader(ds, p["predict_batch_size"], shuffle=False, num_workers=p["num_workers"]):
+            for x, cube, yt in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
                 x, cube = x.to(device), cube.to(device)
                 yt = net.scale_target(yt.to(device))
                 with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
                     out = net(x, cube)
                 total += float(loss_fn(out.float(), yt, reduction="sum"))
                 count += len(yt)
-            penalty = float(net.l2_penalty()) * p["l2"]
+            penalty = float(net.l2_penalty()) * self.l2
         return total / max(count, 1) + penalty
 
     # -- inference ------------------------------------------------------------------------------
@@ -343,7 +277,7 @@ class FusionXrayDyn(Estimator):
         self.net.eval()
         return device
 
-    def predict(self, test: Any) -> np.ndarray:
+    def predict(self, test: CatalogueView) -> np.ndarray:
         """log10 M500c [h^-1 Msun] of the test clusters, in view order (float32 forward pass)."""
         import torch
 
@@ -353,13 +287,13 @@ class FusionXrayDyn(Estimator):
         ds = self._dataset(test, with_target=False)
         out = []
         with torch.no_grad():
-            for x, cube, _ in batch_loader(ds, self.params["predict_batch_size"], shuffle=False,
-                                           num_workers=self.params["num_workers"]):
+            for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False,
+                                           num_workers=self.num_workers):
                 pred = self.net.log10_mass(self.net(x.to(device), cube.to(device)))
                 out.append(pred.double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
-    def transform(self, view: Any) -> np.ndarray:
+    def transform(self, view: CatalogueView) -> np.ndarray:
         """The network's map input for ``view``: equations 1 and 2 with this fold's constants,
         (n, 128, 128, 3) float32, channels last (the layout of ``xray_bands``)."""
         if self.norm is None:
@@ -371,7 +305,7 @@ class FusionXrayDyn(Estimator):
             out[start:stop] = preprocess_maps(maps[start:stop], view.redshift[start:stop], self.norm)
         return out
 
-    def input_gradients(self, view: Any) -> dict[str, np.ndarray]:
+    def input_gradients(self, view: CatalogueView) -> dict[str, np.ndarray]:
         """d(predicted log10 M500c) / d(network input), in inference mode (float32, batched).
 
         ``xray_bands``: (n, 128, 128, 3) with respect to the equation-2 map x = log10(n + 1) of
@@ -388,8 +322,8 @@ class FusionXrayDyn(Estimator):
         gx = np.zeros((len(ds), *ds.maps.shape[1:]), dtype=np.float32)
         gc = np.zeros((len(ds), *ds.cubes.shape[1:]), dtype=np.float32)
         start = 0
-        for x, cube, _ in batch_loader(ds, self.params["predict_batch_size"], shuffle=False,
-                                       num_workers=self.params["num_workers"]):
+        for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False,
+                                       num_workers=self.num_workers):
             x = x.to(device).requires_grad_(True)
             cube = cube.to(device).requires_grad_(True)
             pred = self.net.log10_mass(self.net(x, cube))

@@ -23,28 +23,20 @@ min/max of log10 M500c; :meth:`FusionNet.log10_mass` undoes it (log10 M500c [h^-
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .params import FusionLayers
+
 
 @dataclass
-class FusionConfig:
-    """Layer sizes of the fusion network (defaults: the paper's Figure 5 / the multi-band CNN)."""
+class FusionConfig(FusionLayers):
+    """Layer sizes (the fields of :class:`~.params.FusionLayers`, keyword-only) and input geometry
+    of the fusion network (defaults: the paper's Figure 5 / the multi-band CNN)."""
 
-    xray_filters: list[int] = field(default_factory=lambda: [24, 10, 24, 10])
-    xray_kernels: list[int] = field(default_factory=lambda: [5, 3, 5, 3])
-    xray_strides: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
-    xray_pools: list[int] = field(default_factory=lambda: [4, 2])  # after conv 2 and conv 4
-    xray_dense: int = 128
-    dyn_filters: list[int] = field(default_factory=lambda: [24, 16, 8])
-    dyn_kernels: list[int] = field(default_factory=lambda: [5, 3, 1])
-    dyn_pool: int = 2  # after every 3D convolution
-    dyn_dense: int = 128
-    head_dense: list[int] = field(default_factory=lambda: [128, 64])
-    dropout: float = 0.1
     map_size: int = 128
     map_channels: int = 3
     cube_input: int = 64  # cells per axis of the cube the dataset provides

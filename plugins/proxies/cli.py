@@ -60,15 +60,10 @@ def proxies(
 
 
 def _registry() -> Any:
-    """The root CLI's plugin registry when it has one (loaded once per process), else a fresh one."""
-    try:
-        from massbench.cli import registry
+    """The process's plugin registry (shared with the ``massbench`` command line, loaded once)."""
+    from massbench.registry import shared_registry
 
-        return registry()
-    except ImportError:
-        from massbench.registry import load_registry
-
-        return load_registry()
+    return shared_registry()
 
 
 def register(cli: Any) -> None:

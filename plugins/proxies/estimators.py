@@ -40,6 +40,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from massbench.catalogue import CatalogueView
 from massbench.errors import ConfigError, ContractError, DataError
 from massbench.estimator import Estimator
 
@@ -88,7 +89,7 @@ class ProxyEstimatorBase(Estimator):
         return np.column_stack([np.asarray(view[k], dtype=float).reshape(len(view)) for k in self.inputs])
 
     # -- contract --------------------------------------------------------------------------
-    def fit(self, train: Any, val: Any) -> None:
+    def fit(self, train: CatalogueView, val: CatalogueView) -> None:
         views = [train] + ([val] if self.use_val and val is not None and len(val) else [])
         values = np.concatenate([self._values(v) for v in views])
         z = np.concatenate([np.asarray(v.redshift, float) for v in views])
@@ -109,7 +110,7 @@ class ProxyEstimatorBase(Estimator):
         return log_observables(self._values(test), self.inputs, np.asarray(test.redshift, float), self.model_.bins,
                                np.asarray(test.cluster_id), f"estimator {self.name!r}, test clusters")
 
-    def predict(self, test: Any) -> np.ndarray:
+    def predict(self, test: CatalogueView) -> np.ndarray:
         """Equation 6: log10 M500c [h^-1 Msun] of each test cluster, in test order."""
         s = self._log_test(test)
         return self.model_.predict_log10(s, np.asarray(test.redshift, float))
@@ -199,7 +200,7 @@ class ProxyAny(ProxyEstimatorBase):
     def params(self) -> dict[str, Any]:
         return {"observables": list(self.observables), **super().params()}
 
-    def fit(self, train: Any, val: Any) -> None:
+    def fit(self, train: CatalogueView, val: CatalogueView) -> None:
         missing = [k for k in self.inputs if k not in getattr(train, "inputs", self.inputs)]
         if missing:
             raise ContractError(
