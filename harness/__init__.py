@@ -11,7 +11,12 @@ Everything here imports quickly (no TensorFlow, no torch).
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # the one source of the version is pyproject.toml, read from the installed metadata
+    __version__ = version("massbench")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 from .catalogue import Catalogue, CatalogueView, InputArray, RowAccessor
 from .errors import ConfigError, ContractError, DataError, TestMassAccessError, UserError
