@@ -45,6 +45,11 @@ class _Linear(Estimator):
         return np.polyval(self.coef, np.log10(test["obs"]))
 
 
+def _dask_worker_pid() -> int:
+    """The dask worker process's pid: units run in a worker process of their own, started by the dask worker."""
+    return os.getppid() if os.environ.get("MASSBENCH_WORKER") else os.getpid()
+
+
 class KillOnce(_Linear):
     """toy-linear's fit, but the first unit to start kills its own worker process (once per marker file)."""
 
@@ -60,7 +65,7 @@ class KillOnce(_Linear):
             except FileExistsError:
                 pass
             else:
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.kill(_dask_worker_pid(), signal.SIGKILL)
         self._fit(train)
 
 
@@ -81,7 +86,7 @@ class KillAlways(_Linear):
         except FileExistsError:
             pass
         if Path(self.victim).read_text() == me:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(_dask_worker_pid(), signal.SIGKILL)
         self._fit(train)
 
 
@@ -93,7 +98,7 @@ class GPUProbe(_Linear):
 
     def fit(self, train, val) -> None:
         self.context.info["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
-        self.context.info["pid"] = os.getpid()
+        self.context.info["pid"] = _dask_worker_pid()
         self._fit(train)
 
 
