@@ -390,7 +390,7 @@ def test_tasks_carry_no_arrays(dask_registry, tmp_path):
 
 @pytest.mark.slow
 def test_smoke_benchmark_dask_matches_local(tmp_path):
-    """benchmarks/smoke.yaml: a 2-worker LocalCluster gives the local executor's leaderboard."""
+    """benchmarks/smoke.yaml: the process executor (default), inline and a 2-worker LocalCluster give one leaderboard."""
     smoke = ROOT / "benchmarks" / "smoke.yaml"
     if not smoke.exists():
         pytest.skip("benchmarks/smoke.yaml is not there yet")
@@ -400,7 +400,13 @@ def test_smoke_benchmark_dask_matches_local(tmp_path):
     b = load_benchmark(smoke, reg)
     assert run_benchmark(b, reg, RunOptions(out=tmp_path / "local", device="cpu")) in (0, 1)
     assert run_benchmark(b, reg, RunOptions(out=tmp_path / "dask", device="cpu", executor="dask", workers=2)) in (0, 1)
-    ra, rb = _rows(tmp_path / "local"), _rows(tmp_path / "dask")
+    assert run_benchmark(b, reg, RunOptions(out=tmp_path / "inline", device="cpu", executor="inline")) in (0, 1)
+    ra = _rows(tmp_path / "local")
+    for other in ("dask", "inline"):
+        _same_leaderboard(ra, _rows(tmp_path / other))
+
+
+def _same_leaderboard(ra: dict, rb: dict) -> None:
     assert list(ra) == list(rb)
     for label, a in ra.items():
         d = rb[label]
