@@ -56,25 +56,31 @@ def run(
     only: Optional[List[str]] = typer.Option(None, "--only", help="Run only these estimator labels or names (repeat or comma-separate); baseline-mean always runs"),
     device: str = typer.Option("auto", "--device", help="auto (GPU when one is present), cpu or gpu"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache \\[default: $MASSBENCH_CACHE or ~/.cache/massbench]"),
-    executor: str = typer.Option("local", "--executor", help="local (this process) or dask"),
+    executor: str = typer.Option("process", "--executor", help="process (each unit in a fresh worker process), inline (this process, for debugging; old name: local) or dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (dask executor); a LocalCluster when omitted"),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes of the LocalCluster (dask executor)"),
     unit_retries: int = typer.Option(2, "--unit-retries", help="Dask executor: retries of a unit whose worker died"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume: run failed units again (by default --resume moves past them)"),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of user errors"),
 ) -> None:
     """Run a benchmark: every estimator on every fold, then explainers and leaderboards."""
     from .config import load_benchmark
+    from .options import EXECUTORS
     from .runner import RunOptions, run_benchmark
 
     if device not in ("auto", "cpu", "gpu"):
         raise UserError(f"--device must be auto, cpu or gpu, not {device!r}")
-    if executor not in ("local", "dask"):
-        raise UserError(f"--executor must be local or dask, not {executor!r}")
+    if executor not in EXECUTORS:
+        import difflib
+
+        hint = difflib.get_close_matches(executor, EXECUTORS[:3], n=1)
+        raise UserError(f"--executor must be process, inline or dask, not {executor!r}"
+                        + (f"; did you mean {hint[0]!r}?" if hint else ""))
     reg = registry()
     b = load_benchmark(bench, reg)
     options = RunOptions(out=out or Path("results") / b.key, resume=resume, only=_split(only), device=device,
                          cache_dir=cache_dir, debug=debug, executor=executor, scheduler=scheduler, workers=workers,
-                         unit_retries=unit_retries)
+                         unit_retries=unit_retries, retry_failed=retry_failed)
     code = run_benchmark(b, reg, options, console())
     raise typer.Exit(code)
 

@@ -16,6 +16,9 @@ Format (exactly these keys; ``cv.n_folds`` and explainer ``params`` are optional
       - name: cnn-single-band     # an estimator plugin
         label: CNN 0.5-10 keV     # optional display name; one plugin may appear twice with other params
         params: {epochs: 150, patience: 20}
+        timeout: 7200             # optional: this estimator's own unit timeout
+    run:                          # optional
+      timeout: 3600               # seconds one unit may run (fit + predict) before it is killed
     explainers:                   # optional
       - name: saliency
         estimators: [cnn-single-band]   # estimator labels or names
@@ -97,11 +100,19 @@ class EstimatorSpec:
     name: str
     label: str
     params: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None  # seconds per unit; None: the benchmark's ``run.timeout``
 
     @property
     def slug(self) -> str:
         """File-system-safe form of the label (unique within a benchmark)."""
         return slugify(self.label)
+
+
+@dataclass
+class RunSpec:
+    """The ``run:`` section: how units are run (never part of a unit's configuration hash)."""
+
+    timeout: float | None = None  # seconds per unit (fit + predict) before its worker is killed; None: no limit
 
 
 @dataclass
@@ -123,6 +134,7 @@ class Benchmark:
     explainers: list[ExplainerSpec] = field(default_factory=list)
     path: str = ""
     sha256: str = ""
+    run: RunSpec = field(default_factory=RunSpec)
 
     @property
     def key(self) -> str:
@@ -132,7 +144,16 @@ class Benchmark:
         d = asdict(self)
         d.pop("path")
         d.pop("sha256")
+        if self.run.timeout is None:  # unset extensions are left out: older readers see the same layout
+            d.pop("run")
+        for e in d["estimators"]:
+            if e.get("timeout") is None:
+                e.pop("timeout", None)
         return d
+
+    def unit_timeout(self, spec: EstimatorSpec) -> float | None:
+        """Seconds one unit of ``spec`` may run: its own ``timeout``, else ``run.timeout``, else None."""
+        return spec.timeout if spec.timeout is not None else self.run.timeout
 
     def estimator(self, label: str) -> EstimatorSpec:
         for e in self.estimators:
@@ -160,10 +181,12 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-_TOP = {"benchmark": True, "version": True, "dataset": True, "cv": True, "estimators": True, "explainers": False}
+_TOP = {"benchmark": True, "version": True, "dataset": True, "cv": True, "estimators": True, "explainers": False,
+        "run": False}
 _DATASET = {"name": True, "params": False}
 _CV = {"scheme": False, "val_fraction": False, "seed": False, "n_folds": False}
-_EST = {"name": True, "label": False, "params": False}
+_EST = {"name": True, "label": False, "params": False, "timeout": False}
+_RUN = {"timeout": False}
 _EXPL = {"name": True, "estimators": True, "params": False}
 
 
@@ -219,6 +242,7 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int,
         params = em.get("params") or {}
         if not isinstance(params, dict):
             c.fail(em.key_lines.get("params", em.line), f"estimators[{i}].params must be a mapping")
+        timeout = parse_timeout(c, em, f"estimators[{i}].") if "timeout" in em else None
         if check is not None:
             check(i, em, ename, label)
         slug = EstimatorSpec(ename, label).slug
@@ -226,8 +250,19 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int,
             c.fail(em.line, f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
                             "give each entry a distinct `label`")
         seen[slug] = em.line
-        estimators.append(EstimatorSpec(ename, label, plain(params)))
+        estimators.append(EstimatorSpec(ename, label, plain(params), timeout))
     return estimators
+
+
+def parse_timeout(c: "_Checker", m: Any, where: str) -> float | None:
+    """A ``timeout`` value: a positive number of seconds (or null for none)."""
+    v = m["timeout"]
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        c.fail(m.key_lines.get("timeout", m.line),
+               f"{where}timeout must be a positive number of seconds, got {v!r}")
+    return float(v)
 
 
 def load_benchmark(path: str | Path, registry: Any | None = None) -> Benchmark:
@@ -315,8 +350,14 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
             c.fail(xm.key_lines.get("params", xm.line), f"explainers[{i}].params must be a mapping")
         explainers.append(ExplainerSpec(xname, list(targets), plain(xparams)))
 
+    run = RunSpec()
+    if data.get("run") is not None:
+        rm = c.keys(data["run"], _RUN, "run", data.key_lines["run"])
+        if "timeout" in rm:
+            run.timeout = parse_timeout(c, rm, "run.")
+
     bench = Benchmark(name, version, dataset, cv, estimators, explainers, path=path,
-                      sha256=hashlib.sha256(text.encode()).hexdigest())
+                      sha256=hashlib.sha256(text.encode()).hexdigest(), run=run)
     if registry is not None:
         check_plugins(bench, data, registry, c)
     return bench

@@ -38,7 +38,7 @@ def _load_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 
 def run_explainers(p: Any, out: Path, options: Any, prog: Any = None, only: Sequence[str] | None = None) -> dict:
     """Run every explainer of the benchmark; returns the summary written to summary.json."""
-    from .runner import plan_units
+    from .plan import plan_units
 
     bench, registry, cat = p.bench, p.registry, p.catalogue
     out = Path(out)

@@ -17,6 +17,9 @@ from importlib import resources
 from string import Template
 from typing import Any, Sequence
 
+from .fmt import fixed, interval
+from .records import LeaderboardRow, as_rows
+
 # (key, heading, type) of each sortable column; ``key`` is the tr's data-* attribute
 COLUMNS: list[tuple[str, str, str]] = [
     ("rank", "#", "num"),
@@ -45,52 +48,50 @@ def _num(v: Any) -> str:
 
 
 def _f(v: Any, digits: int = 4, sign: bool = False) -> str:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return ""
-    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+    return fixed(v, digits, sign)
 
 
 def _ci(v: Any) -> str:
-    if not isinstance(v, (list, tuple)) or len(v) != 2 or not all(isinstance(x, (int, float)) for x in v):
-        return ""
-    return f'<span class="ci">[{v[0]:.4f}, {v[1]:.4f}]</span>'
+    text = interval(v)
+    return f'<span class="ci">{text}</span>' if text else ""
 
 
-def table_html(rows: Sequence[dict[str, Any]]) -> str:
+def table_html(rows: Sequence[LeaderboardRow]) -> str:
     """The ``<table id="leaderboard">`` of the page; rows in the given (scatter) order."""
+    rows = as_rows(rows)
     head = "".join(
         f'<th class="sortable" data-key="{k}" data-type="{t}" scope="col">{_e(h)}</th>' for k, h, t in COLUMNS)
     head += '<th scope="col">Run</th><th scope="col">Figure</th>'
     body = []
     for i, r in enumerate(rows, 1):
-        ok = r.get("status") == "ok"
-        inputs = ", ".join(r.get("inputs") or []) or "(none)"
+        ok = r.ok
+        inputs = ", ".join(r.inputs or []) or "(none)"
         data = {
-            "rank": str(i), "label": r.get("label", ""), "estimator": r.get("estimator", ""), "inputs": inputs,
-            "framework": r.get("framework") or "", "scatter": _num(r.get("scatter_dex")),
-            "scatter_percent": _num(r.get("scatter_percent")), "bias": _num(r.get("bias_dex")),
-            "robust": _num(r.get("robust_scatter_dex")), "n_test": _num(r.get("n_test")),
-            "status": r.get("status", ""),
+            "rank": str(i), "label": r.label, "estimator": r.estimator, "inputs": inputs,
+            "framework": r.framework or "", "scatter": _num(r.scatter_dex),
+            "scatter_percent": _num(r.scatter_percent), "bias": _num(r.bias_dex),
+            "robust": _num(r.robust_scatter_dex), "n_test": _num(r.n_test),
+            "status": r.status,
         }
         attrs = " ".join(f'data-{k}="{_e(v)}"' for k, v in data.items())
-        status = _e(r.get("status", ""))
-        if not ok and r.get("error"):
-            status += f'<span class="ci">{_e(str(r["error"]).splitlines()[0][:200])}</span>'
+        status = _e(r.status)
+        if not ok and r.error:
+            status += f'<span class="ci">{_e(str(r.error).splitlines()[0][:200])}</span>'
         badge = ' <span class="badge" title="reads an observable no observer has">idealised</span>' \
-            if r.get("idealised") else ""
-        prov = f'<a href="{_e(r["provenance"])}">run.json</a>' if r.get("provenance") else ""
-        fig = f'<a href="#fig-{_e(r["figure_id"])}">figure</a>' if r.get("figure") else ""
+            if r.idealised else ""
+        prov = f'<a href="{_e(r.extra["provenance"])}">run.json</a>' if r.get("provenance") else ""
+        fig = f'<a href="#fig-{_e(r.extra["figure_id"])}">figure</a>' if r.get("figure") else ""
         cells = [
             f'<td class="num">{i}</td>',
-            f'<td class="label">{_e(r.get("label", ""))}</td>',
-            f'<td><code>{_e(r.get("estimator", ""))}</code></td>',
+            f'<td class="label">{_e(r.label)}</td>',
+            f'<td><code>{_e(r.estimator)}</code></td>',
             f"<td>{_e(inputs)}{badge}</td>",
-            f'<td>{_e(r.get("framework") or "")}</td>',
-            f'<td class="num">{_f(r.get("scatter_dex"))}{_ci(r.get("scatter_ci95"))}</td>',
-            f'<td class="num">{_f(r.get("scatter_percent"), 2)}</td>',
-            f'<td class="num">{_f(r.get("bias_dex"), sign=True)}{_ci(r.get("bias_ci95"))}</td>',
-            f'<td class="num">{_f(r.get("robust_scatter_dex"))}</td>',
-            f'<td class="num">{_e(r.get("n_test", ""))}</td>',
+            f'<td>{_e(r.framework or "")}</td>',
+            f'<td class="num">{_f(r.scatter_dex)}{_ci(r.scatter_ci95)}</td>',
+            f'<td class="num">{_f(r.scatter_percent, 2)}</td>',
+            f'<td class="num">{_f(r.bias_dex, sign=True)}{_ci(r.bias_ci95)}</td>',
+            f'<td class="num">{_f(r.robust_scatter_dex)}</td>',
+            f'<td class="num">{_e("" if r.n_test is None else r.n_test)}</td>',
             f'<td class="status">{status}</td>',
             f"<td>{prov}</td>",
             f"<td>{fig}</td>",
@@ -100,15 +101,16 @@ def table_html(rows: Sequence[dict[str, Any]]) -> str:
             + "\n</tbody>\n</table>")
 
 
-def figures_html(rows: Sequence[dict[str, Any]]) -> str:
+def figures_html(rows: Sequence[LeaderboardRow]) -> str:
     out = []
+    rows = as_rows(rows)
     for r in rows:
         if not r.get("figure"):
             continue
-        cap = (f'{_e(r.get("label"))}: scatter {_f(r.get("scatter_dex"))} dex ({_f(r.get("scatter_percent"), 1)} %), '
-               f'bias {_f(r.get("bias_dex"), sign=True)} dex, {_e(r.get("n_test"))} test clusters')
-        out.append(f'<figure id="fig-{_e(r["figure_id"])}"><a href="{_e(r["figure"])}"><img src="{_e(r["figure"])}" '
-                   f'alt="predicted versus true mass for {_e(r.get("label"))}" loading="lazy"></a>'
+        cap = (f'{_e(r.label)}: scatter {_f(r.scatter_dex)} dex ({_f(r.scatter_percent, 1)} %), '
+               f'bias {_f(r.bias_dex, sign=True)} dex, {_e(r.n_test)} test clusters')
+        out.append(f'<figure id="fig-{_e(r.extra["figure_id"])}"><a href="{_e(r.extra["figure"])}"><img src="{_e(r.extra["figure"])}" '
+                   f'alt="predicted versus true mass for {_e(r.label)}" loading="lazy"></a>'
                    f"<figcaption>{cap}</figcaption></figure>")
     return "\n".join(out) or "<p>No finished estimator has predictions to plot.</p>"
 
@@ -130,7 +132,7 @@ def runs_html(runs: Sequence[dict[str, Any]]) -> str:
             + "\n".join(rows) + "\n</tbody></table>")
 
 
-def page_html(benchmark: str, version: str, rows: Sequence[dict[str, Any]], runs: Sequence[dict[str, Any]],
+def page_html(benchmark: str, version: str, rows: Sequence[LeaderboardRow], runs: Sequence[dict[str, Any]],
               dataset: str = "", massbench_version: str = "") -> str:
     """The whole page as a string."""
     from .results import sort_rows

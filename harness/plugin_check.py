@@ -271,7 +271,7 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
     bench = Benchmark(benchmark="check-plugin", version="0", dataset=DatasetSpec(dataset, ds_params),
                       cv=CVSpec(scheme="octants", val_fraction=0.1, seed=seed),
                       estimators=[EstimatorSpec(info.name, info.name, params)], path="check-plugin")
-    from .runner import prepare, unit_seed
+    from .plan import prepare, unit_seed
 
     prep = prepare(bench, registry, device=device, cache_dir=cache_dir)
     rep.n_clusters = len(prep.catalogue)
@@ -392,7 +392,7 @@ def _describe(exc: BaseException) -> str:
 
 def _fit_predict(info: Any, params: dict[str, Any], p: Any, f: Any, inputs: Sequence[str], seed: int,
                  device: str, workdir: Path, cache: Path) -> _FitOutcome:
-    from .runner import check_predictions
+    from .unit import check_predictions
 
     out = _FitOutcome()
     train, val, test = out.views = _views(p, f, inputs, out.audit)
@@ -438,7 +438,7 @@ def _audit_lines(rep: EstimatorReport, o: _FitOutcome) -> None:
 
 def _check_save_load(est: Any, first: _FitOutcome, p: Any, f: Any, inputs: Sequence[str], tmpd: Path,
                      device: str, cache: Path, seed: int) -> CheckResult:
-    from .runner import check_predictions
+    from .unit import check_predictions
 
     model = tmpd / "model"
     model.mkdir()

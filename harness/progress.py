@@ -7,7 +7,10 @@ by one log line per finished unit.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .records import UnitRecord
 
 
 class RunProgress:
@@ -49,15 +52,15 @@ class RunProgress:
             self._epochs = self._progress.add_task(f"  {description}", total=None)
         self._current = description
 
-    def finish_unit(self, rec: dict[str, Any]) -> None:
+    def finish_unit(self, rec: "UnitRecord") -> None:
         if self._progress is not None and self._units is not None:
             self._progress.advance(self._units)
         if self.console is not None:
-            status = rec.get("status")
-            secs = (rec.get("finished") or 0) - (rec.get("started") or 0)
+            status = rec.status
+            secs = (rec.finished or 0) - (rec.started or 0)
             colour = "green" if status == "ok" else "red"
-            extra = "" if status == "ok" else f": {rec.get('error')}"
-            self.console.print(f"[{colour}]{status}[/{colour}] {rec.get('label')} fold {rec.get('fold')} "
+            extra = "" if status == "ok" else f": {rec.error}"
+            self.console.print(f"[{colour}]{status}[/{colour}] {rec.label} fold {rec.fold} "
                                f"({secs:.1f} s){extra}", highlight=False)
 
     def epoch_callback(self) -> Callable[..., None]:

@@ -57,3 +57,26 @@ def environment() -> dict[str, Any]:
         "libraries": library_versions(),
         "command": sys.argv,
     }
+
+
+def write_run_json(p: Any, out: Path, options: Any, started: str, finished: str | None,
+                   units_summary: dict[str, dict[str, Any]]) -> None:
+    """``run.json``: versions, plugins, seeds, dataset, folds, the units' status and the run's times."""
+    from .results import atomic_write_json
+
+    plugins = [{"plugin": n, "distribution": d, "version": v} for n, d, v in p.registry.plugins]
+    prov = {
+        "benchmark": p.bench.benchmark, "version": p.bench.version, "benchmark_file": p.bench.path,
+        "benchmark_sha256": p.bench.sha256, "config": p.bench.as_dict(),
+        **environment(),
+        "plugins": plugins, "plugin_errors": [e.as_dict() for e in p.registry.errors],
+        "device_requested": options.device, "executor": options.executor,
+        "executor_options": ({"scheduler": options.scheduler, "workers": options.workers,
+                              "unit_retries": options.unit_retries} if options.executor == "dask" else {}),
+        "seeds": {"cv": p.bench.cv.seed, "units": {k: v["seed"] for k, v in units_summary.items()}},
+        "dataset": {"name": p.bench.dataset.name, "params": p.bench.dataset.params, "n_clusters": len(p.catalogue),
+                    "meta": p.dataset_meta},
+        "folds": [{"fold": f.k, "n_train": len(f.train), "n_val": len(f.val), "n_test": len(f.test)} for f in p.folds],
+        "units": units_summary, "started": started, "finished": finished,
+    }
+    atomic_write_json(Path(out) / "run.json", prov)

@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from .records import LeaderboardRow, as_rows
 from .results import atomic_write_text, leaderboard_markdown, read_json
 
 
@@ -28,22 +29,23 @@ def _explainer_text(registry: Any, name: str, summary: dict[str, Any]) -> str:
         return f"(could not summarise: {exc})"
 
 
-def write_report(p: Any, out: Path, rows: list[dict[str, Any]]) -> None:
+def write_report(p: Any, out: Path, rows: list[LeaderboardRow]) -> None:
     bench = p.bench
+    rows = as_rows(rows)
     lines = [f"# {bench.key}: {len(p.catalogue)} clusters of `{bench.dataset.name}`, {len(p.folds)} "
              f"{bench.cv.scheme} folds\n",
              "Scatter is the standard deviation of log10(M_pred / M_true) over all test predictions "
              "(paper eq. 9); % = 100 ln(10) x dex. Intervals are bootstrap 95 %.\n",
              leaderboard_markdown(rows)]
-    per_fold = [r for r in rows if r.get("per_fold")]
+    per_fold = [r for r in rows if r.per_fold]
     if per_fold:
-        folds = sorted({f["fold"] for r in per_fold for f in r["per_fold"]})
+        folds = sorted({f["fold"] for r in per_fold for f in r.per_fold or []})
         lines.append("\n## Scatter per fold (dex)\n")
         lines.append("| label | " + " | ".join(f"fold {k}" for k in folds) + " |")
         lines.append("|---|" + "---|" * len(folds))
         for r in per_fold:
-            by = {f["fold"]: f["scatter_dex"] for f in r["per_fold"]}
-            lines.append(f"| {r['label']} | " + " | ".join(f"{by.get(k, float('nan')):.4f}" for k in folds) + " |")
+            by = {f["fold"]: f["scatter_dex"] for f in r.per_fold or []}
+            lines.append(f"| {r.label} | " + " | ".join(f"{by.get(k, float('nan')):.4f}" for k in folds) + " |")
     summary_path = Path(out) / "explanations" / "summary.json"
     if summary_path.exists():
         lines.append("\n## Explanations\n")

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import UserError
+from .fmt import cell
+from .records import LeaderboardRow, as_rows
 
 LEADERBOARD_KEYS = ["estimator", "label", "inputs", "scatter_dex", "scatter_percent", "bias_dex",
                     "robust_scatter_dex", "scatter_ci95", "n_test", "status", "error"]
@@ -91,69 +93,55 @@ def read_json(path: Path) -> Any:
         raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); delete it or re-run") from None
 
 
-def sort_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def sort_rows(rows: Iterable[LeaderboardRow | dict[str, Any]]) -> list[LeaderboardRow]:
     """Rows sorted by scatter, failed rows last."""
-    def key(r: dict[str, Any]) -> tuple:
-        s = r.get("scatter_dex")
-        return (r.get("status") != "ok", s if isinstance(s, (int, float)) else math.inf, r.get("label", ""))
+    def key(r: LeaderboardRow) -> tuple:
+        s = r.scatter_dex
+        return (r.status != "ok", s if isinstance(s, (int, float)) else math.inf, r.label)
 
-    return sorted(rows, key=key)
-
-
-def _fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    if isinstance(v, (list, tuple)):
-        if len(v) == 2 and all(isinstance(x, (int, float)) or x is None for x in v):
-            return "[" + ", ".join(_fmt(x, digits) for x in v) + "]"
-        return ", ".join(str(x) for x in v)
-    if isinstance(v, bool):
-        return "yes" if v else ""
-    return str(v)
+    return sorted(as_rows(rows), key=key)
 
 
-def leaderboard_markdown(rows: list[dict[str, Any]], title: str = "") -> str:
+def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
     rows = sort_rows(rows)
     head = ["#", "label", "estimator", "inputs", "scatter (dex)", "95% CI", "scatter (%)", "bias (dex)",
             "robust (dex)", "n", "status"]
     out = [f"## {title}\n" if title else "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, r in enumerate(rows, 1):
-        inputs = _fmt(r.get("inputs"))
-        if r.get("idealised"):
+        inputs = cell(r.inputs)
+        if r.idealised:
             inputs += " (idealised)"
-        status = r.get("status", "")
-        if status != "ok" and r.get("error"):
-            status += ": " + str(r["error"]).splitlines()[0][:120].replace("|", "/")
+        status = r.status
+        if status != "ok" and r.error:
+            status += ": " + str(r.error).splitlines()[0][:120].replace("|", "/")
         out.append("| " + " | ".join([
-            str(i), str(r.get("label", "")), str(r.get("estimator", "")), inputs, _fmt(r.get("scatter_dex")),
-            _fmt(r.get("scatter_ci95")), _fmt(r.get("scatter_percent"), 2), _fmt(r.get("bias_dex")),
-            _fmt(r.get("robust_scatter_dex")), _fmt(r.get("n_test")), status]) + " |")
+            str(i), str(r.label), str(r.estimator), inputs, cell(r.scatter_dex), cell(r.scatter_ci95),
+            cell(r.scatter_percent, 2), cell(r.bias_dex), cell(r.robust_scatter_dex), cell(r.n_test), status]) + " |")
     return "\n".join(x for x in out if x != "") + "\n"
 
 
-def leaderboard_csv(rows: list[dict[str, Any]]) -> str:
+def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
     buf = io.StringIO()
     keys = LEADERBOARD_KEYS + ["framework", "idealised", "bias_ci95"]
     w = csv.writer(buf)
     w.writerow(keys)
     for r in sort_rows(rows):
-        w.writerow([";".join(map(str, r.get(k) or [])) if k in ("inputs",) else
-                    ";".join(_fmt(x, 6) for x in (r.get(k) or [])) if k in ("scatter_ci95", "bias_ci95") else
-                    "" if r.get(k) is None else r.get(k) for k in keys])
+        d = r.to_json()
+        w.writerow([";".join(map(str, d.get(k) or [])) if k in ("inputs",) else
+                    ";".join(cell(x, 6) for x in (d.get(k) or [])) if k in ("scatter_ci95", "bias_ci95") else
+                    "" if d.get(k) is None else d.get(k) for k in keys])
     return buf.getvalue()
 
 
-def write_leaderboard(out_dir: Path, rows: list[dict[str, Any]], title: str = "") -> None:
+def write_leaderboard(out_dir: Path, rows: list[LeaderboardRow], title: str = "") -> None:
     """Write leaderboard.json, leaderboard.md and leaderboard.csv (sorted by scatter, failed last)."""
     rows = sort_rows(rows)
-    atomic_write_json(Path(out_dir) / "leaderboard.json", rows)
+    atomic_write_json(Path(out_dir) / "leaderboard.json", [r.to_json() for r in rows])
     atomic_write_text(Path(out_dir) / "leaderboard.md", leaderboard_markdown(rows, title))
     atomic_write_text(Path(out_dir) / "leaderboard.csv", leaderboard_csv(rows))
 
 
-def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[dict[str, Any]], list[dict[str, Any]]]:
+def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], list[dict[str, Any]]]:
     """Rows of several runs of one benchmark version; refuses mixed versions, missing provenance, duplicates.
 
     Returns (benchmark, version, rows, runs) where ``runs`` lists each run's provenance summary.
@@ -161,7 +149,7 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[dict[str, Any]], li
     if not run_dirs:
         raise UserError("give at least one result directory")
     bench = version = None
-    rows: list[dict[str, Any]] = []
+    rows: list[LeaderboardRow] = []
     runs: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
     for d in run_dirs:
@@ -194,6 +182,6 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[dict[str, Any]], li
                 raise UserError(f"{d}: estimator row {label!r} also appears in {seen[label]}; "
                                 "remove one of the runs or relabel the estimator")
             seen[label] = str(d)
-            rows.append({**r, "run": str(d)})
+            rows.append(LeaderboardRow.from_json({**r, "run": str(d)}))
     assert bench is not None and version is not None
     return bench, version, sort_rows(rows), runs

@@ -48,6 +48,8 @@ import yaml
 
 from .config import plain
 from .errors import ConfigError, UserError
+from .fmt import fixed, interval
+from .records import LeaderboardRow, as_rows
 
 DEFAULT_BENCHMARK = "benchmarks/erosita-lite.yaml"
 
@@ -232,7 +234,7 @@ class SubmitOptions:
 class SubmitOutcome:
     code: int  # 0: installed, checked and every row ok; 1 otherwise
     comment: Path
-    rows: list[dict[str, Any]]
+    rows: list[LeaderboardRow]
     problems: list[str]
 
 
@@ -333,27 +335,27 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     if options.cache_dir:
         cmd += ["--cache-dir", str(options.cache_dir)]
     proc = run_logged(cmd, out / "run.log", options.timeout_s)
-    rows: list[dict[str, Any]] = []
+    rows: list[LeaderboardRow] = []
     lb = out / "results" / "leaderboard.json"
     if lb.exists():
-        rows = read_json(lb)
+        rows = as_rows(read_json(lb))
     if proc.returncode not in (0, 1) or not rows:
         problems.append(f"massbench run failed (exit status {proc.returncode}): "
                         f"{(proc.stderr.strip().splitlines() or ['see run.log'])[-1]}")
     for r in rows:
-        if r.get("label") in labels and r.get("status") != "ok":
-            problems.append(f"{r['label']}: {r.get('error')}")
+        if r.label in labels and not r.ok:
+            problems.append(f"{r.label}: {r.error}")
     return _finish(out, sub, base, summary, problems, rows, checks, echo)
 
 
 def _finish(out: Path, sub: Submission, base: Any, summary: dict[str, Any], problems: list[str],
-            rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None, echo: Callable[[str], None]) -> SubmitOutcome:
+            rows: list[LeaderboardRow], checks: list[dict[str, Any]] | None, echo: Callable[[str], None]) -> SubmitOutcome:
     from .results import atomic_write_json, atomic_write_text
 
     comment = out / "comment.md"
     atomic_write_text(comment, comment_markdown(sub, base.key, rows, checks, problems, summary.get("distributions")))
     summary.update(ok=not problems, problems=problems,
-                   rows=[r for r in rows if r.get("label") in summary["labels"] or r.get("estimator") == "baseline-mean"])
+                   rows=[r.to_json() for r in rows if r.label in summary["labels"] or r.estimator == "baseline-mean"])
     atomic_write_json(out / "summary.json", summary)
     for p in problems:
         echo(f"problem: {p}")
@@ -361,17 +363,12 @@ def _finish(out: Path, sub: Submission, base: Any, summary: dict[str, Any], prob
     return SubmitOutcome(0 if not problems else 1, comment, rows, problems)
 
 
-def _fmt(v: Any, d: int = 4) -> str:
-    return "" if v is None else f"{v:.{d}f}"
-
-
 def _ci(v: Any) -> str:
-    if not isinstance(v, (list, tuple)) or len(v) != 2 or any(x is None for x in v):
-        return ""
-    return f" [{v[0]:.4f}, {v[1]:.4f}]"
+    text = interval(v)
+    return f" {text}" if text else ""
 
 
-def comment_markdown(sub: Submission, bench_key: str, rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None,
+def comment_markdown(sub: Submission, bench_key: str, rows: list[LeaderboardRow], checks: list[dict[str, Any]] | None,
                      problems: list[str], distributions: list[str] | None = None) -> str:
     """The pull-request comment: verdict, rows (with the baseline for reference) and check lines."""
     ok = not problems
@@ -384,13 +381,13 @@ def comment_markdown(sub: Submission, bench_key: str, rows: list[dict[str, Any]]
         lines += ["| # | label | estimator | inputs | framework | scatter (dex) [95% CI] | scatter (%) | "
                   "bias (dex) [95% CI] | n | status |", "|---|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(sort_rows(rows), 1):
-            inputs = ", ".join(r.get("inputs") or []) + (" (idealised)" if r.get("idealised") else "")
-            status = r.get("status", "")
-            if status != "ok" and r.get("error"):
-                status += ": " + str(r["error"]).splitlines()[0][:150].replace("|", "/")
-            lines.append(f"| {i} | {r.get('label', '')} | {r.get('estimator', '')} | {inputs} | {r.get('framework', '')}"
-                         f" | {_fmt(r.get('scatter_dex'))}{_ci(r.get('scatter_ci95'))} | {_fmt(r.get('scatter_percent'), 2)}"
-                         f" | {_fmt(r.get('bias_dex'))}{_ci(r.get('bias_ci95'))} | {r.get('n_test', '')} | {status} |")
+            inputs = ", ".join(r.inputs or []) + (" (idealised)" if r.idealised else "")
+            status = r.status
+            if status != "ok" and r.error:
+                status += ": " + str(r.error).splitlines()[0][:150].replace("|", "/")
+            lines.append(f"| {i} | {r.label} | {r.estimator} | {inputs} | {r.framework}"
+                         f" | {fixed(r.scatter_dex)}{_ci(r.scatter_ci95)} | {fixed(r.scatter_percent, 2)}"
+                         f" | {fixed(r.bias_dex)}{_ci(r.bias_ci95)} | {'' if r.n_test is None else r.n_test} | {status} |")
         lines.append("")
     if problems:
         lines += ["**Problems**", ""] + [f"- {p.splitlines()[0]}" for p in problems] + [""]

@@ -90,19 +90,19 @@ def test_resume_after_interruption(toy_registry, write_bench, tmp_path, monkeypa
         return orig(self, train, val)
 
     monkeypatch.setattr(toyplugin.LinearProxy, "fit", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        run(bench, toy_registry, out)
+    with pytest.raises(KeyboardInterrupt):  # inline: the monkeypatched fit runs in this process
+        run(bench, toy_registry, out, executor="inline")
     done = sorted(p.name for p in (out / "units" / "Linear").glob("fold*.json"))
     assert done == ["fold0.json", "fold1.json", "fold2.json"]
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "units" / "Linear").glob("fold*.json")}
     calls["n"] = 100
-    assert run(bench, toy_registry, out, resume=True) == 0
+    assert run(bench, toy_registry, out, resume=True, executor="inline") == 0
     assert calls["n"] == 105  # only the five missing folds ran
     for name, t in stamps.items():
         assert (out / "units" / "Linear" / name).stat().st_mtime_ns == t
     # a changed configuration invalidates finished units
     changed = write_bench(TOY_BENCH.replace("{degree: 1}", "{degree: 2}"), "b2.yaml")
-    assert run(changed, toy_registry, out, resume=True) == 0
+    assert run(changed, toy_registry, out, resume=True, executor="inline") == 0
     assert calls["n"] == 113
 
 

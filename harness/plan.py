@@ -1,0 +1,179 @@
+"""Planning a run: the dataset loaded, folds drawn, and the units (estimator x fold) to run.
+
+The unit of work is one estimator on one fold. Its configuration hash (benchmark, dataset,
+folds, estimator, params, plugin version) decides whether ``--resume`` may keep a finished
+record of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .catalogue import Catalogue
+from .config import Benchmark, EstimatorSpec, config_hash
+from .errors import UserError
+from .estimator import RunContext, default_cache_dir
+from .folds import Fold, fold_labels, make_folds
+from .records import UnitRecord
+from .registry import Registry
+from .results import read_json
+
+BASELINE = "baseline-mean"
+
+
+@dataclass
+class Unit:
+    """One (estimator, fold) job: everything needed to run it and to recognise it on resume."""
+
+    spec: EstimatorSpec
+    fold: int
+    config_hash: str
+    seed: int
+    needs_gpu: bool = False
+    timeout: float | None = None  # seconds; None: no limit
+
+    @property
+    def path(self) -> str:
+        return f"units/{self.spec.slug}/fold{self.fold}.json"
+
+    @property
+    def model_dir(self) -> str:
+        return f"models/{self.spec.slug}/fold{self.fold}"
+
+    @property
+    def traceback_path(self) -> str:
+        return f"units/{self.spec.slug}/fold{self.fold}.traceback.txt"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.spec.label, self.fold)
+
+
+@dataclass
+class Prepared:
+    """A benchmark with its dataset loaded and folds drawn."""
+
+    bench: Benchmark
+    registry: Registry
+    catalogue: Catalogue
+    folds: list[Fold]
+    fold_of: np.ndarray
+    dataset_meta: dict[str, Any] = field(default_factory=dict)
+
+    def fold(self, k: int) -> Fold:
+        return next(f for f in self.folds if f.k == k)
+
+
+def with_baseline(bench: Benchmark) -> list[EstimatorSpec]:
+    """The benchmark's estimators plus the built-in floor ``baseline-mean`` (unless already listed)."""
+    specs = list(bench.estimators)
+    if not any(s.name == BASELINE for s in specs):
+        specs.append(EstimatorSpec(BASELINE, BASELINE, {}))
+    return specs
+
+
+def unit_seed(cv_seed: int, label: str, fold: int) -> int:
+    """Seed of one unit, derived from the benchmark seed, the estimator label and the fold."""
+    h = hashlib.sha256(f"{cv_seed}/{label}/{fold}".encode()).digest()
+    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
+
+
+def load_dataset(bench: Benchmark, registry: Registry, device: str = "auto", cache_dir: Path | None = None,
+                 progress: Callable[..., None] | None = None) -> Catalogue:
+    info = registry.get("dataset", bench.dataset.name, where=f"{bench.path}: ")
+    ctx = RunContext(seed=bench.cv.seed, device=device, cache_dir=Path(cache_dir or default_cache_dir()))
+    if progress is not None:
+        ctx.progress = progress
+    try:
+        dataset = info.cls(**bench.dataset.params)
+    except UserError:
+        raise
+    except TypeError as exc:
+        raise UserError(f"{bench.path}: dataset {bench.dataset.name!r}: {exc}") from None
+    cat = dataset.load(ctx)
+    if not isinstance(cat, Catalogue):
+        raise UserError(f"dataset plugin {bench.dataset.name!r} returned {type(cat).__name__}, not a Catalogue")
+    return cat
+
+
+def make_read_only(data: Any) -> None:
+    """Make an input array read-only in place; for an object array, every array it holds too."""
+    if not isinstance(data, np.ndarray):
+        return
+    if data.dtype == object:
+        for item in data.ravel():
+            if isinstance(item, np.ndarray):
+                item.flags.writeable = False
+    data.flags.writeable = False
+
+
+def prepare(bench: Benchmark, registry: Registry, device: str = "auto", cache_dir: Path | None = None,
+            catalogue: Catalogue | None = None) -> Prepared:
+    """Load the dataset (unless given), make its inputs read-only and draw the folds."""
+    cat = catalogue if catalogue is not None else load_dataset(bench, registry, device, cache_dir)
+    for inp in cat.inputs.values():
+        make_read_only(inp.data)
+    labels = fold_labels(bench.cv.scheme, cat.positions, cat.box_size, bench.cv.seed, bench.cv.n_folds)
+    folds = make_folds(labels, bench.cv.val_fraction, bench.cv.seed)
+    return Prepared(bench, registry, cat, folds, labels, dict(cat.meta))
+
+
+def plan_units(p: Prepared, only: Sequence[str] | None = None) -> list[Unit]:
+    """All units of the benchmark (restricted to ``only`` labels/names, baseline always kept)."""
+    bench = p.bench
+    specs = with_baseline(bench)
+    if only:
+        wanted = set(only)
+        known = {s.label for s in specs} | {s.name for s in specs}
+        unknown = sorted(wanted - known)
+        if unknown:
+            import difflib
+
+            hint = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            raise UserError(f"--only {unknown[0]!r} is not an estimator of {bench.path}"
+                            + (f"; did you mean {hint[0]!r}?" if hint else f"; it has {', '.join(sorted(known))}"))
+        specs = [s for s in specs if s.label in wanted or s.name in wanted or s.name == BASELINE]
+    cat_key = p.dataset_meta.get("cache_key") or config_hash([len(p.catalogue), p.catalogue.cluster_id.tolist()])
+    units = []
+    for spec in specs:
+        info = p.registry.get("estimator", spec.name, where=f"{bench.path}: ")
+        for f in p.folds:
+            h = config_hash({
+                "benchmark": bench.key, "dataset": bench.dataset.__dict__, "dataset_key": cat_key,
+                "cv": bench.cv.__dict__, "estimator": spec.name, "params": spec.params, "fold": f.k,
+                "plugin_version": info.version, "n_train": len(f.train), "n_test": len(f.test),
+            })
+            units.append(Unit(spec, f.k, h, unit_seed(bench.cv.seed, spec.label, f.k),
+                              bool(getattr(info.cls, "needs_gpu", False)), bench.unit_timeout(spec)))
+    return units
+
+
+def read_record(out: Path, unit: Unit) -> UnitRecord | None:
+    """The unit's record in ``out`` when it has this configuration (None when missing, unreadable or stale)."""
+    path = Path(out) / unit.path
+    if not path.exists():
+        return None
+    try:
+        rec = UnitRecord.from_json(read_json(path))
+    except (UserError, OSError, TypeError):
+        return None
+    return rec if rec.config_hash == unit.config_hash else None
+
+
+def unit_done(out: Path, unit: Unit) -> bool:
+    """Whether a unit already succeeded with the same configuration."""
+    rec = read_record(out, unit)
+    return rec is not None and rec.ok
+
+
+def resumable(out: Path, unit: Unit, retry_failed: bool = False) -> UnitRecord | None:
+    """The record ``--resume`` keeps for ``unit``: ok ones, and failed ones unless ``retry_failed``."""
+    rec = read_record(out, unit)
+    if rec is None or (not rec.ok and retry_failed):
+        return None
+    return rec

@@ -1,0 +1,164 @@
+"""Typed records of a run: one :class:`UnitRecord` per (estimator, fold), one :class:`LeaderboardRow` per estimator.
+
+Both serialise to exactly the JSON layout the run directory has always had
+(``units/<label>/fold<k>.json`` and the rows of ``leaderboard.json``), so code outside
+massbench that reads those files keeps working: :meth:`to_json` writes the same keys in the
+same order, optional keys only when set, and keys this version does not know (written by a
+newer one, or added by hand) are kept in ``extra`` and written back unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+#: Keys of a unit record written only when they have a value.
+_UNIT_OPTIONAL = frozenset({"cluster_id", "prediction", "train_seconds", "predict_seconds", "traceback_file",
+                            "attempts", "exit_code", "signal", "stderr_tail", "timeout"})
+
+
+@dataclass
+class UnitRecord:
+    """One finished unit (ok or failed), as written to ``units/<label>/fold<k>.json``.
+
+    ``exit_code``, ``signal``, ``stderr_tail`` and ``timeout`` are set when the unit's worker
+    process ended without a result (process and dask executors); ``attempts`` by the dask
+    executor when a worker died.
+    """
+
+    label: str
+    estimator: str
+    params: dict[str, Any]
+    fold: int
+    config_hash: str
+    seed: int
+    inputs: list[str]
+    n_train: int
+    n_val: int
+    n_test: int
+    started: float
+    status: str = "failed"
+    error: str | None = None
+    cluster_id: list[Any] | None = None
+    prediction: list[float] | None = None
+    train_seconds: float | None = None
+    predict_seconds: float | None = None
+    traceback_file: str | None = None
+    device_used: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    attempts: list[dict[str, Any]] | None = None
+    exit_code: int | None = None
+    signal: str | None = None
+    stderr_tail: str | None = None
+    timeout: float | None = None
+    finished: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.label, self.fold)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            v = getattr(self, f.name)
+            if v is None and f.name in _UNIT_OPTIONAL:
+                continue
+            out[f.name] = v
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "UnitRecord":
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in d.items() if k in names}
+        known.setdefault("info", {})
+        for k, default in (("label", ""), ("estimator", ""), ("params", {}), ("fold", -1), ("config_hash", ""),
+                           ("seed", 0), ("inputs", []), ("n_train", 0), ("n_val", 0), ("n_test", 0),
+                           ("started", 0.0)):
+            known.setdefault(k, default)
+        known["info"] = known["info"] or {}
+        return cls(**known, extra={k: v for k, v in d.items() if k not in names})
+
+
+@dataclass
+class LeaderboardRow:
+    """One estimator's line of a leaderboard (a row of ``leaderboard.json``).
+
+    Scores are None for a failed estimator; ``per_fold`` and ``mass_bins`` are present for
+    scored rows only, ``run`` on merged leaderboards only.
+    """
+
+    estimator: str
+    label: str
+    inputs: list[str] = field(default_factory=list)
+    framework: str = ""
+    idealised: bool = False
+    benchmark: str = ""
+    version: str = ""
+    status: str = "ok"
+    error: str | None = None
+    n_test: int | None = None
+    scatter_dex: float | None = None
+    scatter_percent: float | None = None
+    bias_dex: float | None = None
+    robust_scatter_dex: float | None = None
+    scatter_ci95: list[float] | None = None
+    bias_ci95: list[float] | None = None
+    per_fold: list[dict[str, Any]] | None = None
+    mass_bins: list[dict[str, Any]] | None = None
+    device_used: str = ""
+    train_seconds: float = 0.0
+    run: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"per_fold", "mass_bins", "run"})
+    _SCORES: ClassVar[tuple[str, ...]] = ("n_test", "scatter_dex", "scatter_percent", "bias_dex", "robust_scatter_dex",
+                                          "scatter_ci95", "bias_ci95", "per_fold", "mass_bins")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of a key of the JSON row (a field or an extra key); for code written against dict rows."""
+        if key in self.extra:
+            return self.extra[key]
+        return getattr(self, key, default) if key in _ROW_FIELDS else default
+
+    def to_json(self) -> dict[str, Any]:
+        head = ["estimator", "label", "inputs", "framework", "idealised", "benchmark", "version", "status", "error"]
+        out: dict[str, Any] = {k: getattr(self, k) for k in head}
+        for k in self._SCORES:
+            v = getattr(self, k)
+            if v is None and (k in self._OPTIONAL):
+                continue
+            out[k] = v
+        out["device_used"] = self.device_used
+        out["train_seconds"] = self.train_seconds
+        if self.run is not None:
+            out["run"] = self.run
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "LeaderboardRow":
+        known = {k: v for k, v in d.items() if k in _ROW_FIELDS}
+        known.setdefault("estimator", "")
+        known.setdefault("label", "")
+        return cls(**known, extra={k: v for k, v in d.items() if k not in _ROW_FIELDS})
+
+
+_ROW_FIELDS = frozenset(f.name for f in dataclasses.fields(LeaderboardRow)) - {"extra"}
+
+
+def as_rows(rows: Any) -> list[LeaderboardRow]:
+    """``rows`` as :class:`LeaderboardRow` objects (JSON dicts, as read from a leaderboard.json, are converted)."""
+    return [r if isinstance(r, LeaderboardRow) else LeaderboardRow.from_json(r) for r in rows]

@@ -1,0 +1,154 @@
+"""Running one unit: an estimator fitted on a fold's train/val views and asked for its test predictions.
+
+:func:`fit_predict` is the part every executor shares (the inline executor calls it in this
+process on views of the catalogue; the process and dask executors call it in a worker
+process, :mod:`massbench.worker`, on views of the unit's private copy of its declared
+inputs). :func:`execute_unit` is the inline executor's whole unit: it writes the record.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .catalogue import CatalogueView, InputArray
+from .errors import ContractError, TestMassAccessError, UserError
+from .estimator import RunContext, default_cache_dir, has_persistence
+from .plan import Prepared, Unit
+from .records import UnitRecord
+from .results import atomic_write_json, atomic_write_text
+
+
+def check_predictions(pred: Any, n: int) -> np.ndarray:
+    """Predictions as a float array of shape (n,), or a ContractError saying what is wrong."""
+    try:
+        arr = np.asarray(pred, dtype=float).reshape(-1) if np.ndim(pred) <= 1 or np.size(pred) == n else None
+    except (TypeError, ValueError):
+        raise ContractError(f"predict() returned {type(pred).__name__}, not an array of numbers") from None
+    if arr is None or arr.shape != (n,):
+        raise ContractError(f"predict() returned shape {np.shape(pred)} for {n} test clusters; "
+                            f"expected one log10 M500c per test cluster, shape ({n},)")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ContractError(f"predict() returned {int(bad.sum())} NaN or infinite values of {n}")
+    return arr
+
+
+def check_inputs(estimator: str, inputs: Sequence[str], dataset: str, available: Mapping[str, InputArray]) -> None:
+    """ContractError unless every declared input exists in the dataset and is not truth-only."""
+    for name in inputs:
+        if name not in available:
+            raise ContractError(f"estimator {estimator!r} reads input {name!r}, which dataset "
+                                f"{dataset!r} does not have (it has {sorted(available)})")
+        if available[name].truth_only:
+            raise ContractError(f"estimator {estimator!r} declares truth-only input {name!r}")
+
+
+def declared_inputs(est: Any, cls: Any) -> tuple[str, ...]:
+    """An estimator's inputs: the instance's (it may set them from its params), else the class's."""
+    return tuple(getattr(est, "inputs", getattr(cls, "inputs", ())) or ())
+
+
+def fit_predict(est: Any, train: CatalogueView, val: CatalogueView, test: CatalogueView, ctx: RunContext,
+                inputs: Sequence[str]) -> tuple[np.ndarray, float, float]:
+    """Fit, predict and check the contract; returns (predictions, train seconds, predict seconds)."""
+    est.context = ctx
+    t0 = time.perf_counter()
+    est.fit(train, val)
+    t1 = time.perf_counter()
+    pred = est.predict(test)
+    t2 = time.perf_counter()
+    if test.mass_read:
+        raise TestMassAccessError("the estimator read its test clusters' masses (view.log10_m500c on the "
+                                  "test view); estimators may use masses only in fit(train, val)")
+    undeclared = sorted(train.audit.undeclared | val.audit.undeclared | test.audit.undeclared)
+    if undeclared:
+        raise ContractError(f"the estimator read input(s) {undeclared}, which it did not declare "
+                            f"(declared: {list(inputs)}); add them to the estimator's `inputs`")
+    return check_predictions(pred, len(test)), t1 - t0, t2 - t1
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line message of a failed unit."""
+    return str(exc) if isinstance(exc, (ContractError, UserError)) else f"{type(exc).__name__}: {exc}"
+
+
+def new_record(p: Prepared, unit: Unit, inputs: Sequence[str] | None = None) -> UnitRecord:
+    """A unit's record before it runs (status failed until it succeeds)."""
+    fold = p.fold(unit.fold)
+    if inputs is None:
+        info = p.registry.table("estimator").get(unit.spec.name)
+        inputs = tuple(getattr(info.cls, "inputs", ()) or ()) if info else ()
+    return UnitRecord(label=unit.spec.label, estimator=unit.spec.name, params=unit.spec.params, fold=unit.fold,
+                      config_hash=unit.config_hash, seed=unit.seed, inputs=list(inputs),
+                      n_train=int(len(fold.train)), n_val=int(len(fold.val)), n_test=int(len(fold.test)),
+                      started=time.time())
+
+
+def finish_record(out: Path, unit: Unit, rec: UnitRecord, tb: str | None = None) -> UnitRecord:
+    """Write the traceback of a failed unit (or remove a stale one) and the record, atomically."""
+    out = Path(out)
+    tb_path = out / unit.traceback_path
+    if rec.ok:
+        tb_path.unlink(missing_ok=True)
+    else:
+        atomic_write_text(tb_path, tb if tb is not None else (rec.error or "") + "\n")
+        rec.traceback_file = unit.traceback_path
+    if rec.finished is None:
+        rec.finished = time.time()
+    atomic_write_json(out / unit.path, rec.to_json())
+    return rec
+
+
+def save_model(est: Any, directory: Path) -> None:
+    """``est.save`` into ``directory``, replacing it only once the save finished."""
+    tmp = directory.parent / f".{directory.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    est.save(tmp)
+    shutil.rmtree(directory, ignore_errors=True)
+    tmp.rename(directory)
+
+
+def execute_unit(p: Prepared, unit: Unit, out: Path, device: str = "auto",
+                 progress: Callable[..., None] | None = None, cache_dir: Path | None = None) -> UnitRecord:
+    """Run one unit in this process and write its record; never raises for an estimator's failure."""
+    out = Path(out)
+    fold = p.fold(unit.fold)
+    info = p.registry.get("estimator", unit.spec.name)
+    rec = new_record(p, unit)
+    workdir = out / "work" / unit.spec.slug / f"fold{unit.fold}"
+    ctx = RunContext(seed=unit.seed, device=device, workdir=workdir, cache_dir=Path(cache_dir or default_cache_dir()))
+    if progress is not None:
+        ctx.progress = progress
+    tb = None
+    try:
+        est = info.cls(**unit.spec.params)
+        inputs = declared_inputs(est, info.cls)
+        rec.inputs = list(inputs)
+        check_inputs(unit.spec.name, inputs, p.catalogue.name, p.catalogue.inputs)
+        train = p.catalogue.view(fold.train, inputs, role="train")
+        val = p.catalogue.view(fold.val, inputs, role="val")
+        test = p.catalogue.view(fold.test, inputs, role="test")
+        workdir.mkdir(parents=True, exist_ok=True)
+        pred, t_fit, t_pred = fit_predict(est, train, val, test, ctx, inputs)
+        if has_persistence(est):
+            save_model(est, out / unit.model_dir)
+        rec.status, rec.error = "ok", None
+        rec.cluster_id = p.catalogue.cluster_id[fold.test].tolist()
+        rec.prediction = pred.tolist()
+        rec.train_seconds, rec.predict_seconds = t_fit, t_pred
+        rec.device_used = ctx.info.get("device_used", "cpu")
+    except Exception as exc:  # noqa: BLE001 - a failing unit must not stop the others
+        rec.status, rec.error = "failed", error_message(exc)
+        tb = traceback.format_exc()
+        rec.device_used = ctx.info.get("device_used")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rec.info = ctx.info
+    return finish_record(out, unit, rec, tb)
