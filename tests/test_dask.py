@@ -403,10 +403,10 @@ def test_smoke_benchmark_dask_matches_local(tmp_path):
     assert run_benchmark(b, reg, RunOptions(out=tmp_path / "inline", device="cpu", executor="inline")) in (0, 1)
     ra = _rows(tmp_path / "local")
     for other in ("dask", "inline"):
-        _same_leaderboard(ra, _rows(tmp_path / other))
+        _close_leaderboard(ra, _rows(tmp_path / other))
 
 
-def _same_leaderboard(ra: dict, rb: dict) -> None:
+def _close_leaderboard(ra: dict, rb: dict) -> None:
     assert list(ra) == list(rb)
     for label, a in ra.items():
         d = rb[label]
