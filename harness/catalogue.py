@@ -103,13 +103,20 @@ class Catalogue:
             box_size=self.box_size,
             redshift=self.redshift[idx],
             log10_m500c=self.log10_m500c[idx],
-            inputs={k: InputArray(np.asarray(v.data[idx]), v.unit, v.description, v.truth_only, v.idealised)
-                    for k, v in self.inputs.items()},
+            inputs={
+                k: InputArray(np.asarray(v.data[idx]), v.unit, v.description, v.truth_only, v.idealised)
+                for k, v in self.inputs.items()
+            },
             meta=dict(self.meta),
         )
 
-    def view(self, indices: Sequence[int] | np.ndarray, inputs: Sequence[str] | None = None,
-             role: str = "train", allow_truth: bool = False) -> "CatalogueView":
+    def view(
+        self,
+        indices: Sequence[int] | np.ndarray,
+        inputs: Sequence[str] | None = None,
+        role: str = "train",
+        allow_truth: bool = False,
+    ) -> "CatalogueView":
         """A view of the given rows exposing only ``inputs`` (all non-truth inputs when ``None``).
 
         ``role`` is ``"train"``, ``"val"``, ``"test"`` or ``"truth"``; a ``"test"`` view carries
@@ -177,7 +184,7 @@ class RowAccessor:
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Yield consecutive blocks of at most ``batch_size`` rows, in view order."""
         for start in range(0, len(self), batch_size):
-            yield self[start:start + batch_size]
+            yield self[start : start + batch_size]
 
 
 @dataclass
@@ -199,9 +206,18 @@ class CatalogueView:
     - ``view.unit(name)``, ``view.description(name)``, ``view.inputs``
     """
 
-    def __init__(self, dataset: str, indices: np.ndarray, cluster_id: np.ndarray, redshift: np.ndarray,
-                 arrays: Mapping[str, InputArray], log10_m500c: np.ndarray | None, role: str,
-                 all_inputs: tuple[str, ...] = (), audit: "ViewAudit | None" = None):
+    def __init__(
+        self,
+        dataset: str,
+        indices: np.ndarray,
+        cluster_id: np.ndarray,
+        redshift: np.ndarray,
+        arrays: Mapping[str, InputArray],
+        log10_m500c: np.ndarray | None,
+        role: str,
+        all_inputs: tuple[str, ...] = (),
+        audit: "ViewAudit | None" = None,
+    ):
         self.dataset = dataset
         self.indices = indices
         self.cluster_id = cluster_id
@@ -266,6 +282,14 @@ class CatalogueView:
     def subview(self, positions: Sequence[int] | np.ndarray) -> "CatalogueView":
         """A view of some rows of this view (positions relative to this view)."""
         pos = np.asarray(positions, dtype=np.int64)
-        return CatalogueView(self.dataset, self.indices[pos], self.cluster_id[pos], self.redshift[pos],
-                             self.arrays, None if self.log10_m500c_ is None else self.log10_m500c_[pos],
-                             self.role, self.all_inputs, self.audit)
+        return CatalogueView(
+            self.dataset,
+            self.indices[pos],
+            self.cluster_id[pos],
+            self.redshift[pos],
+            self.arrays,
+            None if self.log10_m500c_ is None else self.log10_m500c_[pos],
+            self.role,
+            self.all_inputs,
+            self.audit,
+        )

@@ -19,7 +19,7 @@ from .errors import UserError
 app = typer.Typer(
     name="massbench",
     help="Benchmark galaxy-cluster mass estimators (X-ray photon maps, spectroscopy) with spatial "
-         "cross-validation, as in Ho et al. Run `massbench run benchmarks/erosita-lite.yaml` to start.",
+    "cross-validation, as in Ho et al. Run `massbench run benchmarks/erosita-lite.yaml` to start.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 leaderboard_app = typer.Typer(help="Merge run results into leaderboards.", no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
+
 
 def registry() -> Any:
     """The plugin registry, loaded once per process (:func:`massbench.registry.shared_registry`)."""
@@ -51,16 +52,34 @@ def _split(values: Optional[List[str]]) -> list[str] | None:
 @app.command()
 def run(
     bench: Path = typer.Argument(..., help="Benchmark YAML file, e.g. benchmarks/erosita-lite.yaml"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory \\[default: results/<benchmark>@<version>/]"),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Output directory \\[default: results/<benchmark>@<version>/]"
+    ),
     resume: bool = typer.Option(False, "--resume", help="Skip units already finished with the same configuration"),
-    only: Optional[List[str]] = typer.Option(None, "--only", help="Run only these estimator labels or names (repeat or comma-separate); baseline-mean always runs"),
+    only: Optional[List[str]] = typer.Option(
+        None,
+        "--only",
+        help="Run only these estimator labels or names (repeat or comma-separate); baseline-mean always runs",
+    ),
     device: str = typer.Option("auto", "--device", help="auto (GPU when one is present), cpu or gpu"),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache \\[default: $MASSBENCH_CACHE or ~/.cache/massbench]"),
-    executor: str = typer.Option("process", "--executor", help="process (each unit in a fresh worker process), inline (this process, for debugging; old name: local) or dask"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (dask executor); a LocalCluster when omitted"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes of the LocalCluster (dask executor)"),
+    cache_dir: Optional[Path] = typer.Option(
+        None, "--cache-dir", help="Dataset cache \\[default: $MASSBENCH_CACHE or ~/.cache/massbench]"
+    ),
+    executor: str = typer.Option(
+        "process",
+        "--executor",
+        help="process (each unit in a fresh worker process), inline (this process, for debugging; old name: local) or dask",
+    ),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", help="Dask scheduler address (dask executor); a LocalCluster when omitted"
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="Worker processes of the LocalCluster (dask executor)"
+    ),
     unit_retries: int = typer.Option(2, "--unit-retries", help="Dask executor: retries of a unit whose worker died"),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume: run failed units again (by default --resume moves past them)"),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="With --resume: run failed units again (by default --resume moves past them)"
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of user errors"),
 ) -> None:
     """Run a benchmark: every estimator on every fold, then explainers and leaderboards."""
@@ -74,13 +93,25 @@ def run(
         import difflib
 
         hint = difflib.get_close_matches(executor, EXECUTORS[:3], n=1)
-        raise UserError(f"--executor must be process, inline or dask, not {executor!r}"
-                        + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        raise UserError(
+            f"--executor must be process, inline or dask, not {executor!r}"
+            + (f"; did you mean {hint[0]!r}?" if hint else "")
+        )
     reg = registry()
     b = load_benchmark(bench, reg)
-    options = RunOptions(out=out or Path("results") / b.key, resume=resume, only=_split(only), device=device,
-                         cache_dir=cache_dir, debug=debug, executor=executor, scheduler=scheduler, workers=workers,
-                         unit_retries=unit_retries, retry_failed=retry_failed)
+    options = RunOptions(
+        out=out or Path("results") / b.key,
+        resume=resume,
+        only=_split(only),
+        device=device,
+        cache_dir=cache_dir,
+        debug=debug,
+        executor=executor,
+        scheduler=scheduler,
+        workers=workers,
+        unit_retries=unit_retries,
+        retry_failed=retry_failed,
+    )
     code = run_benchmark(b, reg, options, console())
     raise typer.Exit(code)
 
@@ -90,8 +121,10 @@ def validate(bench: Path = typer.Argument(..., help="Benchmark YAML file")) -> N
     """Check a benchmark file (keys, types, plugin names and params) without running it."""
     b = load_and_check(bench)
     n = len(b.estimators)
-    typer.echo(f"{bench}: ok ({b.key}: dataset {b.dataset.name}, {b.cv.scheme} folds, {n} estimator(s), "
-               f"{len(b.explainers)} explainer(s))")
+    typer.echo(
+        f"{bench}: ok ({b.key}: dataset {b.dataset.name}, {b.cv.scheme} folds, {n} estimator(s), "
+        f"{len(b.explainers)} explainer(s))"
+    )
 
 
 def load_and_check(bench: Path) -> Any:
@@ -138,14 +171,14 @@ def explain(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks"),
 ) -> None:
     """Run the benchmark's explainers on a finished run's saved models."""
+    import yaml
+
     from .config import parse_benchmark
     from .explain import run_explainers
     from .progress import RunProgress
     from .report import write_report
     from .results import read_json
     from .runner import RunOptions, collect_rows, prepare
-
-    import yaml
 
     prov = read_json(run_dir / "run.json")
     if "config" not in prov:
@@ -161,20 +194,30 @@ def explain(
         summary = run_explainers(p, run_dir, options, prog)
         rows, _ = collect_rows(p, run_dir)
         write_report(p, run_dir, rows)
-    c.print(f"explanations in {run_dir / 'explanations'}/ ({sum(len(v) for v in summary.values())} estimator(s))",
-            markup=False)
+    c.print(
+        f"explanations in {run_dir / 'explanations'}/ ({sum(len(v) for v in summary.values())} estimator(s))",
+        markup=False,
+    )
 
 
 @leaderboard_app.command("build")
 def leaderboard_build(
     result_dirs: List[Path] = typer.Argument(..., help="Run output directories of one benchmark version"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory for the merged leaderboard"),
-    publish: Optional[Path] = typer.Option(None, "--publish", help="Publish into PUBLISH/<benchmark>/<version>/ "
-                                           "(replaced entirely) and refresh PUBLISH/index.html, e.g. --publish leaderboards/"),
+    publish: Optional[Path] = typer.Option(
+        None,
+        "--publish",
+        help="Publish into PUBLISH/<benchmark>/<version>/ "
+        "(replaced entirely) and refresh PUBLISH/index.html, e.g. --publish leaderboards/",
+    ),
     html: bool = typer.Option(True, "--html/--no-html", help="Write the static sortable page index.html"),
-    figures: Optional[bool] = typer.Option(None, "--figures/--no-figures", help="Write each estimator's Figure-4 PNG "
-                                           "(needs matplotlib); by default always with --publish, with --out "
-                                           "when matplotlib is installed"),
+    figures: Optional[bool] = typer.Option(
+        None,
+        "--figures/--no-figures",
+        help="Write each estimator's Figure-4 PNG "
+        "(needs matplotlib); by default always with --publish, with --out "
+        "when matplotlib is installed",
+    ),
 ) -> None:
     """Merge runs of the same benchmark version into one leaderboard (markdown, JSON, CSV, HTML, figures)."""
     from .leaderboard import build_leaderboard, publish_leaderboard
@@ -192,14 +235,23 @@ def leaderboard_build(
 @leaderboard_app.command("submit")
 def leaderboard_submit(
     submission: Path = typer.Argument(..., help="Submission file, e.g. leaderboards/submissions/NAME.yaml"),
-    bench: Optional[Path] = typer.Option(None, "--bench", help="Benchmark file (default: the submission's `benchmark`, "
-                                         "else benchmarks/erosita-lite.yaml)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: results/submissions/NAME/)"),
-    venv: Optional[Path] = typer.Option(None, "--venv", help="Fresh environment to install the plugin into (default: OUT/venv)"),
-    install: bool = typer.Option(True, "--install/--no-install", help="--no-install: the plugin is already installed "
-                                 "in this environment"),
-    no_build_isolation: bool = typer.Option(False, "--no-build-isolation", help="Pass --no-build-isolation to pip "
-                                            "(offline installs of local packages)"),
+    bench: Optional[Path] = typer.Option(
+        None,
+        "--bench",
+        help="Benchmark file (default: the submission's `benchmark`, else benchmarks/erosita-lite.yaml)",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Output directory (default: results/submissions/NAME/)"
+    ),
+    venv: Optional[Path] = typer.Option(
+        None, "--venv", help="Fresh environment to install the plugin into (default: OUT/venv)"
+    ),
+    install: bool = typer.Option(
+        True, "--install/--no-install", help="--no-install: the plugin is already installed in this environment"
+    ),
+    no_build_isolation: bool = typer.Option(
+        False, "--no-build-isolation", help="Pass --no-build-isolation to pip (offline installs of local packages)"
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache directory"),
     check_clusters: int = typer.Option(120, "--check-clusters", help="Clusters of the check-plugin catalogue"),
@@ -210,9 +262,16 @@ def leaderboard_submit(
     if device not in ("auto", "cpu", "gpu"):
         raise UserError(f"--device must be auto, cpu or gpu, not {device!r}")
     sub = load_submission(submission)
-    options = SubmitOptions(out=out or Path("results") / "submissions" / sub.name, bench=bench, venv=venv,
-                            install=install, no_build_isolation=no_build_isolation, device=device,
-                            cache_dir=cache_dir, check_clusters=check_clusters)
+    options = SubmitOptions(
+        out=out or Path("results") / "submissions" / sub.name,
+        bench=bench,
+        venv=venv,
+        install=install,
+        no_build_isolation=no_build_isolation,
+        device=device,
+        cache_dir=cache_dir,
+        check_clusters=check_clusters,
+    )
     outcome = submit(submission, options, echo=typer.echo)
     typer.echo(outcome.comment.read_text())
     raise typer.Exit(outcome.code)
@@ -235,8 +294,9 @@ def leaderboard_verify(root: Path = typer.Argument(Path("leaderboards"), help="P
 def new_plugin_cmd(
     directory: Path = typer.Argument(..., help="New directory for the plugin package"),
     name: str = typer.Option(..., "--name", help="Distribution, entry-point and estimator name, e.g. mass-forest"),
-    input_name: str = typer.Option("n_phot_500c", "--input", help="The dataset input the skeleton estimator reads "
-                                   "(docs/inputs.md)"),
+    input_name: str = typer.Option(
+        "n_phot_500c", "--input", help="The dataset input the skeleton estimator reads (docs/inputs.md)"
+    ),
 ) -> None:
     """Write a minimal installable estimator plugin package (pyproject, estimator skeleton, test)."""
     from .scaffold import new_plugin
@@ -255,12 +315,17 @@ def check_plugin_cmd(
     dataset_param: Optional[List[str]] = typer.Option(None, "--dataset-param", help="Dataset param key=value (repeat)"),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="Estimator param key=value (repeat)"),
     params_json: Optional[str] = typer.Option(None, "--params-json", help="Estimator params as a JSON object"),
-    bench: Optional[Path] = typer.Option(None, "--bench", help="Take the dataset and its params from this benchmark file"),
+    bench: Optional[Path] = typer.Option(
+        None, "--bench", help="Take the dataset and its params from this benchmark file"
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and of the estimator's RunContext"),
     device: str = typer.Option("cpu", "--device", help="auto, cpu or gpu"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache directory"),
-    import_check: bool = typer.Option(True, "--import-check/--no-import-check", help="Check in a fresh interpreter "
-                                      "that loading the plugin imports no heavy framework"),
+    import_check: bool = typer.Option(
+        True,
+        "--import-check/--no-import-check",
+        help="Check in a fresh interpreter that loading the plugin imports no heavy framework",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text"),
     json_out: Optional[Path] = typer.Option(None, "--json-out", help="Also write the JSON report to this file"),
 ) -> None:
@@ -289,15 +354,25 @@ def check_plugin_cmd(
     targets = resolve_estimators(reg, name)
     reports = []
     for info in targets:
-        rep = check_estimator(reg, info.name, dataset=dataset, dataset_params=ds_params, params=params,
-                              n_clusters=n_clusters or None, seed=seed, device=device, cache_dir=cache_dir,
-                              import_check=import_check)
+        rep = check_estimator(
+            reg,
+            info.name,
+            dataset=dataset,
+            dataset_params=ds_params,
+            params=params,
+            n_clusters=n_clusters or None,
+            seed=seed,
+            device=device,
+            cache_dir=cache_dir,
+            import_check=import_check,
+        )
         reports.append(rep)
         if not as_json:
             typer.echo(rep.text())
     ok = all(r.ok for r in reports)
-    doc = json.dumps({"ok": ok, "estimators": [{**r.as_dict(), "text": r.text()} for r in reports]}, indent=2,
-                     default=str)
+    doc = json.dumps(
+        {"ok": ok, "estimators": [{**r.as_dict(), "text": r.text()} for r in reports]}, indent=2, default=str
+    )
     if json_out is not None:
         from .results import atomic_write_text
 
@@ -317,7 +392,7 @@ def register_plugin_commands(reg: Any) -> None:
     for impl in reg.pm.hook.massbench_register_commands.get_hookimpls():
         try:
             impl.function(cli=app)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             reg.errors.append(LoadError(impl.plugin_name, "", "", f"massbench_register_commands failed: {exc!r}"))
 
 

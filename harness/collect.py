@@ -15,8 +15,9 @@ from .records import LeaderboardRow, UnitRecord
 from .results import atomic_write_text
 
 
-def load_records(p: Prepared, out: Path, known: Mapping[tuple[str, int], UnitRecord] | None = None
-                 ) -> dict[tuple[str, int], UnitRecord]:
+def load_records(
+    p: Prepared, out: Path, known: Mapping[tuple[str, int], UnitRecord] | None = None
+) -> dict[tuple[str, int], UnitRecord]:
     """Records of every unit of the benchmark: ``known`` ones (this run's, in memory), the rest from ``out``.
 
     Records on disk whose configuration hash differs from the benchmark's (stale results of an
@@ -33,8 +34,9 @@ def load_records(p: Prepared, out: Path, known: Mapping[tuple[str, int], UnitRec
     return recs
 
 
-def collect_rows(p: Prepared, records: Path | Mapping[tuple[str, int], UnitRecord]
-                 ) -> tuple[list[LeaderboardRow], list[list]]:
+def collect_rows(
+    p: Prepared, records: Path | Mapping[tuple[str, int], UnitRecord]
+) -> tuple[list[LeaderboardRow], list[list]]:
     """Leaderboard rows and prediction rows from unit records (a mapping, or a run directory to read them from).
 
     An estimator with every fold finished and ok gets scores; one with a failed fold gets
@@ -54,14 +56,21 @@ def collect_rows(p: Prepared, records: Path | Mapping[tuple[str, int], UnitRecor
         if not recs:
             continue
         inputs = list(recs[0].inputs)
-        row = LeaderboardRow(estimator=spec.name, label=spec.label, inputs=inputs,
-                             framework=getattr(info.cls, "framework", "") if info else "",
-                             idealised=bool(idealised_inputs & set(inputs)), benchmark=bench.benchmark,
-                             version=bench.version)
+        row = LeaderboardRow(
+            estimator=spec.name,
+            label=spec.label,
+            inputs=inputs,
+            framework=getattr(info.cls, "framework", "") if info else "",
+            idealised=bool(idealised_inputs & set(inputs)),
+            benchmark=bench.benchmark,
+            version=bench.version,
+        )
         failed = [r for r in recs if not r.ok]
         missing = len(p.folds) - len(recs)
         if failed or missing:
-            err = f"fold {failed[0].fold}: {failed[0].error}" if failed else f"{missing} of {len(p.folds)} folds not run"
+            err = (
+                f"fold {failed[0].fold}: {failed[0].error}" if failed else f"{missing} of {len(p.folds)} folds not run"
+            )
             row.status, row.error = "failed", err
             row.n_test = sum(r.n_test for r in recs if r.ok)
         idx, pr, fk = [], [], []
@@ -73,11 +82,23 @@ def collect_rows(p: Prepared, records: Path | Mapping[tuple[str, int], UnitRecor
                 pr.append(v)
                 fk.append(r.fold)
         for i, v, k in zip(idx, pr, fk):
-            preds.append([cat.cluster_id[i].item() if hasattr(cat.cluster_id[i], "item") else cat.cluster_id[i],
-                          k, spec.label, float(cat.redshift[i]), float(cat.log10_m500c[i]), float(v)])
+            preds.append(
+                [
+                    cat.cluster_id[i].item() if hasattr(cat.cluster_id[i], "item") else cat.cluster_id[i],
+                    k,
+                    spec.label,
+                    float(cat.redshift[i]),
+                    float(cat.log10_m500c[i]),
+                    float(v),
+                ]
+            )
         if not (failed or missing):
-            s = score(np.asarray(pr, dtype=float), cat.log10_m500c[np.asarray(idx, dtype=np.int64)], np.asarray(fk),
-                      seed=bench.cv.seed)
+            s = score(
+                np.asarray(pr, dtype=float),
+                cat.log10_m500c[np.asarray(idx, dtype=np.int64)],
+                np.asarray(fk),
+                seed=bench.cv.seed,
+            )
             row.status, row.error = "ok", None
             for k, v in s.as_dict().items():
                 setattr(row, k, v)
@@ -102,6 +123,10 @@ def unit_summary(units: list[Unit], records: Mapping[tuple[str, int], UnitRecord
     for u in units:
         r = records.get(u.key)
         if r is not None:
-            out[f"{u.spec.label}/fold{u.fold}"] = {"status": r.status, "seed": r.seed, "device_used": r.device_used,
-                                                  "train_seconds": r.train_seconds}
+            out[f"{u.spec.label}/fold{u.fold}"] = {
+                "status": r.status,
+                "seed": r.seed,
+                "device_used": r.device_used,
+                "train_seconds": r.train_seconds,
+            }
     return out

@@ -181,8 +181,15 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-_TOP = {"benchmark": True, "version": True, "dataset": True, "cv": True, "estimators": True, "explainers": False,
-        "run": False}
+_TOP = {
+    "benchmark": True,
+    "version": True,
+    "dataset": True,
+    "cv": True,
+    "estimators": True,
+    "explainers": False,
+    "run": False,
+}
 _DATASET = {"name": True, "params": False}
 _CV = {"scheme": False, "val_fraction": False, "seed": False, "n_folds": False}
 _EST = {"name": True, "label": False, "params": False, "timeout": False}
@@ -203,9 +210,11 @@ class _Checker:
         for k in m:
             if k not in allowed:
                 hint = difflib.get_close_matches(str(k), list(allowed), n=1)
-                self.fail(m.key_lines.get(str(k), m.line),
-                          f"unknown key {where + '.' if where else ''}{k}"
-                          + (f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"))
+                self.fail(
+                    m.key_lines.get(str(k), m.line),
+                    f"unknown key {where + '.' if where else ''}{k}"
+                    + (f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(allowed)}"),
+                )
         for k, required in allowed.items():
             if required and k not in m:
                 self.fail(m.line, f"missing key {where + '.' if where else ''}{k}")
@@ -220,8 +229,7 @@ class _Checker:
         return v
 
 
-def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int,
-                            check: Any = None) -> list[EstimatorSpec]:
+def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int, check: Any = None) -> list[EstimatorSpec]:
     """The ``estimators:`` list of a benchmark or submission file as :class:`EstimatorSpec` records.
 
     Entries are ``{name, label?, params?}`` mappings or bare names; labels must be distinct.
@@ -247,8 +255,11 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int,
             check(i, em, ename, label)
         slug = EstimatorSpec(ename, label).slug
         if slug in seen:
-            c.fail(em.line, f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
-                            "give each entry a distinct `label`")
+            c.fail(
+                em.line,
+                f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
+                "give each entry a distinct `label`",
+            )
         seen[slug] = em.line
         estimators.append(EstimatorSpec(ename, label, plain(params), timeout))
     return estimators
@@ -260,8 +271,7 @@ def parse_timeout(c: "_Checker", m: Any, where: str) -> float | None:
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-        c.fail(m.key_lines.get("timeout", m.line),
-               f"{where}timeout must be a positive number of seconds, got {v!r}")
+        c.fail(m.key_lines.get("timeout", m.line), f"{where}timeout must be a positive number of seconds, got {v!r}")
     return float(v)
 
 
@@ -309,8 +319,11 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         cv.scheme = c.typed(cvm, "scheme", str, "cv.", "a string")
         if cv.scheme not in ("octants", "random"):
             hint = difflib.get_close_matches(cv.scheme, ["octants", "random"], n=1)
-            c.fail(cvm.key_lines["scheme"], f"cv.scheme must be 'octants' or 'random', got {cv.scheme!r}"
-                   + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            c.fail(
+                cvm.key_lines["scheme"],
+                f"cv.scheme must be 'octants' or 'random', got {cv.scheme!r}"
+                + (f"; did you mean {hint[0]!r}?" if hint else ""),
+            )
     if "val_fraction" in cvm:
         cv.val_fraction = float(c.typed(cvm, "val_fraction", (int, float), "cv.", "a number"))
         if not 0.0 < cv.val_fraction < 1.0:
@@ -343,8 +356,11 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         for t in targets:
             if t not in labels:
                 hint = difflib.get_close_matches(t, sorted(labels), n=1)
-                c.fail(xm.key_lines["estimators"], f"explainers[{i}].estimators: {t!r} is not an estimator of this "
-                       "benchmark" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+                c.fail(
+                    xm.key_lines["estimators"],
+                    f"explainers[{i}].estimators: {t!r} is not an estimator of this "
+                    "benchmark" + (f"; did you mean {hint[0]!r}?" if hint else ""),
+                )
         xparams = xm.get("params") or {}
         if not isinstance(xparams, dict):
             c.fail(xm.key_lines.get("params", xm.line), f"explainers[{i}].params must be a mapping")
@@ -356,8 +372,17 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         if "timeout" in rm:
             run.timeout = parse_timeout(c, rm, "run.")
 
-    bench = Benchmark(name, version, dataset, cv, estimators, explainers, path=path,
-                      sha256=hashlib.sha256(text.encode()).hexdigest(), run=run)
+    bench = Benchmark(
+        name,
+        version,
+        dataset,
+        cv,
+        estimators,
+        explainers,
+        path=path,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        run=run,
+    )
     if registry is not None:
         check_plugins(bench, data, registry, c)
     return bench

@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import slugify
 from .errors import UserError
-from .estimator import RunContext, default_cache_dir, has_persistence
+from .estimator import RunContext, default_cache_dir
 from .results import atomic_write_json, read_json
 
 
@@ -40,7 +40,7 @@ def run_explainers(p: Any, out: Path, options: Any, prog: Any = None, only: Sequ
     """Run every explainer of the benchmark; returns the summary written to summary.json."""
     from .plan import plan_units
 
-    bench, registry, cat = p.bench, p.registry, p.catalogue
+    bench, registry = p.bench, p.registry
     out = Path(out)
     summary_path = out / "explanations" / "summary.json"
     summary: dict[str, Any] = read_json(summary_path) if summary_path.exists() else {}
@@ -49,8 +49,9 @@ def run_explainers(p: Any, out: Path, options: Any, prog: Any = None, only: Sequ
         xinfo = registry.get("explainer", xspec.name, where=f"{bench.path}: ")
         explainer = xinfo.cls(**xspec.params)
         for target in xspec.estimators:
-            spec = next((e for e in bench.estimators if e.label == target), None) or \
-                next((e for e in bench.estimators if e.name == target), None)
+            spec = next((e for e in bench.estimators if e.label == target), None) or next(
+                (e for e in bench.estimators if e.name == target), None
+            )
             if spec is None:
                 raise UserError(f"{bench.path}: explainer {xspec.name!r} names unknown estimator {target!r}")
             if only and spec.label not in only and spec.name not in only:
@@ -60,7 +61,7 @@ def run_explainers(p: Any, out: Path, options: Any, prog: Any = None, only: Sequ
             entry: dict[str, Any]
             try:
                 entry = _explain_estimator(p, out, explainer, xspec, spec, einfo, xdir, hashes, options, prog)
-            except Exception as exc:  # noqa: BLE001 - an explainer failure must not lose the leaderboard
+            except Exception as exc:
                 if getattr(options, "debug", False):
                     raise
                 entry = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
@@ -71,8 +72,18 @@ def run_explainers(p: Any, out: Path, options: Any, prog: Any = None, only: Sequ
     return summary
 
 
-def _explain_estimator(p: Any, out: Path, explainer: Any, xspec: Any, spec: Any, einfo: Any, xdir: Path,
-                       hashes: dict, options: Any, prog: Any) -> dict[str, Any]:
+def _explain_estimator(
+    p: Any,
+    out: Path,
+    explainer: Any,
+    xspec: Any,
+    spec: Any,
+    einfo: Any,
+    xdir: Path,
+    hashes: dict,
+    options: Any,
+    prog: Any,
+) -> dict[str, Any]:
     cat = p.catalogue
     cls = einfo.cls
     inputs = tuple(getattr(cls, "inputs", ()) or ())
@@ -91,13 +102,18 @@ def _explain_estimator(p: Any, out: Path, explainer: Any, xspec: Any, spec: Any,
                 arrays = None
         if arrays is None:
             if not model_dir.exists():
-                raise UserError(f"{model_dir}: no saved model for {spec.label} fold {fold.k}; "
-                                "run the benchmark first (estimators must implement save/load to be explained)")
+                raise UserError(
+                    f"{model_dir}: no saved model for {spec.label} fold {fold.k}; "
+                    "run the benchmark first (estimators must implement save/load to be explained)"
+                )
             if not callable(getattr(cls, "load", None)):
                 raise UserError(f"estimator {spec.name!r} cannot reload its models (no classmethod load)")
             est = cls.load(model_dir)
-            est.context = RunContext(seed=0, device=getattr(options, "device", "auto"),
-                                     cache_dir=Path(getattr(options, "cache_dir", None) or default_cache_dir()))
+            est.context = RunContext(
+                seed=0,
+                device=getattr(options, "device", "auto"),
+                cache_dir=Path(getattr(options, "cache_dir", None) or default_cache_dir()),
+            )
             if not explainer.supports(est):
                 return {"status": "skipped", "error": f"explainer {xspec.name!r} does not support {spec.name!r}"}
             test = cat.view(fold.test, tuple(getattr(est, "inputs", inputs) or ()), role="test")

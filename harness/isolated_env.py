@@ -55,13 +55,20 @@ def layered_venv(directory: Path, timeout: float = 300.0) -> Path:
         if py.exists() and any(directory.glob(f"**/site-packages/{PTH_NAME}")):
             return py
         raise UserError(f"{directory}: exists and is not a massbench layered environment; give a new --venv path")
-    proc = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory)],
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(directory)], capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
-        raise UserError(f"could not create a virtual environment at {directory}: "
-                        f"{(proc.stderr.strip().splitlines() or ['python -m venv failed'])[-1]}")
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, timeout=timeout)
+        raise UserError(
+            f"could not create a virtual environment at {directory}: "
+            f"{(proc.stderr.strip().splitlines() or ['python -m venv failed'])[-1]}"
+        )
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if site.returncode != 0:
         raise UserError(f"the new environment's python {py} does not run: {site.stderr.strip()}")
     lines = [f"import site; site.addsitedir({d!r})" for d in parent_site_dirs()]
@@ -69,8 +76,15 @@ def layered_venv(directory: Path, timeout: float = 300.0) -> Path:
     return py
 
 
-def pip_install(python: Path, requirement: str, no_build_isolation: bool = False, no_deps: bool = False,
-                editable: bool = False, log: Path | None = None, timeout: float = 1800.0) -> subprocess.CompletedProcess:
+def pip_install(
+    python: Path,
+    requirement: str,
+    no_build_isolation: bool = False,
+    no_deps: bool = False,
+    editable: bool = False,
+    log: Path | None = None,
+    timeout: float = 1800.0,
+) -> subprocess.CompletedProcess:
     """``python -m pip install [--no-build-isolation] [--no-deps] [-e] -- REQUIREMENT`` as an argument list.
 
     ``requirement`` must already be validated (see :func:`massbench.submissions.validate_requirement`);
@@ -85,14 +99,16 @@ def pip_install(python: Path, requirement: str, no_build_isolation: bool = False
     return run_logged(cmd, log, timeout)
 
 
-def run_logged(cmd: Sequence[str], log: Path | None = None, timeout: float = 3600.0,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_logged(
+    cmd: Sequence[str], log: Path | None = None, timeout: float = 3600.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run an argument list (no shell), capturing output; append it to ``log`` when given."""
     try:
         proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired as exc:
-        proc = subprocess.CompletedProcess(list(cmd), 124, exc.stdout or "", (exc.stderr or "") +
-                                           f"\ntimed out after {timeout:.0f} s")
+        proc = subprocess.CompletedProcess(
+            list(cmd), 124, exc.stdout or "", (exc.stderr or "") + f"\ntimed out after {timeout:.0f} s"
+        )
         if isinstance(proc.stdout, bytes):
             proc.stdout = proc.stdout.decode(errors="replace")
         if isinstance(proc.stderr, bytes):
@@ -100,8 +116,14 @@ def run_logged(cmd: Sequence[str], log: Path | None = None, timeout: float = 360
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as fh:
-            fh.write("$ " + " ".join(cmd) + "\n" + (proc.stdout or "") + (proc.stderr or "") +
-                     f"[exit status {proc.returncode}]\n\n")
+            fh.write(
+                "$ "
+                + " ".join(cmd)
+                + "\n"
+                + (proc.stdout or "")
+                + (proc.stderr or "")
+                + f"[exit status {proc.returncode}]\n\n"
+            )
     return proc
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from .errors import DataError
@@ -60,7 +61,9 @@ def read_predictions(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in out.items()}
 
 
-def bin_predictions(true: np.ndarray, pred: np.ndarray, bin_width: float = 0.1, min_count: int = 3) -> BinnedPredictions:
+def bin_predictions(
+    true: np.ndarray, pred: np.ndarray, bin_width: float = 0.1, min_count: int = 3
+) -> BinnedPredictions:
     """Median and 16th/84th percentiles of predictions and residuals in bins of true log10 M500c."""
     from .metrics import mass_bin_edges
 
@@ -78,12 +81,14 @@ def bin_predictions(true: np.ndarray, pred: np.ndarray, bin_width: float = 0.1, 
             continue
         arrays["pp16"][b], arrays["pp50"][b], arrays["pp84"][b] = np.percentile(pred[sel], [16, 50, 84])
         arrays["rp16"][b], arrays["rp50"][b], arrays["rp84"][b] = np.percentile(res[sel], [16, 50, 84])
-    return BinnedPredictions(edges, count, arrays["pp16"], arrays["pp50"], arrays["pp84"],
-                             arrays["rp16"], arrays["rp50"], arrays["rp84"])
+    return BinnedPredictions(
+        edges, count, arrays["pp16"], arrays["pp50"], arrays["pp84"], arrays["rp16"], arrays["rp50"], arrays["rp84"]
+    )
 
 
-def residual_figure(true: np.ndarray, pred: np.ndarray, path: Path, title: str = "", bin_width: float = 0.1,
-                    min_count: int = 3) -> Path:
+def residual_figure(
+    true: np.ndarray, pred: np.ndarray, path: Path, title: str = "", bin_width: float = 0.1, min_count: int = 3
+) -> Path:
     """Write the three-panel Figure-4-style PNG for one estimator; return its path."""
     import matplotlib
 
@@ -93,8 +98,9 @@ def residual_figure(true: np.ndarray, pred: np.ndarray, path: Path, title: str =
     b = bin_predictions(true, pred, bin_width, min_count)
     x = b.centres
     lo, hi = float(b.edges[0]), float(b.edges[-1])
-    fig, axes = plt.subplots(3, 1, figsize=(4.2, 7.0), sharex=True,
-                             gridspec_kw={"height_ratios": [3, 2, 1.2], "hspace": 0.06})
+    fig, axes = plt.subplots(
+        3, 1, figsize=(4.2, 7.0), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1.2], "hspace": 0.06}
+    )
     ax1, ax2, ax3 = axes
     ax1.plot([lo, hi], [lo, hi], color="0.5", lw=1, ls="--", label="one-to-one")
     ax1.fill_between(x, b.pred_p16, b.pred_p84, color="C0", alpha=0.3, lw=0, label="16-84 %")
@@ -107,8 +113,14 @@ def residual_figure(true: np.ndarray, pred: np.ndarray, path: Path, title: str =
     ax2.fill_between(x, b.res_p16, b.res_p84, color="C1", alpha=0.3, lw=0)
     ax2.plot(x, b.res_p50, color="C1", lw=1.8)
     sd = float(res.std()) if len(res) else float("nan")
-    ax2.text(0.02, 0.95, f"scatter {sd:.4f} dex, bias {float(res.mean()):+.4f} dex" if len(res) else "",
-             transform=ax2.transAxes, va="top", fontsize=8)
+    ax2.text(
+        0.02,
+        0.95,
+        f"scatter {sd:.4f} dex, bias {float(res.mean()):+.4f} dex" if len(res) else "",
+        transform=ax2.transAxes,
+        va="top",
+        fontsize=8,
+    )
     lim = max(0.3, float(np.nanmax(np.abs([b.res_p16, b.res_p84]))) * 1.3) if np.isfinite(b.res_p16).any() else 0.5
     ax2.set_ylim(-lim, lim)
     ax2.set_ylabel(r"$\log_{10}(M_{\rm pred}/M_{\rm true})$")

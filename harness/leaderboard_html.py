@@ -60,33 +60,41 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
     """The ``<table id="leaderboard">`` of the page; rows in the given (scatter) order."""
     rows = as_rows(rows)
     head = "".join(
-        f'<th class="sortable" data-key="{k}" data-type="{t}" scope="col">{_e(h)}</th>' for k, h, t in COLUMNS)
+        f'<th class="sortable" data-key="{k}" data-type="{t}" scope="col">{_e(h)}</th>' for k, h, t in COLUMNS
+    )
     head += '<th scope="col">Run</th><th scope="col">Figure</th>'
     body = []
     for i, r in enumerate(rows, 1):
         ok = r.ok
         inputs = ", ".join(r.inputs or []) or "(none)"
         data = {
-            "rank": str(i), "label": r.label, "estimator": r.estimator, "inputs": inputs,
-            "framework": r.framework or "", "scatter": _num(r.scatter_dex),
-            "scatter_percent": _num(r.scatter_percent), "bias": _num(r.bias_dex),
-            "robust": _num(r.robust_scatter_dex), "n_test": _num(r.n_test),
+            "rank": str(i),
+            "label": r.label,
+            "estimator": r.estimator,
+            "inputs": inputs,
+            "framework": r.framework or "",
+            "scatter": _num(r.scatter_dex),
+            "scatter_percent": _num(r.scatter_percent),
+            "bias": _num(r.bias_dex),
+            "robust": _num(r.robust_scatter_dex),
+            "n_test": _num(r.n_test),
             "status": r.status,
         }
         attrs = " ".join(f'data-{k}="{_e(v)}"' for k, v in data.items())
         status = _e(r.status)
         if not ok and r.error:
             status += f'<span class="ci">{_e(str(r.error).splitlines()[0][:200])}</span>'
-        badge = ' <span class="badge" title="reads an observable no observer has">idealised</span>' \
-            if r.idealised else ""
+        badge = (
+            ' <span class="badge" title="reads an observable no observer has">idealised</span>' if r.idealised else ""
+        )
         prov = f'<a href="{_e(r.extra["provenance"])}">run.json</a>' if r.get("provenance") else ""
         fig = f'<a href="#fig-{_e(r.extra["figure_id"])}">figure</a>' if r.get("figure") else ""
         cells = [
             f'<td class="num">{i}</td>',
             f'<td class="label">{_e(r.label)}</td>',
-            f'<td><code>{_e(r.estimator)}</code></td>',
+            f"<td><code>{_e(r.estimator)}</code></td>",
             f"<td>{_e(inputs)}{badge}</td>",
-            f'<td>{_e(r.framework or "")}</td>',
+            f"<td>{_e(r.framework or '')}</td>",
             f'<td class="num">{_f(r.scatter_dex)}{_ci(r.scatter_ci95)}</td>',
             f'<td class="num">{_f(r.scatter_percent, 2)}</td>',
             f'<td class="num">{_f(r.bias_dex, sign=True)}{_ci(r.bias_ci95)}</td>',
@@ -97,8 +105,13 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
             f"<td>{fig}</td>",
         ]
         body.append(f'<tr class="{"ok" if ok else "failed"}" {attrs}>' + "".join(cells) + "</tr>")
-    return ('<table id="leaderboard">\n<thead><tr>' + head + "</tr></thead>\n<tbody>\n" + "\n".join(body)
-            + "\n</tbody>\n</table>")
+    return (
+        '<table id="leaderboard">\n<thead><tr>'
+        + head
+        + "</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody>\n</table>"
+    )
 
 
 def figures_html(rows: Sequence[LeaderboardRow]) -> str:
@@ -107,11 +120,15 @@ def figures_html(rows: Sequence[LeaderboardRow]) -> str:
     for r in rows:
         if not r.get("figure"):
             continue
-        cap = (f'{_e(r.label)}: scatter {_f(r.scatter_dex)} dex ({_f(r.scatter_percent, 1)} %), '
-               f'bias {_f(r.bias_dex, sign=True)} dex, {_e(r.n_test)} test clusters')
-        out.append(f'<figure id="fig-{_e(r.extra["figure_id"])}"><a href="{_e(r.extra["figure"])}"><img src="{_e(r.extra["figure"])}" '
-                   f'alt="predicted versus true mass for {_e(r.label)}" loading="lazy"></a>'
-                   f"<figcaption>{cap}</figcaption></figure>")
+        cap = (
+            f"{_e(r.label)}: scatter {_f(r.scatter_dex)} dex ({_f(r.scatter_percent, 1)} %), "
+            f"bias {_f(r.bias_dex, sign=True)} dex, {_e(r.n_test)} test clusters"
+        )
+        out.append(
+            f'<figure id="fig-{_e(r.extra["figure_id"])}"><a href="{_e(r.extra["figure"])}"><img src="{_e(r.extra["figure"])}" '
+            f'alt="predicted versus true mass for {_e(r.label)}" loading="lazy"></a>'
+            f"<figcaption>{cap}</figcaption></figure>"
+        )
     return "\n".join(out) or "<p>No finished estimator has predictions to plot.</p>"
 
 
@@ -119,21 +136,36 @@ def runs_html(runs: Sequence[dict[str, Any]]) -> str:
     rows = []
     for r in runs:
         commit = r.get("git_commit") or ""
-        rows.append("<tr>" + "".join([
-            f'<td><a href="{_e(r.get("provenance", ""))}">{_e(r.get("id", ""))}</a></td>',
-            f'<td>{_e(", ".join(r.get("labels") or []))}</td>',
-            f"<td><code>{_e(commit[:12])}</code></td>",
-            f'<td>{_e(r.get("massbench_version"))}</td>',
-            f'<td>{_e(r.get("started"))}</td>',
-            f'<td>{_e(r.get("finished"))}</td>',
-        ]) + "</tr>")
-    return ('<table id="runs"><thead><tr><th>Provenance</th><th>Estimators</th><th>massbench commit</th>'
-            "<th>massbench version</th><th>Started</th><th>Finished</th></tr></thead>\n<tbody>\n"
-            + "\n".join(rows) + "\n</tbody></table>")
+        rows.append(
+            "<tr>"
+            + "".join(
+                [
+                    f'<td><a href="{_e(r.get("provenance", ""))}">{_e(r.get("id", ""))}</a></td>',
+                    f"<td>{_e(', '.join(r.get('labels') or []))}</td>",
+                    f"<td><code>{_e(commit[:12])}</code></td>",
+                    f"<td>{_e(r.get('massbench_version'))}</td>",
+                    f"<td>{_e(r.get('started'))}</td>",
+                    f"<td>{_e(r.get('finished'))}</td>",
+                ]
+            )
+            + "</tr>"
+        )
+    return (
+        '<table id="runs"><thead><tr><th>Provenance</th><th>Estimators</th><th>massbench commit</th>'
+        "<th>massbench version</th><th>Started</th><th>Finished</th></tr></thead>\n<tbody>\n"
+        + "\n".join(rows)
+        + "\n</tbody></table>"
+    )
 
 
-def page_html(benchmark: str, version: str, rows: Sequence[LeaderboardRow], runs: Sequence[dict[str, Any]],
-              dataset: str = "", massbench_version: str = "") -> str:
+def page_html(
+    benchmark: str,
+    version: str,
+    rows: Sequence[LeaderboardRow],
+    runs: Sequence[dict[str, Any]],
+    dataset: str = "",
+    massbench_version: str = "",
+) -> str:
     """The whole page as a string."""
     from .results import sort_rows
 
@@ -145,17 +177,28 @@ def page_html(benchmark: str, version: str, rows: Sequence[LeaderboardRow], runs
     if dataset:
         meta += f" on dataset <code>{_e(dataset)}</code>"
     meta += f"; {len(rows)} estimator rows ({n_ok} finished) from {len(runs)} run(s)."
-    intro = ("Scatter is the standard deviation of the residual log<sub>10</sub>(M<sub>pred</sub>/M<sub>true</sub>) of "
-             "M<sub>500c</sub> [h<sup>-1</sup> M<sub>&#9737;</sub>] pooled over every test fold (the paper's eq. 9); per "
-             "cent is 100 ln(10) times dex; bias is the mean residual. Intervals are seeded bootstrap 95 % intervals. "
-             "Folds are drawn by the harness (spatial octants), never by the estimators.")
+    intro = (
+        "Scatter is the standard deviation of the residual log<sub>10</sub>(M<sub>pred</sub>/M<sub>true</sub>) of "
+        "M<sub>500c</sub> [h<sup>-1</sup> M<sub>&#9737;</sub>] pooled over every test fold (the paper's eq. 9); per "
+        "cent is 100 ln(10) times dex; bias is the mean residual. Intervals are seeded bootstrap 95 % intervals. "
+        "Folds are drawn by the harness (spatial octants), never by the estimators."
+    )
     finished = sorted(str(r.get("finished")) for r in runs if r.get("finished"))
-    footer = (f"Generated by <code>massbench leaderboard build</code> (massbench {_e(massbench_version)}) from stored run "
-              f"results{f'; latest run finished {_e(finished[-1])}' if finished else ''}. Do not edit: regenerate it.")
+    footer = (
+        f"Generated by <code>massbench leaderboard build</code> (massbench {_e(massbench_version)}) from stored run "
+        f"results{f'; latest run finished {_e(finished[-1])}' if finished else ''}. Do not edit: regenerate it."
+    )
     return tmpl.substitute(
-        title=_e(f"massbench leaderboard: {key}"), heading=_e(f"massbench leaderboard: {key}"), meta=meta, intro=intro,
-        table=table_html(rows), figures=figures_html(rows), runs=runs_html(runs), footer=footer,
-        massbench_version=_e(massbench_version))
+        title=_e(f"massbench leaderboard: {key}"),
+        heading=_e(f"massbench leaderboard: {key}"),
+        meta=meta,
+        intro=intro,
+        table=table_html(rows),
+        figures=figures_html(rows),
+        runs=runs_html(runs),
+        footer=footer,
+        massbench_version=_e(massbench_version),
+    )
 
 
 def index_html(entries: Sequence[dict[str, Any]], massbench_version: str = "") -> str:
@@ -163,19 +206,22 @@ def index_html(entries: Sequence[dict[str, Any]], massbench_version: str = "") -
     items = []
     for e in entries:
         best = e.get("best")
-        best_txt = (f" &mdash; best: {_e(best['label'])}, {_f(best.get('scatter_dex'))} dex"
-                    if best else "")
-        items.append(f'<li><a href="{_e(e["href"])}">{_e(e["benchmark"])}@{_e(e["version"])}</a> '
-                     f'({_e(e["n_rows"])} estimators{best_txt})</li>')
+        best_txt = f" &mdash; best: {_e(best['label'])}, {_f(best.get('scatter_dex'))} dex" if best else ""
+        items.append(
+            f'<li><a href="{_e(e["href"])}">{_e(e["benchmark"])}@{_e(e["version"])}</a> '
+            f"({_e(e['n_rows'])} estimators{best_txt})</li>"
+        )
     body = "\n".join(items) or "<li>No leaderboards yet.</li>"
-    return ("<!DOCTYPE html>\n<!-- Generated by `massbench leaderboard build --publish`. Do not edit by hand. -->\n"
-            '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
-            'initial-scale=1"><title>massbench leaderboards</title><style>body{font-family:system-ui,sans-serif;'
-            "margin:2rem auto;max-width:50rem;padding:0 1rem;line-height:1.5}</style></head><body>\n"
-            "<h1>massbench leaderboards</h1>\n<p>Galaxy-cluster mass estimators scored with spatial cross-validation "
-            "on each benchmark version. Results of different versions are never mixed.</p>\n"
-            f"<ul>\n{body}\n</ul>\n<p><small>Generated by massbench {_e(massbench_version)}.</small></p>\n"
-            "</body></html>\n")
+    return (
+        "<!DOCTYPE html>\n<!-- Generated by `massbench leaderboard build --publish`. Do not edit by hand. -->\n"
+        '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
+        'initial-scale=1"><title>massbench leaderboards</title><style>body{font-family:system-ui,sans-serif;'
+        "margin:2rem auto;max-width:50rem;padding:0 1rem;line-height:1.5}</style></head><body>\n"
+        "<h1>massbench leaderboards</h1>\n<p>Galaxy-cluster mass estimators scored with spatial cross-validation "
+        "on each benchmark version. Results of different versions are never mixed.</p>\n"
+        f"<ul>\n{body}\n</ul>\n<p><small>Generated by massbench {_e(massbench_version)}.</small></p>\n"
+        "</body></html>\n"
+    )
 
 
 class TableRows:
@@ -190,7 +236,7 @@ class TableRows:
         class _P(HTMLParser):
             inside = False
 
-            def handle_starttag(self, tag, attrs):  # noqa: ANN001
+            def handle_starttag(self, tag, attrs):
                 a = dict(attrs)
                 if tag == "table":
                     self.inside = a.get("id") == "leaderboard"

@@ -45,8 +45,10 @@ def bootstrap_ci(r: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float 
         sample = r[rng.integers(0, len(r), size=(e - s, len(r)))]
         stds[s:e] = sample.std(axis=1)
         means[s:e] = sample.mean(axis=1)
-    return {"scatter": [float(np.percentile(stds, lo)), float(np.percentile(stds, hi))],
-            "bias": [float(np.percentile(means, lo)), float(np.percentile(means, hi))]}
+    return {
+        "scatter": [float(np.percentile(stds, lo)), float(np.percentile(stds, hi))],
+        "bias": [float(np.percentile(means, lo)), float(np.percentile(means, hi))],
+    }
 
 
 def mass_bin_edges(log10_m: np.ndarray, width: float = 0.25) -> np.ndarray:
@@ -74,8 +76,14 @@ class Scores:
         return asdict(self)
 
 
-def score(pred: np.ndarray, true: np.ndarray, fold: np.ndarray | None = None, seed: int = 0,
-          n_boot: int = 1000, bin_width: float = 0.25) -> Scores:
+def score(
+    pred: np.ndarray,
+    true: np.ndarray,
+    fold: np.ndarray | None = None,
+    seed: int = 0,
+    n_boot: int = 1000,
+    bin_width: float = 0.25,
+) -> Scores:
     """Score predictions of log10 M500c [h^-1 Msun] against the truth."""
     pred = np.asarray(pred, dtype=float)
     true = np.asarray(true, dtype=float)
@@ -86,8 +94,9 @@ def score(pred: np.ndarray, true: np.ndarray, fold: np.ndarray | None = None, se
         fold = np.asarray(fold)
         for k in np.unique(fold):
             rk = r[fold == k]
-            per_fold.append({"fold": int(k), "n": int(len(rk)), "scatter_dex": float(rk.std()),
-                             "bias_dex": float(rk.mean())})
+            per_fold.append(
+                {"fold": int(k), "n": int(len(rk)), "scatter_dex": float(rk.std()), "bias_dex": float(rk.mean())}
+            )
     bins = []
     if len(r):
         edges = mass_bin_edges(true, bin_width)
@@ -96,8 +105,15 @@ def score(pred: np.ndarray, true: np.ndarray, fold: np.ndarray | None = None, se
             rb = r[which == b]
             if len(rb) == 0:
                 continue
-            bins.append({"log10_m_lo": float(edges[b]), "log10_m_hi": float(edges[b + 1]), "n": int(len(rb)),
-                         "scatter_dex": float(rb.std()), "bias_dex": float(rb.mean())})
+            bins.append(
+                {
+                    "log10_m_lo": float(edges[b]),
+                    "log10_m_hi": float(edges[b + 1]),
+                    "n": int(len(rb)),
+                    "scatter_dex": float(rb.std()),
+                    "bias_dex": float(rb.mean()),
+                }
+            )
     sd = float(r.std()) if len(r) else float("nan")
     return Scores(
         n_test=int(len(r)),

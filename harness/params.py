@@ -26,8 +26,9 @@ def declared_params(cls: type) -> dict[str, inspect.Parameter]:
         sig = inspect.signature(cls.__init__)
     except (TypeError, ValueError):
         return {}
-    return {n: p for n, p in sig.parameters.items()
-            if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {
+        n: p for n, p in sig.parameters.items() if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
 
 
 def accepts_any(cls: type) -> bool:
@@ -48,11 +49,11 @@ def param_hints(cls: type) -> dict[str, Any]:
     if dataclasses.is_dataclass(cls):
         try:
             return typing.get_type_hints(cls)
-        except Exception:  # noqa: BLE001 - fall back to the generated __init__
+        except Exception:
             pass
     try:
         return typing.get_type_hints(cls.__init__)
-    except Exception:  # noqa: BLE001 - unresolvable hints are not checked
+    except Exception:
         return {}
 
 
@@ -146,6 +147,11 @@ def describe_params(cls: type) -> list[dict[str, Any]]:
         default = defaults.get(n)
         if isinstance(default, (Path, tuple)):
             default = str(default) if isinstance(default, Path) else list(default)
-        out.append({"name": n, "type": "" if tp is inspect.Parameter.empty else _type_name(tp),
-                    "default": default if isinstance(default, (int, float, str, bool, list, type(None))) else repr(default)})
+        out.append(
+            {
+                "name": n,
+                "type": "" if tp is inspect.Parameter.empty else _type_name(tp),
+                "default": default if isinstance(default, (int, float, str, bool, list, type(None))) else repr(default),
+            }
+        )
     return out

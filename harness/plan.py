@@ -83,8 +83,13 @@ def unit_seed(cv_seed: int, label: str, fold: int) -> int:
     return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
 
 
-def load_dataset(bench: Benchmark, registry: Registry, device: str = "auto", cache_dir: Path | None = None,
-                 progress: Callable[..., None] | None = None) -> Catalogue:
+def load_dataset(
+    bench: Benchmark,
+    registry: Registry,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    progress: Callable[..., None] | None = None,
+) -> Catalogue:
     info = registry.get("dataset", bench.dataset.name, where=f"{bench.path}: ")
     ctx = RunContext(seed=bench.cv.seed, device=device, cache_dir=Path(cache_dir or default_cache_dir()))
     if progress is not None:
@@ -112,8 +117,13 @@ def make_read_only(data: Any) -> None:
     data.flags.writeable = False
 
 
-def prepare(bench: Benchmark, registry: Registry, device: str = "auto", cache_dir: Path | None = None,
-            catalogue: Catalogue | None = None) -> Prepared:
+def prepare(
+    bench: Benchmark,
+    registry: Registry,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    catalogue: Catalogue | None = None,
+) -> Prepared:
     """Load the dataset (unless given), make its inputs read-only and draw the folds."""
     cat = catalogue if catalogue is not None else load_dataset(bench, registry, device, cache_dir)
     for inp in cat.inputs.values():
@@ -135,21 +145,40 @@ def plan_units(p: Prepared, only: Sequence[str] | None = None) -> list[Unit]:
             import difflib
 
             hint = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-            raise UserError(f"--only {unknown[0]!r} is not an estimator of {bench.path}"
-                            + (f"; did you mean {hint[0]!r}?" if hint else f"; it has {', '.join(sorted(known))}"))
+            raise UserError(
+                f"--only {unknown[0]!r} is not an estimator of {bench.path}"
+                + (f"; did you mean {hint[0]!r}?" if hint else f"; it has {', '.join(sorted(known))}")
+            )
         specs = [s for s in specs if s.label in wanted or s.name in wanted or s.name == BASELINE]
     cat_key = p.dataset_meta.get("cache_key") or config_hash([len(p.catalogue), p.catalogue.cluster_id.tolist()])
     units = []
     for spec in specs:
         info = p.registry.get("estimator", spec.name, where=f"{bench.path}: ")
         for f in p.folds:
-            h = config_hash({
-                "benchmark": bench.key, "dataset": bench.dataset.__dict__, "dataset_key": cat_key,
-                "cv": bench.cv.__dict__, "estimator": spec.name, "params": spec.params, "fold": f.k,
-                "plugin_version": info.version, "n_train": len(f.train), "n_test": len(f.test),
-            })
-            units.append(Unit(spec, f.k, h, unit_seed(bench.cv.seed, spec.label, f.k),
-                              bool(getattr(info.cls, "needs_gpu", False)), bench.unit_timeout(spec)))
+            h = config_hash(
+                {
+                    "benchmark": bench.key,
+                    "dataset": bench.dataset.__dict__,
+                    "dataset_key": cat_key,
+                    "cv": bench.cv.__dict__,
+                    "estimator": spec.name,
+                    "params": spec.params,
+                    "fold": f.k,
+                    "plugin_version": info.version,
+                    "n_train": len(f.train),
+                    "n_test": len(f.test),
+                }
+            )
+            units.append(
+                Unit(
+                    spec,
+                    f.k,
+                    h,
+                    unit_seed(bench.cv.seed, spec.label, f.k),
+                    bool(getattr(info.cls, "needs_gpu", False)),
+                    bench.unit_timeout(spec),
+                )
+            )
     return units
 
 

@@ -119,8 +119,16 @@ class AuditedView(CatalogueView):
     whose exception the estimator caught, and through ``subview``."""
 
     def __init__(self, view: CatalogueView, audit: _Audit):
-        super().__init__(view.dataset, view.indices, view.cluster_id, view.redshift, view.arrays,
-                         view.log10_m500c_, view.role, view.all_inputs)
+        super().__init__(
+            view.dataset,
+            view.indices,
+            view.cluster_id,
+            view.redshift,
+            view.arrays,
+            view.log10_m500c_,
+            view.role,
+            view.all_inputs,
+        )
         self._audit = audit
 
     def _input(self, name: str) -> Any:
@@ -164,35 +172,54 @@ print("MASSBENCH_PROBE " + json.dumps({"seconds": time.perf_counter() - t, "heav
 """
 
 
-def check_import_light(module: str, python: str | None = None, timeout: float = 120.0,
-                       env: dict[str, str] | None = None) -> CheckResult:
+def check_import_light(
+    module: str, python: str | None = None, timeout: float = 120.0, env: dict[str, str] | None = None
+) -> CheckResult:
     """Import ``module`` and call its dataset/estimator/explainer hooks in a fresh interpreter
     (``python``, this one by default, with ``env``); fail when tensorflow, torch, jax or keras got imported."""
     try:
-        proc = subprocess.run([python or sys.executable, "-c", _IMPORT_PROBE, module, ",".join(HEAVY_MODULES)],
-                              capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(
+            [python or sys.executable, "-c", _IMPORT_PROBE, module, ",".join(HEAVY_MODULES)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         return CheckResult("imports-light", "fail", f"importing plugin module {module!r} took over {timeout:.0f} s")
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("MASSBENCH_PROBE ")), None)
     if line is None:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return CheckResult("imports-light", "fail", f"could not import plugin module {module!r} in a fresh "
-                                                     f"interpreter: {tail}")
+        return CheckResult(
+            "imports-light", "fail", f"could not import plugin module {module!r} in a fresh interpreter: {tail}"
+        )
     probe = json.loads(line.split(" ", 1)[1])
     if probe["error"]:
-        return CheckResult("imports-light", "fail", f"importing plugin module {module!r} or calling its hooks "
-                                                     f"failed in a fresh interpreter: {probe['error']}")
+        return CheckResult(
+            "imports-light",
+            "fail",
+            f"importing plugin module {module!r} or calling its hooks failed in a fresh interpreter: {probe['error']}",
+        )
     if probe["heavy"]:
-        return CheckResult("imports-light", "fail",
-                           f"importing plugin module {module!r} and calling its hooks imported "
-                           f"{', '.join(probe['heavy'])}; every massbench command loads every plugin, so import "
-                           "frameworks inside fit/predict (or in a module the hook does not import)")
+        return CheckResult(
+            "imports-light",
+            "fail",
+            f"importing plugin module {module!r} and calling its hooks imported "
+            f"{', '.join(probe['heavy'])}; every massbench command loads every plugin, so import "
+            "frameworks inside fit/predict (or in a module the hook does not import)",
+        )
     secs = probe["seconds"]
     if secs > 1.0:
-        return CheckResult("imports-light", "warn", f"plugin module {module!r} took {secs:.2f} s to import "
-                                                     "(keep it under a second: it loads on every command)")
-    return CheckResult("imports-light", "ok", f"plugin module {module!r} loads in {secs:.2f} s and imports no "
-                                               f"{'/'.join(HEAVY_MODULES)}")
+        return CheckResult(
+            "imports-light",
+            "warn",
+            f"plugin module {module!r} took {secs:.2f} s to import (keep it under a second: it loads on every command)",
+        )
+    return CheckResult(
+        "imports-light",
+        "ok",
+        f"plugin module {module!r} loads in {secs:.2f} s and imports no {'/'.join(HEAVY_MODULES)}",
+    )
 
 
 def resolve_estimators(registry: Any, name: str) -> list[Any]:
@@ -206,8 +233,9 @@ def resolve_estimators(registry: Any, name: str) -> list[Any]:
         return sorted(of_plugin, key=lambda i: i.name)
     failed = [e for e in registry.errors if e.plugin == name]
     if failed:
-        raise UserError(f"plugin {name!r} ({failed[0].distribution} {failed[0].version}) did not load: "
-                        f"{failed[0].error}")
+        raise UserError(
+            f"plugin {name!r} ({failed[0].distribution} {failed[0].version}) did not load: {failed[0].error}"
+        )
     registry.get("estimator", name)  # raises a UserError with a suggestion
     raise AssertionError("unreachable")
 
@@ -221,10 +249,19 @@ def _dataset_params(info: Any, params: dict[str, Any], n_clusters: int | None) -
     return out
 
 
-def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
-                    dataset_params: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-                    n_clusters: int | None = DEFAULT_N_CLUSTERS, seed: int = 0, device: str = "cpu",
-                    cache_dir: Path | None = None, fold: int = 0, import_check: bool = True) -> EstimatorReport:
+def check_estimator(
+    registry: Any,
+    name: str,
+    dataset: str = DEFAULT_DATASET,
+    dataset_params: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    n_clusters: int | None = DEFAULT_N_CLUSTERS,
+    seed: int = 0,
+    device: str = "cpu",
+    cache_dir: Path | None = None,
+    fold: int = 0,
+    import_check: bool = True,
+) -> EstimatorReport:
     """Run every check on estimator ``name`` (see the module docstring) and return the report.
 
     Raises :class:`UserError` for an unknown estimator or dataset, or dataset params that do not fit.
@@ -263,14 +300,22 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
         rep.add("params", "ok", f"{json.dumps(params) if params else 'default params'} accepted by __init__")
     untyped = _untyped_params(info.cls)
     if untyped:
-        rep.add("params", "warn", f"__init__ params without a type hint are not checked in benchmark files: "
-                                  f"{', '.join(untyped)}")
+        rep.add(
+            "params",
+            "warn",
+            f"__init__ params without a type hint are not checked in benchmark files: {', '.join(untyped)}",
+        )
     if not getattr(info.cls, "framework", ""):
         rep.add("framework", "warn", "no `framework` class attribute (shown in leaderboards, e.g. 'numpy', 'torch')")
 
-    bench = Benchmark(benchmark="check-plugin", version="0", dataset=DatasetSpec(dataset, ds_params),
-                      cv=CVSpec(scheme="octants", val_fraction=0.1, seed=seed),
-                      estimators=[EstimatorSpec(info.name, info.name, params)], path="check-plugin")
+    bench = Benchmark(
+        benchmark="check-plugin",
+        version="0",
+        dataset=DatasetSpec(dataset, ds_params),
+        cv=CVSpec(scheme="octants", val_fraction=0.1, seed=seed),
+        estimators=[EstimatorSpec(info.name, info.name, params)],
+        path="check-plugin",
+    )
     from .plan import prepare, unit_seed
 
     prep = prepare(bench, registry, device=device, cache_dir=cache_dir)
@@ -286,16 +331,27 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
     bad = [i for i in inputs if i not in cat.inputs]
     truth = [i for i in inputs if i in cat.inputs and cat.inputs[i].truth_only]
     if bad:
-        rep.add("inputs", "fail", f"declares {', '.join(map(repr, bad))}, which dataset {cat.name!r} does not have "
-                                  f"(it has {', '.join(sorted(n for n, a in cat.inputs.items() if not a.truth_only))})")
+        rep.add(
+            "inputs",
+            "fail",
+            f"declares {', '.join(map(repr, bad))}, which dataset {cat.name!r} does not have "
+            f"(it has {', '.join(sorted(n for n, a in cat.inputs.items() if not a.truth_only))})",
+        )
     if truth:
-        rep.add("inputs", "fail", f"declares truth-only input(s) {', '.join(map(repr, truth))}: only explainers "
-                                  "may read them")
+        rep.add(
+            "inputs",
+            "fail",
+            f"declares truth-only input(s) {', '.join(map(repr, truth))}: only explainers may read them",
+        )
     if bad or truth:
         return _skip_rest(rep, "inputs are invalid")
     ideal = [i for i in inputs if cat.inputs[i].idealised]
-    rep.add("inputs", "ok", f"declares {list(inputs)}" + (f" (idealised: {', '.join(ideal)}; the leaderboard marks "
-                                                           "it idealised)" if ideal else ""))
+    rep.add(
+        "inputs",
+        "ok",
+        f"declares {list(inputs)}"
+        + (f" (idealised: {', '.join(ideal)}; the leaderboard marks it idealised)" if ideal else ""),
+    )
     if problems:
         return _skip_rest(rep, "params are invalid")
 
@@ -307,12 +363,14 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
         rep.fit_seconds = first.fit_seconds
         fit_ok = first.error is None or first.error[0] == "predict"
         if fit_ok:
-            rep.add("fit", "ok", f"fit on {len(f.train)} train + {len(f.val)} val clusters in "
-                                 f"{first.fit_seconds:.2f} s")
+            rep.add(
+                "fit", "ok", f"fit on {len(f.train)} train + {len(f.val)} val clusters in {first.fit_seconds:.2f} s"
+            )
         if first.error is not None:
             check, msg = first.error
             contract = isinstance(first.exc, TestMassAccessError) or (
-                isinstance(first.exc, ContractError) and bool(first.audit.undeclared))
+                isinstance(first.exc, ContractError) and bool(first.audit.undeclared)
+            )
             if not contract:  # a broken contract gets its own line below
                 rep.add(check, "fail", msg)
             _audit_lines(rep, first)
@@ -323,26 +381,37 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
         lo, hi = PLAUSIBLE_LOG10_M500C
         out = (pred < lo) | (pred > hi)
         if out.any():
-            rep.add("plausible-range", "fail",
-                    f"{int(out.sum())} of {len(pred)} predictions outside {lo:g}-{hi:g} (range {pred.min():.3g} to "
-                    f"{pred.max():.3g}); predict log10 M500c in h^-1 Msun, not M, ln M or scaled targets")
+            rep.add(
+                "plausible-range",
+                "fail",
+                f"{int(out.sum())} of {len(pred)} predictions outside {lo:g}-{hi:g} (range {pred.min():.3g} to "
+                f"{pred.max():.3g}); predict log10 M500c in h^-1 Msun, not M, ln M or scaled targets",
+            )
         else:
-            rep.add("plausible-range", "ok", f"predictions {pred.min():.2f} to {pred.max():.2f} (log10 M500c "
-                                             "[h^-1 Msun])")
+            rep.add(
+                "plausible-range", "ok", f"predictions {pred.min():.2f} to {pred.max():.2f} (log10 M500c [h^-1 Msun])"
+            )
         _audit_lines(rep, first)
         if first.audit.test_mass_read or first.audit.undeclared:
             return _skip_rest(rep, "the contract was broken", ("repeatable", "save-load"))
 
         second = _fit_predict(info, params, prep, f, inputs, seed_u, device, tmpd / "run2", cache)
         if second.error is not None or second.pred is None:
-            rep.add("repeatable", "fail", f"a second fit with the same seed failed: {second.error[1] if second.error else ''}")
+            rep.add(
+                "repeatable",
+                "fail",
+                f"a second fit with the same seed failed: {second.error[1] if second.error else ''}",
+            )
         else:
             diff = float(np.max(np.abs(second.pred - pred))) if len(pred) else 0.0
             if diff > REPEAT_TOLERANCE_DEX:
-                rep.add("repeatable", "fail",
-                        f"two fits with the same RunContext seed ({seed_u}) differ by up to {diff:.3g} dex; seed every "
-                        "random generator from self.context.seed (self.context.rng(), torch.manual_seed, "
-                        "keras.utils.set_random_seed) and use deterministic operations")
+                rep.add(
+                    "repeatable",
+                    "fail",
+                    f"two fits with the same RunContext seed ({seed_u}) differ by up to {diff:.3g} dex; seed every "
+                    "random generator from self.context.seed (self.context.rng(), torch.manual_seed, "
+                    "keras.utils.set_random_seed) and use deterministic operations",
+                )
             else:
                 rep.add("repeatable", "ok", f"two fits with seed {seed_u} agree to {diff:.1e} dex")
 
@@ -352,12 +421,19 @@ def check_estimator(registry: Any, name: str, dataset: str = DEFAULT_DATASET,
         if has_persistence(est):
             rep.results.append(_check_save_load(est, first, prep, f, inputs, tmpd, device, cache, seed_u))
         elif has_save or has_load:
-            rep.add("save-load", "fail", f"defines {'save' if has_save else 'load'} but not "
-                                         f"{'load' if has_save else 'save'}; define both (load as a classmethod) "
-                                         "or neither")
+            rep.add(
+                "save-load",
+                "fail",
+                f"defines {'save' if has_save else 'load'} but not "
+                f"{'load' if has_save else 'save'}; define both (load as a classmethod) "
+                "or neither",
+            )
         else:
-            rep.add("save-load", "skip", "no save/load: trained models are not kept, so `massbench explain` cannot "
-                                         "reload them")
+            rep.add(
+                "save-load",
+                "skip",
+                "no save/load: trained models are not kept, so `massbench explain` cannot reload them",
+            )
     return rep
 
 
@@ -374,9 +450,11 @@ class _FitOutcome:
 
 def _views(p: Any, f: Any, inputs: Sequence[str], audit: _Audit) -> tuple[AuditedView, AuditedView, AuditedView]:
     cat = p.catalogue
-    return (AuditedView(cat.view(f.train, inputs, role="train"), audit),
-            AuditedView(cat.view(f.val, inputs, role="val"), audit),
-            AuditedView(cat.view(f.test, inputs, role="test"), audit))
+    return (
+        AuditedView(cat.view(f.train, inputs, role="train"), audit),
+        AuditedView(cat.view(f.val, inputs, role="val"), audit),
+        AuditedView(cat.view(f.test, inputs, role="test"), audit),
+    )
 
 
 def _context(seed: int, device: str, workdir: Path, cache: Path) -> Any:
@@ -390,15 +468,24 @@ def _describe(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, (ContractError, UserError)) else f"{type(exc).__name__}: {exc}"
 
 
-def _fit_predict(info: Any, params: dict[str, Any], p: Any, f: Any, inputs: Sequence[str], seed: int,
-                 device: str, workdir: Path, cache: Path) -> _FitOutcome:
+def _fit_predict(
+    info: Any,
+    params: dict[str, Any],
+    p: Any,
+    f: Any,
+    inputs: Sequence[str],
+    seed: int,
+    device: str,
+    workdir: Path,
+    cache: Path,
+) -> _FitOutcome:
     from .unit import check_predictions
 
     out = _FitOutcome()
     train, val, test = out.views = _views(p, f, inputs, out.audit)
     try:
         est = info.cls(**params)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out.error = ("fit", f"{info.name}(**params) raised {_describe(exc)}")
         return out
     est.context = _context(seed, device, workdir, cache)
@@ -406,13 +493,13 @@ def _fit_predict(info: Any, params: dict[str, Any], p: Any, f: Any, inputs: Sequ
     t0 = time.perf_counter()
     try:
         est.fit(train, val)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out.error, out.exc = ("fit", f"fit(train, val) raised {_describe(exc)}"), exc
         return out
     out.fit_seconds = time.perf_counter() - t0
     try:
         raw = est.predict(test)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         out.error, out.exc = ("predict", f"predict(test) raised {_describe(exc)}"), exc
         return out
     try:
@@ -425,57 +512,79 @@ def _fit_predict(info: Any, params: dict[str, Any], p: Any, f: Any, inputs: Sequ
 def _audit_lines(rep: EstimatorReport, o: _FitOutcome) -> None:
     a = o.audit
     if a.undeclared:
-        rep.add("declared-inputs", "fail", f"read undeclared input(s) {', '.join(map(repr, a.undeclared))}; add them "
-                                           "to the estimator's `inputs` (the runner fails the unit otherwise)")
+        rep.add(
+            "declared-inputs",
+            "fail",
+            f"read undeclared input(s) {', '.join(map(repr, a.undeclared))}; add them "
+            "to the estimator's `inputs` (the runner fails the unit otherwise)",
+        )
     elif o.estimator is not None:
         rep.add("declared-inputs", "ok", "read only its declared inputs")
     if a.test_mass_read:
-        rep.add("no-test-masses", "fail", "read test.log10_m500c (the test clusters' true masses); use masses only "
-                                          "in fit(train, val)")
+        rep.add(
+            "no-test-masses",
+            "fail",
+            "read test.log10_m500c (the test clusters' true masses); use masses only in fit(train, val)",
+        )
     elif o.estimator is not None and o.error is None:
         rep.add("no-test-masses", "ok", "never read the test masses")
 
 
-def _check_save_load(est: Any, first: _FitOutcome, p: Any, f: Any, inputs: Sequence[str], tmpd: Path,
-                     device: str, cache: Path, seed: int) -> CheckResult:
+def _check_save_load(
+    est: Any, first: _FitOutcome, p: Any, f: Any, inputs: Sequence[str], tmpd: Path, device: str, cache: Path, seed: int
+) -> CheckResult:
     from .unit import check_predictions
 
     model = tmpd / "model"
     model.mkdir()
     try:
         est.save(model)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return CheckResult("save-load", "fail", f"save(directory) raised {_describe(exc)}")
     if not any(model.iterdir()):
         return CheckResult("save-load", "fail", "save(directory) wrote nothing into the directory")
     try:
         loaded = type(est).load(model)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return CheckResult("save-load", "fail", f"load(directory) raised {_describe(exc)}")
     try:
         loaded.context = _context(seed, device, tmpd / "reload", cache)
-    except Exception:  # noqa: BLE001 - a read-only context attribute is the estimator's business
+    except Exception:
         pass
     audit = _Audit()
     test = _views(p, f, inputs, audit)[2]
     try:
         pred = check_predictions(loaded.predict(test), len(f.test))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return CheckResult("save-load", "fail", f"the reloaded model's predict(test) raised {_describe(exc)}")
     assert first.pred is not None
     diff = float(np.max(np.abs(pred - first.pred))) if len(pred) else 0.0
     if audit.test_mass_read or audit.undeclared:
         return CheckResult("save-load", "fail", "the reloaded model read test masses or undeclared inputs")
     if diff > REPEAT_TOLERANCE_DEX:
-        return CheckResult("save-load", "fail", f"the reloaded model's predictions differ by up to {diff:.3g} dex; save "
-                                                "every fitted parameter (including preprocessing fitted in fit)")
+        return CheckResult(
+            "save-load",
+            "fail",
+            f"the reloaded model's predictions differ by up to {diff:.3g} dex; save "
+            "every fitted parameter (including preprocessing fitted in fit)",
+        )
     n_files = sum(1 for x in model.rglob("*") if x.is_file())
     return CheckResult("save-load", "ok", f"saved ({n_files} file(s)), reloaded, predictions agree to {diff:.1e} dex")
 
 
-def _skip_rest(rep: EstimatorReport, why: str,
-               checks: Sequence[str] = ("fit", "predict", "plausible-range", "declared-inputs", "no-test-masses",
-                                        "repeatable", "save-load")) -> EstimatorReport:
+def _skip_rest(
+    rep: EstimatorReport,
+    why: str,
+    checks: Sequence[str] = (
+        "fit",
+        "predict",
+        "plausible-range",
+        "declared-inputs",
+        "no-test-masses",
+        "repeatable",
+        "save-load",
+    ),
+) -> EstimatorReport:
     done = {r.check for r in rep.results}
     for c in checks:
         if c not in done:
@@ -489,8 +598,9 @@ def _untyped_params(cls: type) -> list[str]:
     from .params import declared_params, param_hints
 
     hints = param_hints(cls)
-    return [n for n, prm in declared_params(cls).items()
-            if n not in hints and prm.annotation is inspect.Parameter.empty]
+    return [
+        n for n, prm in declared_params(cls).items() if n not in hints and prm.annotation is inspect.Parameter.empty
+    ]
 
 
 def parse_param_options(values: Sequence[str] | None, what: str = "--param") -> dict[str, Any]:

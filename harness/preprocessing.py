@@ -65,8 +65,13 @@ class RedshiftNormalisation:
 def total_counts(counts: Any) -> np.ndarray:
     """Sum of counts per cluster over all non-leading axes (streams a RowAccessor in batches)."""
     if hasattr(counts, "batches"):
-        return np.concatenate([np.asarray(b, dtype=np.float64).reshape(len(b), -1).sum(axis=1)
-                               for b in counts.batches(256)]) if len(counts) else np.zeros(0)
+        return (
+            np.concatenate(
+                [np.asarray(b, dtype=np.float64).reshape(len(b), -1).sum(axis=1) for b in counts.batches(256)]
+            )
+            if len(counts)
+            else np.zeros(0)
+        )
     arr = np.asarray(counts, dtype=np.float64)
     return arr.reshape(len(arr), -1).sum(axis=1)
 

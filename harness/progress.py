@@ -24,12 +24,25 @@ class RunProgress:
 
     def __enter__(self) -> "RunProgress":
         if self.console is not None:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                                       TimeElapsedColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(), console=self.console,
-                                      transient=False, disable=not self.console.is_terminal)
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=False,
+                disable=not self.console.is_terminal,
+            )
             self._progress.__enter__()
         return self
 
@@ -60,15 +73,15 @@ class RunProgress:
             secs = (rec.finished or 0) - (rec.started or 0)
             colour = "green" if status == "ok" else "red"
             extra = "" if status == "ok" else f": {rec.error}"
-            self.console.print(f"[{colour}]{status}[/{colour}] {rec.label} fold {rec.fold} "
-                               f"({secs:.1f} s){extra}", highlight=False)
+            self.console.print(
+                f"[{colour}]{status}[/{colour}] {rec.label} fold {rec.fold} ({secs:.1f} s){extra}", highlight=False
+            )
 
     def epoch_callback(self) -> Callable[..., None]:
         def callback(*, epoch: int, total: int | None = None, **metrics: float) -> None:
             if self._progress is None or self._epochs is None:
                 return
             shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float)))
-            self._progress.update(self._epochs, completed=epoch, total=total,
-                                  description=f"  {self._current} {shown}")
+            self._progress.update(self._epochs, completed=epoch, total=total, description=f"  {self._current} {shown}")
 
         return callback

@@ -11,8 +11,21 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-LIBRARIES = ("numpy", "scipy", "astropy", "pyyaml", "pluggy", "typer", "rich", "matplotlib",
-             "tensorflow", "keras", "torch", "dask", "distributed")
+LIBRARIES = (
+    "numpy",
+    "scipy",
+    "astropy",
+    "pyyaml",
+    "pluggy",
+    "typer",
+    "rich",
+    "matplotlib",
+    "tensorflow",
+    "keras",
+    "torch",
+    "dask",
+    "distributed",
+)
 
 
 def now() -> str:
@@ -37,8 +50,13 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5)
         if head.returncode != 0:
             return {"commit": None, "dirty": None}
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
@@ -59,24 +77,39 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_run_json(p: Any, out: Path, options: Any, started: str, finished: str | None,
-                   units_summary: dict[str, dict[str, Any]]) -> None:
+def write_run_json(
+    p: Any, out: Path, options: Any, started: str, finished: str | None, units_summary: dict[str, dict[str, Any]]
+) -> None:
     """``run.json``: versions, plugins, seeds, dataset, folds, the units' status and the run's times."""
     from .results import atomic_write_json
 
     plugins = [{"plugin": n, "distribution": d, "version": v} for n, d, v in p.registry.plugins]
     prov = {
-        "benchmark": p.bench.benchmark, "version": p.bench.version, "benchmark_file": p.bench.path,
-        "benchmark_sha256": p.bench.sha256, "config": p.bench.as_dict(),
+        "benchmark": p.bench.benchmark,
+        "version": p.bench.version,
+        "benchmark_file": p.bench.path,
+        "benchmark_sha256": p.bench.sha256,
+        "config": p.bench.as_dict(),
         **environment(),
-        "plugins": plugins, "plugin_errors": [e.as_dict() for e in p.registry.errors],
-        "device_requested": options.device, "executor": options.executor,
-        "executor_options": ({"scheduler": options.scheduler, "workers": options.workers,
-                              "unit_retries": options.unit_retries} if options.executor == "dask" else {}),
+        "plugins": plugins,
+        "plugin_errors": [e.as_dict() for e in p.registry.errors],
+        "device_requested": options.device,
+        "executor": options.executor,
+        "executor_options": (
+            {"scheduler": options.scheduler, "workers": options.workers, "unit_retries": options.unit_retries}
+            if options.executor == "dask"
+            else {}
+        ),
         "seeds": {"cv": p.bench.cv.seed, "units": {k: v["seed"] for k, v in units_summary.items()}},
-        "dataset": {"name": p.bench.dataset.name, "params": p.bench.dataset.params, "n_clusters": len(p.catalogue),
-                    "meta": p.dataset_meta},
+        "dataset": {
+            "name": p.bench.dataset.name,
+            "params": p.bench.dataset.params,
+            "n_clusters": len(p.catalogue),
+            "meta": p.dataset_meta,
+        },
         "folds": [{"fold": f.k, "n_train": len(f.train), "n_val": len(f.val), "n_test": len(f.test)} for f in p.folds],
-        "units": units_summary, "started": started, "finished": finished,
+        "units": units_summary,
+        "started": started,
+        "finished": finished,
     }
     atomic_write_json(Path(out) / "run.json", prov)

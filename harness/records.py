@@ -14,8 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 #: Keys of a unit record written only when they have a value.
-_UNIT_OPTIONAL = frozenset({"cluster_id", "prediction", "train_seconds", "predict_seconds", "traceback_file",
-                            "attempts", "exit_code", "signal", "stderr_tail", "timeout"})
+_UNIT_OPTIONAL = frozenset(
+    {
+        "cluster_id",
+        "prediction",
+        "train_seconds",
+        "predict_seconds",
+        "traceback_file",
+        "attempts",
+        "exit_code",
+        "signal",
+        "stderr_tail",
+        "timeout",
+    }
+)
 
 
 @dataclass
@@ -80,9 +92,19 @@ class UnitRecord:
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         known = {k: v for k, v in d.items() if k in names}
         known.setdefault("info", {})
-        for k, default in (("label", ""), ("estimator", ""), ("params", {}), ("fold", -1), ("config_hash", ""),
-                           ("seed", 0), ("inputs", []), ("n_train", 0), ("n_val", 0), ("n_test", 0),
-                           ("started", 0.0)):
+        for k, default in (
+            ("label", ""),
+            ("estimator", ""),
+            ("params", {}),
+            ("fold", -1),
+            ("config_hash", ""),
+            ("seed", 0),
+            ("inputs", []),
+            ("n_train", 0),
+            ("n_val", 0),
+            ("n_test", 0),
+            ("started", 0.0),
+        ):
             known.setdefault(k, default)
         known["info"] = known["info"] or {}
         return cls(**known, extra={k: v for k, v in d.items() if k not in names})
@@ -120,8 +142,17 @@ class LeaderboardRow:
     extra: dict[str, Any] = field(default_factory=dict)
 
     _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"per_fold", "mass_bins", "run"})
-    _SCORES: ClassVar[tuple[str, ...]] = ("n_test", "scatter_dex", "scatter_percent", "bias_dex", "robust_scatter_dex",
-                                          "scatter_ci95", "bias_ci95", "per_fold", "mass_bins")
+    _SCORES: ClassVar[tuple[str, ...]] = (
+        "n_test",
+        "scatter_dex",
+        "scatter_percent",
+        "bias_dex",
+        "robust_scatter_dex",
+        "scatter_ci95",
+        "bias_ci95",
+        "per_fold",
+        "mass_bins",
+    )
 
     @property
     def ok(self) -> bool:

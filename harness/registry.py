@@ -48,9 +48,16 @@ class PluginInfo:
         return str(getattr(self.cls, "framework", "") or "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "inputs": list(self.inputs), "framework": self.framework,
-                "plugin": self.plugin, "distribution": self.distribution, "version": self.version,
-                "doc": (self.cls.__doc__ or "").strip().splitlines()[0] if self.cls.__doc__ else ""}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "inputs": list(self.inputs),
+            "framework": self.framework,
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+            "doc": (self.cls.__doc__ or "").strip().splitlines()[0] if self.cls.__doc__ else "",
+        }
 
 
 @dataclass
@@ -94,14 +101,15 @@ class Registry:
             msg += " (plugins that failed to load: " + ", ".join(f"{e.plugin} [{e.distribution}]" for e in failed) + ")"
         raise UserError(msg)
 
-    def register_module(self, module: ModuleType | Any, plugin: str | None = None,
-                        distribution: str = "unknown", version: str = "") -> None:
+    def register_module(
+        self, module: ModuleType | Any, plugin: str | None = None, distribution: str = "unknown", version: str = ""
+    ) -> None:
         """Register a module (or object) of hookimpls directly, e.g. a plugin defined in tests."""
         assert self.pm is not None
         plugin = plugin or getattr(module, "__name__", repr(module))
         try:
             self.pm.register(module, name=plugin)
-        except Exception as exc:  # noqa: BLE001 - a bad plugin must not break the others
+        except Exception as exc:
             self.errors.append(LoadError(plugin, distribution, version, f"registration failed: {exc}"))
             return
         self.plugins.append((plugin, distribution, version))
@@ -116,23 +124,35 @@ class Registry:
                 continue
             try:
                 classes = [cls for impl in impls for cls in list(impl.function() or [])]
-            except Exception as exc:  # noqa: BLE001
-                self.errors.append(LoadError(plugin, distribution, version, f"{hook}() failed: {exc!r}",
-                                             traceback.format_exc()))
+            except Exception as exc:
+                self.errors.append(
+                    LoadError(plugin, distribution, version, f"{hook}() failed: {exc!r}", traceback.format_exc())
+                )
                 continue
             table = self.table(kind)
             for cls in classes:
                 name = getattr(cls, "name", None)
                 if not isinstance(name, str) or not name:
-                    self.errors.append(LoadError(plugin, distribution, version,
-                                                 f"{kind} class {getattr(cls, '__name__', cls)!r} has no `name`"))
+                    self.errors.append(
+                        LoadError(
+                            plugin,
+                            distribution,
+                            version,
+                            f"{kind} class {getattr(cls, '__name__', cls)!r} has no `name`",
+                        )
+                    )
                     continue
                 if name in table:
                     other = table[name]
-                    self.errors.append(LoadError(
-                        plugin, distribution, version,
-                        f"{kind} name {name!r} is already claimed by plugin {other.plugin!r} "
-                        f"(distribution {other.distribution}); this plugin's {kind} was ignored"))
+                    self.errors.append(
+                        LoadError(
+                            plugin,
+                            distribution,
+                            version,
+                            f"{kind} name {name!r} is already claimed by plugin {other.plugin!r} "
+                            f"(distribution {other.distribution}); this plugin's {kind} was ignored",
+                        )
+                    )
                     continue
                 table[name] = PluginInfo(name, kind, cls, plugin, distribution, version)
 
@@ -163,21 +183,31 @@ def load_registry(extra: Iterable[Any] = (), entry_point_group: str = GROUP, use
             dist, version = _dist_of(ep)
             try:
                 module = importlib.import_module(ep.value.split(":")[0]) if ":" not in ep.value else ep.load()
-            except BaseException as exc:  # noqa: BLE001 - SystemExit from a plugin must not kill us either
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                reg.errors.append(LoadError(ep.name, dist, version, f"import failed: {type(exc).__name__}: {exc}",
-                                            traceback.format_exc()))
+                reg.errors.append(
+                    LoadError(
+                        ep.name, dist, version, f"import failed: {type(exc).__name__}: {exc}", traceback.format_exc()
+                    )
+                )
                 continue
             reg.register_module(module, plugin=ep.name, distribution=dist, version=version)
     for modname in [m.strip() for m in os.environ.get("MASSBENCH_PLUGINS", "").split(",") if m.strip()]:
         try:
             module = importlib.import_module(modname)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            reg.errors.append(LoadError(modname, "MASSBENCH_PLUGINS", "", f"import failed: {type(exc).__name__}: {exc}",
-                                        traceback.format_exc()))
+            reg.errors.append(
+                LoadError(
+                    modname,
+                    "MASSBENCH_PLUGINS",
+                    "",
+                    f"import failed: {type(exc).__name__}: {exc}",
+                    traceback.format_exc(),
+                )
+            )
             continue
         reg.register_module(module, plugin=modname, distribution="MASSBENCH_PLUGINS")
     for module in extra:

@@ -25,18 +25,20 @@ def _explainer_text(registry: Any, name: str, summary: dict[str, Any]) -> str:
         return ""
     try:
         return str(fn(summary))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"(could not summarise: {exc})"
 
 
 def write_report(p: Any, out: Path, rows: list[LeaderboardRow]) -> None:
     bench = p.bench
     rows = as_rows(rows)
-    lines = [f"# {bench.key}: {len(p.catalogue)} clusters of `{bench.dataset.name}`, {len(p.folds)} "
-             f"{bench.cv.scheme} folds\n",
-             "Scatter is the standard deviation of log10(M_pred / M_true) over all test predictions "
-             "(paper eq. 9); % = 100 ln(10) x dex. Intervals are bootstrap 95 %.\n",
-             leaderboard_markdown(rows)]
+    lines = [
+        f"# {bench.key}: {len(p.catalogue)} clusters of `{bench.dataset.name}`, {len(p.folds)} "
+        f"{bench.cv.scheme} folds\n",
+        "Scatter is the standard deviation of log10(M_pred / M_true) over all test predictions "
+        "(paper eq. 9); % = 100 ln(10) x dex. Intervals are bootstrap 95 %.\n",
+        leaderboard_markdown(rows),
+    ]
     per_fold = [r for r in rows if r.per_fold]
     if per_fold:
         folds = sorted({f["fold"] for r in per_fold for f in r.per_fold or []})

@@ -28,10 +28,31 @@ from .errors import UserError
 from .fmt import cell
 from .records import LeaderboardRow, as_rows
 
-LEADERBOARD_KEYS = ["estimator", "label", "inputs", "scatter_dex", "scatter_percent", "bias_dex",
-                    "robust_scatter_dex", "scatter_ci95", "n_test", "status", "error"]
-EXTRA_KEYS = ["framework", "idealised", "bias_ci95", "per_fold", "mass_bins", "device_used", "train_seconds",
-              "benchmark", "version", "run"]
+LEADERBOARD_KEYS = [
+    "estimator",
+    "label",
+    "inputs",
+    "scatter_dex",
+    "scatter_percent",
+    "bias_dex",
+    "robust_scatter_dex",
+    "scatter_ci95",
+    "n_test",
+    "status",
+    "error",
+]
+EXTRA_KEYS = [
+    "framework",
+    "idealised",
+    "bias_ci95",
+    "per_fold",
+    "mass_bins",
+    "device_used",
+    "train_seconds",
+    "benchmark",
+    "version",
+    "run",
+]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -95,6 +116,7 @@ def read_json(path: Path) -> Any:
 
 def sort_rows(rows: Iterable[LeaderboardRow | dict[str, Any]]) -> list[LeaderboardRow]:
     """Rows sorted by scatter, failed rows last."""
+
     def key(r: LeaderboardRow) -> tuple:
         s = r.scatter_dex
         return (r.status != "ok", s if isinstance(s, (int, float)) else math.inf, r.label)
@@ -104,8 +126,19 @@ def sort_rows(rows: Iterable[LeaderboardRow | dict[str, Any]]) -> list[Leaderboa
 
 def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
     rows = sort_rows(rows)
-    head = ["#", "label", "estimator", "inputs", "scatter (dex)", "95% CI", "scatter (%)", "bias (dex)",
-            "robust (dex)", "n", "status"]
+    head = [
+        "#",
+        "label",
+        "estimator",
+        "inputs",
+        "scatter (dex)",
+        "95% CI",
+        "scatter (%)",
+        "bias (dex)",
+        "robust (dex)",
+        "n",
+        "status",
+    ]
     out = [f"## {title}\n" if title else "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, r in enumerate(rows, 1):
         inputs = cell(r.inputs)
@@ -114,9 +147,25 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
         status = r.status
         if status != "ok" and r.error:
             status += ": " + str(r.error).splitlines()[0][:120].replace("|", "/")
-        out.append("| " + " | ".join([
-            str(i), str(r.label), str(r.estimator), inputs, cell(r.scatter_dex), cell(r.scatter_ci95),
-            cell(r.scatter_percent, 2), cell(r.bias_dex), cell(r.robust_scatter_dex), cell(r.n_test), status]) + " |")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    str(i),
+                    str(r.label),
+                    str(r.estimator),
+                    inputs,
+                    cell(r.scatter_dex),
+                    cell(r.scatter_ci95),
+                    cell(r.scatter_percent, 2),
+                    cell(r.bias_dex),
+                    cell(r.robust_scatter_dex),
+                    cell(r.n_test),
+                    status,
+                ]
+            )
+            + " |"
+        )
     return "\n".join(x for x in out if x != "") + "\n"
 
 
@@ -127,9 +176,18 @@ def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
     w.writerow(keys)
     for r in sort_rows(rows):
         d = r.to_json()
-        w.writerow([";".join(map(str, d.get(k) or [])) if k in ("inputs",) else
-                    ";".join(cell(x, 6) for x in (d.get(k) or [])) if k in ("scatter_ci95", "bias_ci95") else
-                    "" if d.get(k) is None else d.get(k) for k in keys])
+        w.writerow(
+            [
+                ";".join(map(str, d.get(k) or []))
+                if k in ("inputs",)
+                else ";".join(cell(x, 6) for x in (d.get(k) or []))
+                if k in ("scatter_ci95", "bias_ci95")
+                else ""
+                if d.get(k) is None
+                else d.get(k)
+                for k in keys
+            ]
+        )
     return buf.getvalue()
 
 
@@ -156,8 +214,9 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], li
         d = Path(d)
         prov_path = d / "run.json"
         if not prov_path.exists():
-            raise UserError(f"{d}: no run.json (provenance missing); only results written by `massbench run` "
-                            "can be merged")
+            raise UserError(
+                f"{d}: no run.json (provenance missing); only results written by `massbench run` can be merged"
+            )
         prov = read_json(prov_path)
         b, v = prov.get("benchmark"), prov.get("version")
         if not b or not v:
@@ -165,22 +224,32 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], li
         if bench is None:
             bench, version = b, v
         elif (b, v) != (bench, version):
-            raise UserError(f"{d}: results of {b}@{v} cannot be merged with {bench}@{version} "
-                            "(results of different benchmark versions are never mixed)")
+            raise UserError(
+                f"{d}: results of {b}@{v} cannot be merged with {bench}@{version} "
+                "(results of different benchmark versions are never mixed)"
+            )
         lb = d / "leaderboard.json"
         if not lb.exists():
             raise UserError(f"{d}: no leaderboard.json; re-run `massbench run` or `--resume` it to finish")
-        runs.append({"dir": str(d), "git_commit": prov.get("massbench", {}).get("git_commit"),
-                     "massbench_version": prov.get("massbench", {}).get("version"),
-                     "started": prov.get("started"), "finished": prov.get("finished"),
-                     "benchmark_sha256": prov.get("benchmark_sha256")})
+        runs.append(
+            {
+                "dir": str(d),
+                "git_commit": prov.get("massbench", {}).get("git_commit"),
+                "massbench_version": prov.get("massbench", {}).get("version"),
+                "started": prov.get("started"),
+                "finished": prov.get("finished"),
+                "benchmark_sha256": prov.get("benchmark_sha256"),
+            }
+        )
         for r in read_json(lb):
             label = r.get("label")
             if label in seen:
                 if r.get("estimator") == "baseline-mean" and seen[label] != str(d):
                     continue  # every run carries the floor; keep the first one
-                raise UserError(f"{d}: estimator row {label!r} also appears in {seen[label]}; "
-                                "remove one of the runs or relabel the estimator")
+                raise UserError(
+                    f"{d}: estimator row {label!r} also appears in {seen[label]}; "
+                    "remove one of the runs or relabel the estimator"
+                )
             seen[label] = str(d)
             rows.append(LeaderboardRow.from_json({**r, "run": str(d)}))
     assert bench is not None and version is not None

@@ -17,20 +17,44 @@ from .collect import collect_rows, load_records, unit_summary, write_predictions
 from .config import Benchmark
 from .executors import make_executor
 from .options import RunOptions
-from .plan import (BASELINE, Prepared, Unit, load_dataset, plan_units, prepare, resumable, unit_done, unit_seed,
-                   with_baseline)
+from .plan import (
+    BASELINE,
+    Prepared,
+    Unit,
+    load_dataset,
+    plan_units,
+    prepare,
+    resumable,
+    unit_done,
+    unit_seed,
+    with_baseline,
+)
 from .records import LeaderboardRow, UnitRecord
 from .registry import Registry
 from .results import write_leaderboard
 from .unit import check_predictions, execute_unit
 
-__all__ = ["BASELINE", "Prepared", "RunOptions", "Unit", "check_predictions", "collect_rows", "execute_unit",
-           "finalize", "load_dataset", "plan_units", "prepare", "run_benchmark", "unit_done", "unit_seed",
-           "with_baseline", "write_predictions"]
+__all__ = [
+    "BASELINE",
+    "Prepared",
+    "RunOptions",
+    "Unit",
+    "check_predictions",
+    "collect_rows",
+    "execute_unit",
+    "finalize",
+    "load_dataset",
+    "plan_units",
+    "prepare",
+    "run_benchmark",
+    "unit_done",
+    "unit_seed",
+    "with_baseline",
+    "write_predictions",
+]
 
 
-def finalize(p: Prepared, out: Path, records: dict[tuple[str, int], UnitRecord] | None = None
-             ) -> list[LeaderboardRow]:
+def finalize(p: Prepared, out: Path, records: dict[tuple[str, int], UnitRecord] | None = None) -> list[LeaderboardRow]:
     """Scores, leaderboard files and predictions.csv from the unit records (this run's, the rest from ``out``)."""
     rows, preds = collect_rows(p, load_records(p, out, records))
     write_leaderboard(out, rows, title=f"{p.bench.key}")
@@ -63,8 +87,10 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
             for u in units:  # a fresh run must not mix with records of an earlier one
                 (out / u.path).unlink(missing_ok=True)
         pending = [u for u in units if u.key not in records]
-        prog.message(f"{len(p.catalogue)} clusters, {len(p.folds)} folds ({bench.cv.scheme}); "
-                     f"{len(units)} units, {len(units) - len(pending)} already done")
+        prog.message(
+            f"{len(p.catalogue)} clusters, {len(p.folds)} folds ({bench.cv.scheme}); "
+            f"{len(units)} units, {len(units) - len(pending)} already done"
+        )
         write_run_json(p, out, options, started, None, unit_summary(units, records))
         prog.start_units(len(pending))
         for rec in make_executor(p, out, options, prog).run(pending):

@@ -45,8 +45,10 @@ class PluginNames:
     @classmethod
     def from_name(cls, name: str, input_name: str = "n_phot_500c") -> "PluginNames":
         if not NAME_RE.match(name):
-            raise UserError(f"--name {name!r}: use lower-case letters, digits and single hyphens, starting with a "
-                            "letter (e.g. mass-forest); it becomes the distribution, entry-point and estimator name")
+            raise UserError(
+                f"--name {name!r}: use lower-case letters, digits and single hyphens, starting with a "
+                "letter (e.g. mass-forest); it becomes the distribution, entry-point and estimator name"
+            )
         package = name.replace("-", "_")
         if keyword.iskeyword(package) or package in {"massbench", "test", "tests"}:
             raise UserError(f"--name {name!r}: {package!r} cannot be a package name; choose another name")
@@ -67,7 +69,9 @@ def render_files(names: PluginNames, massbench_version: str) -> dict[str, str]:
     return out
 
 
-def new_plugin(directory: Path, name: str, input_name: str = "n_phot_500c", registry: object | None = None) -> list[Path]:
+def new_plugin(
+    directory: Path, name: str, input_name: str = "n_phot_500c", registry: object | None = None
+) -> list[Path]:
     """Write the package into ``directory`` (which must not exist or be empty); return the written files.
 
     With a registry, refuses an estimator name another installed plugin already uses.
@@ -82,8 +86,10 @@ def new_plugin(directory: Path, name: str, input_name: str = "n_phot_500c", regi
         taken = getattr(registry, "estimators", {})
         if names.estimator_name in taken:
             other = taken[names.estimator_name]
-            raise UserError(f"--name {name!r}: an estimator of that name is already registered by plugin "
-                            f"{other.plugin!r} ({other.distribution}); choose another name")
+            raise UserError(
+                f"--name {name!r}: an estimator of that name is already registered by plugin "
+                f"{other.plugin!r} ({other.distribution}); choose another name"
+            )
     files = render_files(names, ".".join(__version__.split(".")[:2]))
     written = []
     for rel, text in files.items():

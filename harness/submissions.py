@@ -59,7 +59,8 @@ _SPECIFIERS = rf"{_VERSION_CLAUSE}(?:\s*,\s*{_VERSION_CLAUSE})*"
 _URL = r"(?:https|git\+https|file)://[A-Za-z0-9._~:/@%+=-]+(?:#egg=[A-Za-z0-9._-]+)?"
 REQUIREMENT_RE = re.compile(
     rf"^(?P<name>{_NAME})\s*(?:\[\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\])?\s*"
-    rf"(?:(?:{_SPECIFIERS})|\(\s*{_SPECIFIERS}\s*\)|@\s*(?P<url>{_URL}))?$")
+    rf"(?:(?:{_SPECIFIERS})|\(\s*{_SPECIFIERS}\s*\)|@\s*(?P<url>{_URL}))?$"
+)
 SUBMISSION_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$")
 ESTIMATOR_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 BENCHMARK_PATH_RE = re.compile(r"^benchmarks/[A-Za-z0-9._-]+\.ya?ml$")
@@ -78,19 +79,23 @@ def validate_requirement(req: Any, where: str = "requirement") -> str:
     ``file://`` URLs. Refuses options (``-e``, ``--index-url``), shell metacharacters and markers.
     """
     if not isinstance(req, str) or not req.strip():
-        raise ConfigError(f"{where} must be a pip requirement string such as \"mass-forest==0.2.1\"")
+        raise ConfigError(f'{where} must be a pip requirement string such as "mass-forest==0.2.1"')
     req = req.strip()
     if req.startswith("-"):
-        raise ConfigError(f"{where} {req!r} is a pip option; give only a requirement (name, version or name @ URL); "
-                          "pip options are not allowed in submissions")
+        raise ConfigError(
+            f"{where} {req!r} is a pip option; give only a requirement (name, version or name @ URL); "
+            "pip options are not allowed in submissions"
+        )
     if "://" not in req and ("/" in req or req.startswith(".")):
-        raise ConfigError(f"{where} {req!r} looks like a path; write it as a requirement: \"NAME @ file:///abs/path\"")
+        raise ConfigError(f'{where} {req!r} looks like a path; write it as a requirement: "NAME @ file:///abs/path"')
     m = REQUIREMENT_RE.match(req)
     if not m:
         bad = sorted(c for c in set(req) & _SHELL_CHARS if c not in " ()[],<>=!~*")
         why = f" (it contains {' '.join(repr(c) for c in bad)})" if bad else ""
-        raise ConfigError(f"{where} {req!r} is not a plain pip requirement{why}; use NAME, NAME==VERSION, "
-                          "NAME[extra]>=VERSION or NAME @ https://... (no options, markers or shell characters)")
+        raise ConfigError(
+            f"{where} {req!r} is not a plain pip requirement{why}; use NAME, NAME==VERSION, "
+            "NAME[extra]>=VERSION or NAME @ https://... (no options, markers or shell characters)"
+        )
     url = m.group("url")
     if url and set(url) & _SHELL_CHARS:
         raise ConfigError(f"{where} {req!r}: the URL contains shell metacharacters")
@@ -142,22 +147,26 @@ def parse_submission(text: str, path: str = "<string>") -> Submission:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML: "
-                          f"{getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(
+            f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     finally:
         loader.dispose()
     c = _Checker(path)
     if not isinstance(data, dict):
-        c.fail(1, "a submission file must be a mapping with keys name, requirement, estimators (and optionally "
-                  "benchmark)")
+        c.fail(
+            1, "a submission file must be a mapping with keys name, requirement, estimators (and optionally benchmark)"
+        )
     c.keys(data, _TOP, "", 1)
     name = c.typed(data, "name", str, "", "a string")
     if not SUBMISSION_NAME_RE.match(name):
         c.fail(data.key_lines["name"], f"name {name!r} must be lower-case letters, digits, '.', '_' or '-'")
     stem = Path(path).name.rsplit(".", 1)[0]
     if path != "<string>" and stem != name:
-        c.fail(data.key_lines["name"], f"name {name!r} must equal the file name ({stem!r}); rename the file to "
-                                       f"{name}.yaml or change name")
+        c.fail(
+            data.key_lines["name"],
+            f"name {name!r} must equal the file name ({stem!r}); rename the file to {name}.yaml or change name",
+        )
     req = data["requirement"]
     try:
         project = validate_requirement(req, "requirement")
@@ -167,17 +176,26 @@ def parse_submission(text: str, path: str = "<string>") -> Submission:
     if "benchmark" in data:
         bench = c.typed(data, "benchmark", str, "", "a string")
         if not BENCHMARK_PATH_RE.match(bench):
-            c.fail(data.key_lines["benchmark"], f"benchmark {bench!r} must name a file of massbench's benchmarks/ "
-                                                "folder, e.g. benchmarks/erosita-lite.yaml")
+            c.fail(
+                data.key_lines["benchmark"],
+                f"benchmark {bench!r} must name a file of massbench's benchmarks/ "
+                "folder, e.g. benchmarks/erosita-lite.yaml",
+            )
     from .config import parse_estimator_entries
 
     def check(i: int, em: Any, ename: str, label: str) -> None:
         if not ESTIMATOR_NAME_RE.match(ename):
-            c.fail(em.key_lines["name"], f"estimators[{i}].name {ename!r} must be an estimator name as registered "
-                                         "by the plugin's entry point (letters, digits, '.', '_', '-')")
+            c.fail(
+                em.key_lines["name"],
+                f"estimators[{i}].name {ename!r} must be an estimator name as registered "
+                "by the plugin's entry point (letters, digits, '.', '_', '-')",
+            )
         if not label.strip() or len(label) > 80 or any(ch in label for ch in "\n\r|<>`,"):
-            c.fail(em.key_lines.get("label", em.line), f"estimators[{i}].label {label!r} must be one line of at most "
-                                                       "80 characters without commas, | < > or backquotes")
+            c.fail(
+                em.key_lines.get("label", em.line),
+                f"estimators[{i}].label {label!r} must be one line of at most "
+                "80 characters without commas, | < > or backquotes",
+            )
 
     specs = parse_estimator_entries(c, data["estimators"], data.key_lines["estimators"], check)
     out = [SubmissionEstimator(e.name, e.label, _plain(e.params)) for e in specs]
@@ -199,8 +217,10 @@ def derived_benchmark(bench_path: Path, sub: Submission) -> tuple[str, Any, list
     taken = {e.label for e in base.estimators} | {e.name for e in base.estimators} | {"baseline-mean"}
     for e in sub.estimators:
         if e.label in taken:
-            raise ConfigError(f"{sub.path}: estimator label {e.label!r} is already used by {bench_path}; give the "
-                              "submission's estimator a distinct `label`")
+            raise ConfigError(
+                f"{sub.path}: estimator label {e.label!r} is already used by {bench_path}; give the "
+                "submission's estimator a distinct `label`"
+            )
     raw = _plain(yaml.safe_load(Path(bench_path).read_text()))
     est_list = list(raw.get("estimators") or [])
     for e in sub.estimators:
@@ -210,8 +230,9 @@ def derived_benchmark(bench_path: Path, sub: Submission) -> tuple[str, Any, list
         est_list.append(entry)
     raw["estimators"] = est_list
     raw.pop("explainers", None)
-    text = (f"# {Path(bench_path).as_posix()} with the estimators of submission {sub.name!r} added\n"
-            + yaml.safe_dump(raw, sort_keys=False))
+    text = f"# {Path(bench_path).as_posix()} with the estimators of submission {sub.name!r} added\n" + yaml.safe_dump(
+        raw, sort_keys=False
+    )
     return text, base, [e.label for e in sub.estimators]
 
 
@@ -256,8 +277,12 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     derived = out / "benchmark.yaml"
     atomic_write_text(derived, text)
     problems: list[str] = []
-    summary: dict[str, Any] = {"submission": sub.as_dict(), "benchmark": base.key, "benchmark_file": str(bench_path),
-                               "labels": labels}
+    summary: dict[str, Any] = {
+        "submission": sub.as_dict(),
+        "benchmark": base.key,
+        "benchmark_file": str(bench_path),
+        "labels": labels,
+    }
 
     # 1. install
     if options.install:
@@ -265,8 +290,9 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
         echo(f"creating a fresh environment at {venv}")
         python: Path | str = layered_venv(venv)
         echo(f"pip install {sub.requirement}")
-        proc = pip_install(Path(python), sub.requirement, no_build_isolation=options.no_build_isolation,
-                           log=out / "install.log")
+        proc = pip_install(
+            Path(python), sub.requirement, no_build_isolation=options.no_build_isolation, log=out / "install.log"
+        )
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
             problems.append(f"pip install {sub.requirement!r} failed (exit status {proc.returncode}):\n{tail}")
@@ -281,7 +307,7 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
         return _finish(out, sub, base, summary, problems, [], None, echo)
     try:  # the JSON document starts at a line "{" (a plugin may print while it loads)
         lines = proc.stdout.splitlines()
-        listing = json.loads("\n".join(lines[lines.index("{"):]))
+        listing = json.loads("\n".join(lines[lines.index("{") :]))
     except ValueError:
         problems.append("`massbench plugins --json` printed no JSON in the submission's environment (see install.log)")
         return _finish(out, sub, base, summary, problems, [], None, echo)
@@ -293,13 +319,18 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
         d = dist_of.get(e.name)
         if d is None:
             theirs = sorted(n for n, x in dist_of.items() if normalize_dist_name(x["distribution"]) == sub.project)
-            problems.append(f"estimator {e.name!r} is not registered by any installed plugin; {sub.project} registers "
-                            f"{', '.join(theirs) or 'no estimators'} (check its `massbench` entry point)")
+            problems.append(
+                f"estimator {e.name!r} is not registered by any installed plugin; {sub.project} registers "
+                f"{', '.join(theirs) or 'no estimators'} (check its `massbench` entry point)"
+            )
         elif normalize_dist_name(d["distribution"]) != sub.project:
-            problems.append(f"estimator {e.name!r} comes from distribution {d['distribution']!r}, not from the "
-                            f"submitted requirement {sub.project!r}; submissions may only run their own estimators")
-    summary["distributions"] = sorted({f"{dist_of[e.name]['distribution']} {dist_of[e.name]['version']}"
-                                       for e in sub.estimators if e.name in dist_of})
+            problems.append(
+                f"estimator {e.name!r} comes from distribution {d['distribution']!r}, not from the "
+                f"submitted requirement {sub.project!r}; submissions may only run their own estimators"
+            )
+    summary["distributions"] = sorted(
+        {f"{dist_of[e.name]['distribution']} {dist_of[e.name]['version']}" for e in sub.estimators if e.name in dist_of}
+    )
     if problems:
         return _finish(out, sub, base, summary, problems, [], None, echo)
 
@@ -309,16 +340,29 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
         echo(f"check-plugin {e.name}")
         report = out / "checks" / f"{slugify(e.name)}.json"
         report.unlink(missing_ok=True)
-        cmd = massbench_command(python, "check-plugin", e.name, "--bench", str(derived), "--json-out", str(report),
-                                "--n-clusters", str(options.check_clusters), "--params-json", json.dumps(e.params))
+        cmd = massbench_command(
+            python,
+            "check-plugin",
+            e.name,
+            "--bench",
+            str(derived),
+            "--json-out",
+            str(report),
+            "--n-clusters",
+            str(options.check_clusters),
+            "--params-json",
+            json.dumps(e.params),
+        )
         if options.cache_dir:
             cmd += ["--cache-dir", str(options.cache_dir)]
         proc = run_logged(cmd, out / "check.log", options.timeout_s)
         try:
             rep = json.loads(report.read_text())["estimators"][0]
         except (OSError, ValueError, KeyError, IndexError):
-            problems.append(f"check-plugin {e.name} did not finish (exit status {proc.returncode}): "
-                            f"{(proc.stderr.strip().splitlines() or [''])[-1]}")
+            problems.append(
+                f"check-plugin {e.name} did not finish (exit status {proc.returncode}): "
+                f"{(proc.stderr.strip().splitlines() or [''])[-1]}"
+            )
             continue
         checks.append(rep)
         for r in rep["results"]:
@@ -330,8 +374,17 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
 
     # 4. the benchmark, with --only the submission's estimators (baseline-mean always runs)
     echo(f"massbench run {derived} --only {','.join(labels)}")
-    cmd = massbench_command(python, "run", str(derived), "--out", str(out / "results"), "--only", ",".join(labels),
-                            "--device", options.device)
+    cmd = massbench_command(
+        python,
+        "run",
+        str(derived),
+        "--out",
+        str(out / "results"),
+        "--only",
+        ",".join(labels),
+        "--device",
+        options.device,
+    )
     if options.cache_dir:
         cmd += ["--cache-dir", str(options.cache_dir)]
     proc = run_logged(cmd, out / "run.log", options.timeout_s)
@@ -340,22 +393,35 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     if lb.exists():
         rows = as_rows(read_json(lb))
     if proc.returncode not in (0, 1) or not rows:
-        problems.append(f"massbench run failed (exit status {proc.returncode}): "
-                        f"{(proc.stderr.strip().splitlines() or ['see run.log'])[-1]}")
+        problems.append(
+            f"massbench run failed (exit status {proc.returncode}): "
+            f"{(proc.stderr.strip().splitlines() or ['see run.log'])[-1]}"
+        )
     for r in rows:
         if r.label in labels and not r.ok:
             problems.append(f"{r.label}: {r.error}")
     return _finish(out, sub, base, summary, problems, rows, checks, echo)
 
 
-def _finish(out: Path, sub: Submission, base: Any, summary: dict[str, Any], problems: list[str],
-            rows: list[LeaderboardRow], checks: list[dict[str, Any]] | None, echo: Callable[[str], None]) -> SubmitOutcome:
+def _finish(
+    out: Path,
+    sub: Submission,
+    base: Any,
+    summary: dict[str, Any],
+    problems: list[str],
+    rows: list[LeaderboardRow],
+    checks: list[dict[str, Any]] | None,
+    echo: Callable[[str], None],
+) -> SubmitOutcome:
     from .results import atomic_write_json, atomic_write_text
 
     comment = out / "comment.md"
     atomic_write_text(comment, comment_markdown(sub, base.key, rows, checks, problems, summary.get("distributions")))
-    summary.update(ok=not problems, problems=problems,
-                   rows=[r.to_json() for r in rows if r.label in summary["labels"] or r.estimator == "baseline-mean"])
+    summary.update(
+        ok=not problems,
+        problems=problems,
+        rows=[r.to_json() for r in rows if r.label in summary["labels"] or r.estimator == "baseline-mean"],
+    )
     atomic_write_json(out / "summary.json", summary)
     for p in problems:
         echo(f"problem: {p}")
@@ -368,26 +434,42 @@ def _ci(v: Any) -> str:
     return f" {text}" if text else ""
 
 
-def comment_markdown(sub: Submission, bench_key: str, rows: list[LeaderboardRow], checks: list[dict[str, Any]] | None,
-                     problems: list[str], distributions: list[str] | None = None) -> str:
+def comment_markdown(
+    sub: Submission,
+    bench_key: str,
+    rows: list[LeaderboardRow],
+    checks: list[dict[str, Any]] | None,
+    problems: list[str],
+    distributions: list[str] | None = None,
+) -> str:
     """The pull-request comment: verdict, rows (with the baseline for reference) and check lines."""
     ok = not problems
-    lines = [f"### massbench submission `{sub.name}` on `{bench_key}`: {'passed' if ok else 'problems found'}", "",
-             f"Requirement `{sub.requirement}`" + (f" installed {', '.join(distributions)}" if distributions else "")
-             + f"; estimators: {', '.join(f'`{e.name}`' for e in sub.estimators)}.", ""]
+    lines = [
+        f"### massbench submission `{sub.name}` on `{bench_key}`: {'passed' if ok else 'problems found'}",
+        "",
+        f"Requirement `{sub.requirement}`"
+        + (f" installed {', '.join(distributions)}" if distributions else "")
+        + f"; estimators: {', '.join(f'`{e.name}`' for e in sub.estimators)}.",
+        "",
+    ]
     if rows:
         from .results import sort_rows
 
-        lines += ["| # | label | estimator | inputs | framework | scatter (dex) [95% CI] | scatter (%) | "
-                  "bias (dex) [95% CI] | n | status |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| # | label | estimator | inputs | framework | scatter (dex) [95% CI] | scatter (%) | "
+            "bias (dex) [95% CI] | n | status |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for i, r in enumerate(sort_rows(rows), 1):
             inputs = ", ".join(r.inputs or []) + (" (idealised)" if r.idealised else "")
             status = r.status
             if status != "ok" and r.error:
                 status += ": " + str(r.error).splitlines()[0][:150].replace("|", "/")
-            lines.append(f"| {i} | {r.label} | {r.estimator} | {inputs} | {r.framework}"
-                         f" | {fixed(r.scatter_dex)}{_ci(r.scatter_ci95)} | {fixed(r.scatter_percent, 2)}"
-                         f" | {fixed(r.bias_dex)}{_ci(r.bias_ci95)} | {'' if r.n_test is None else r.n_test} | {status} |")
+            lines.append(
+                f"| {i} | {r.label} | {r.estimator} | {inputs} | {r.framework}"
+                f" | {fixed(r.scatter_dex)}{_ci(r.scatter_ci95)} | {fixed(r.scatter_percent, 2)}"
+                f" | {fixed(r.bias_dex)}{_ci(r.bias_ci95)} | {'' if r.n_test is None else r.n_test} | {status} |"
+            )
         lines.append("")
     if problems:
         lines += ["**Problems**", ""] + [f"- {p.splitlines()[0]}" for p in problems] + [""]

@@ -31,8 +31,10 @@ def check_predictions(pred: Any, n: int) -> np.ndarray:
     except (TypeError, ValueError):
         raise ContractError(f"predict() returned {type(pred).__name__}, not an array of numbers") from None
     if arr is None or arr.shape != (n,):
-        raise ContractError(f"predict() returned shape {np.shape(pred)} for {n} test clusters; "
-                            f"expected one log10 M500c per test cluster, shape ({n},)")
+        raise ContractError(
+            f"predict() returned shape {np.shape(pred)} for {n} test clusters; "
+            f"expected one log10 M500c per test cluster, shape ({n},)"
+        )
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ContractError(f"predict() returned {int(bad.sum())} NaN or infinite values of {n}")
@@ -43,8 +45,10 @@ def check_inputs(estimator: str, inputs: Sequence[str], dataset: str, available:
     """ContractError unless every declared input exists in the dataset and is not truth-only."""
     for name in inputs:
         if name not in available:
-            raise ContractError(f"estimator {estimator!r} reads input {name!r}, which dataset "
-                                f"{dataset!r} does not have (it has {sorted(available)})")
+            raise ContractError(
+                f"estimator {estimator!r} reads input {name!r}, which dataset "
+                f"{dataset!r} does not have (it has {sorted(available)})"
+            )
         if available[name].truth_only:
             raise ContractError(f"estimator {estimator!r} declares truth-only input {name!r}")
 
@@ -54,8 +58,9 @@ def declared_inputs(est: Any, cls: Any) -> tuple[str, ...]:
     return tuple(getattr(est, "inputs", getattr(cls, "inputs", ())) or ())
 
 
-def fit_predict(est: Any, train: CatalogueView, val: CatalogueView, test: CatalogueView, ctx: RunContext,
-                inputs: Sequence[str]) -> tuple[np.ndarray, float, float]:
+def fit_predict(
+    est: Any, train: CatalogueView, val: CatalogueView, test: CatalogueView, ctx: RunContext, inputs: Sequence[str]
+) -> tuple[np.ndarray, float, float]:
     """Fit, predict and check the contract; returns (predictions, train seconds, predict seconds)."""
     est.context = ctx
     t0 = time.perf_counter()
@@ -64,12 +69,16 @@ def fit_predict(est: Any, train: CatalogueView, val: CatalogueView, test: Catalo
     pred = est.predict(test)
     t2 = time.perf_counter()
     if test.mass_read:
-        raise TestMassAccessError("the estimator read its test clusters' masses (view.log10_m500c on the "
-                                  "test view); estimators may use masses only in fit(train, val)")
+        raise TestMassAccessError(
+            "the estimator read its test clusters' masses (view.log10_m500c on the "
+            "test view); estimators may use masses only in fit(train, val)"
+        )
     undeclared = sorted(train.audit.undeclared | val.audit.undeclared | test.audit.undeclared)
     if undeclared:
-        raise ContractError(f"the estimator read input(s) {undeclared}, which it did not declare "
-                            f"(declared: {list(inputs)}); add them to the estimator's `inputs`")
+        raise ContractError(
+            f"the estimator read input(s) {undeclared}, which it did not declare "
+            f"(declared: {list(inputs)}); add them to the estimator's `inputs`"
+        )
     return check_predictions(pred, len(test)), t1 - t0, t2 - t1
 
 
@@ -84,10 +93,19 @@ def new_record(p: Prepared, unit: Unit, inputs: Sequence[str] | None = None) -> 
     if inputs is None:
         info = p.registry.table("estimator").get(unit.spec.name)
         inputs = tuple(getattr(info.cls, "inputs", ()) or ()) if info else ()
-    return UnitRecord(label=unit.spec.label, estimator=unit.spec.name, params=unit.spec.params, fold=unit.fold,
-                      config_hash=unit.config_hash, seed=unit.seed, inputs=list(inputs),
-                      n_train=int(len(fold.train)), n_val=int(len(fold.val)), n_test=int(len(fold.test)),
-                      started=time.time())
+    return UnitRecord(
+        label=unit.spec.label,
+        estimator=unit.spec.name,
+        params=unit.spec.params,
+        fold=unit.fold,
+        config_hash=unit.config_hash,
+        seed=unit.seed,
+        inputs=list(inputs),
+        n_train=int(len(fold.train)),
+        n_val=int(len(fold.val)),
+        n_test=int(len(fold.test)),
+        started=time.time(),
+    )
 
 
 def finish_record(out: Path, unit: Unit, rec: UnitRecord, tb: str | None = None) -> UnitRecord:
@@ -115,8 +133,14 @@ def save_model(est: Any, directory: Path) -> None:
     tmp.rename(directory)
 
 
-def execute_unit(p: Prepared, unit: Unit, out: Path, device: str = "auto",
-                 progress: Callable[..., None] | None = None, cache_dir: Path | None = None) -> UnitRecord:
+def execute_unit(
+    p: Prepared,
+    unit: Unit,
+    out: Path,
+    device: str = "auto",
+    progress: Callable[..., None] | None = None,
+    cache_dir: Path | None = None,
+) -> UnitRecord:
     """Run one unit in this process and write its record; never raises for an estimator's failure."""
     out = Path(out)
     fold = p.fold(unit.fold)
@@ -144,7 +168,7 @@ def execute_unit(p: Prepared, unit: Unit, out: Path, device: str = "auto",
         rec.prediction = pred.tolist()
         rec.train_seconds, rec.predict_seconds = t_fit, t_pred
         rec.device_used = ctx.info.get("device_used", "cpu")
-    except Exception as exc:  # noqa: BLE001 - a failing unit must not stop the others
+    except Exception as exc:
         rec.status, rec.error = "failed", error_message(exc)
         tb = traceback.format_exc()
         rec.device_used = ctx.info.get("device_used")

@@ -54,8 +54,18 @@ def load_views(data: Path, meta: dict[str, Any]) -> tuple[CatalogueView, Catalog
     with np.load(data / "split.npz", allow_pickle=False) as z:
         for role in ("train", "val", "test"):
             mass = None if role == "test" else z[f"log10_m500c_{role}"]
-            views.append(CatalogueView(meta["dataset"], z[f"indices_{role}"], z[f"cluster_id_{role}"],
-                                       z[f"redshift_{role}"], arrays, mass, role, tuple(meta["all_inputs"])))
+            views.append(
+                CatalogueView(
+                    meta["dataset"],
+                    z[f"indices_{role}"],
+                    z[f"cluster_id_{role}"],
+                    z[f"redshift_{role}"],
+                    arrays,
+                    mass,
+                    role,
+                    tuple(meta["all_inputs"]),
+                )
+            )
     return views[0], views[1], views[2]
 
 
@@ -67,13 +77,22 @@ def main(argv: list[str]) -> int:
         chan.write(json.dumps(obj, default=float) + "\n")
 
     def progress(**metrics: Any) -> None:
-        send({"event": "progress", **{k: (v if isinstance(v, (int, str)) or v is None else float(v))
-                                      for k, v in metrics.items()}})
+        send(
+            {
+                "event": "progress",
+                **{k: (v if isinstance(v, (int, str)) or v is None else float(v)) for k, v in metrics.items()},
+            }
+        )
 
     meta = json.loads((d / "unit.json").read_text())
     result: dict[str, Any] = {"status": "failed", "error": None, "traceback": None}
-    ctx = RunContext(seed=meta["seed"], device=meta["device"], workdir=d / "work", cache_dir=Path(meta["cache_dir"]),
-                     progress=progress)
+    ctx = RunContext(
+        seed=meta["seed"],
+        device=meta["device"],
+        workdir=d / "work",
+        cache_dir=Path(meta["cache_dir"]),
+        progress=progress,
+    )
     try:
         cls = load_class(meta["module"], meta["qualname"])
         est = cls(**meta["params"])
@@ -86,11 +105,17 @@ def main(argv: list[str]) -> int:
         pred, t_fit, t_pred = fit_predict(est, train, val, test, ctx, inputs)
         if has_persistence(est):
             save_model(est, d / "model")
-        result.update(status="ok", prediction=pred.tolist(), train_seconds=t_fit, predict_seconds=t_pred,
-                      device_used=ctx.info.get("device_used", "cpu"))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as a failed unit
-        result.update(error=error_message(exc), traceback=traceback.format_exc(),
-                      device_used=ctx.info.get("device_used"))
+        result.update(
+            status="ok",
+            prediction=pred.tolist(),
+            train_seconds=t_fit,
+            predict_seconds=t_pred,
+            device_used=ctx.info.get("device_used", "cpu"),
+        )
+    except Exception as exc:
+        result.update(
+            error=error_message(exc), traceback=traceback.format_exc(), device_used=ctx.info.get("device_used")
+        )
     result["info"] = ctx.info
     atomic_write_text(d / "result.json", dumps(result))
     chan.close()

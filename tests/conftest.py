@@ -62,8 +62,14 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     e["MASSBENCH_PLUGINS"] = "tests.toyplugin"
     e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
     e.update(env or {})
-    return subprocess.run([sys.executable, "-c", "from massbench.cli import main; main()", *args],
-                          capture_output=True, text=True, env=e, cwd=cwd or ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", "from massbench.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture

@@ -109,9 +109,11 @@ class Mutator(_Base):
 
     def fit(self, train, val) -> None:
         errors = []
-        for attempt in (lambda: train.arrays["obs"].data.__setitem__(slice(None), 0.0),
-                        lambda: train.arrays["gal"].data.__setitem__(0, None),
-                        lambda: train.arrays["gal"].data[0].__setitem__(0, -1.0)):
+        for attempt in (
+            lambda: train.arrays["obs"].data.__setitem__(slice(None), 0.0),
+            lambda: train.arrays["gal"].data.__setitem__(0, None),
+            lambda: train.arrays["gal"].data[0].__setitem__(0, -1.0),
+        ):
             try:
                 attempt()
             except (ValueError, TypeError) as exc:

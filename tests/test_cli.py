@@ -20,10 +20,12 @@ def make_dist(tmp_path, name, module_code, entry_name=None, estimator_name="toy-
 
 
 def test_help_is_fast_and_imports_no_framework():
-    code = ("import sys, time; t=time.perf_counter(); from massbench.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit: pass\n"
-            "bad=[m for m in ('tensorflow','torch','keras') if m in sys.modules]\n"
-            "print('IMPORTED', bad); print('SECONDS', time.perf_counter()-t)")
+    code = (
+        "import sys, time; t=time.perf_counter(); from massbench.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit: pass\n"
+        "bad=[m for m in ('tensorflow','torch','keras') if m in sys.modules]\n"
+        "print('IMPORTED', bad); print('SECONDS', time.perf_counter()-t)"
+    )
     for args in (["--help"], ["plugins"], ["validate", "benchmarks/smoke.yaml"]):
         c = code.replace("['--help']", repr(args))
         t0 = time.perf_counter()
@@ -63,10 +65,13 @@ def test_validate_ok(tmp_path):
 
 def test_broken_and_conflicting_plugins_are_reported_not_fatal(tmp_path):
     broken = make_dist(tmp_path, "brokenplug", "raise ImportError('no such thing: libfoo')\n")
-    clash = make_dist(tmp_path, "clashplug",
-                      "from massbench import hookimpl\n"
-                      "class E:\n    name='baseline-mean'\n    inputs=()\n"
-                      "@hookimpl\ndef massbench_estimators():\n    return [E]\n")
+    clash = make_dist(
+        tmp_path,
+        "clashplug",
+        "from massbench import hookimpl\n"
+        "class E:\n    name='baseline-mean'\n    inputs=()\n"
+        "@hookimpl\ndef massbench_estimators():\n    return [E]\n",
+    )
     env = {"PYTHONPATH": os.pathsep.join([str(broken), str(clash), str(ROOT)])}
     p = run_cli("plugins", "--json", env=env)
     assert p.returncode == 0, p.stderr

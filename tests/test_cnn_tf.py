@@ -12,18 +12,18 @@ import pytest
 
 from massbench import Catalogue, InputArray, RunContext
 from massbench.errors import ConfigError, DataError
-from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
 from massbench.plugins.cnn_tf.synthetic import split_views, synthetic_catalogue
+from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
 
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("tensorflow is not installed", allow_module_level=True)
 
-from massbench.plugins.cnn_tf.tf_runtime import import_tf  # noqa: E402
+from massbench.plugins.cnn_tf.tf_runtime import import_tf
 
 tf = import_tf()
 
-from massbench.plugins.cnn_tf.architecture import ArchitectureConfig, build_cnn  # noqa: E402
-from massbench.plugins.cnn_tf.estimator import MultiBandCNN, SingleBandCNN  # noqa: E402
+from massbench.plugins.cnn_tf.architecture import ArchitectureConfig, build_cnn
+from massbench.plugins.cnn_tf.estimator import MultiBandCNN, SingleBandCNN
 
 pytestmark = pytest.mark.tf
 
@@ -59,8 +59,20 @@ def fitted_single(single_views):
 def test_architecture_matches_paper_and_documented_parameter_count():
     model = build_cnn((128, 128, 1))
     names = [layer.name for layer in model.layers]
-    assert names == ["x", "conv1", "conv2", "pool1", "conv3", "conv4", "pool2", "flatten",
-                     "dense1", "dense2", "dense3", "output"]
+    assert names == [
+        "x",
+        "conv1",
+        "conv2",
+        "pool1",
+        "conv3",
+        "conv4",
+        "pool2",
+        "flatten",
+        "dense1",
+        "dense2",
+        "dense3",
+        "output",
+    ]
     conv = [model.get_layer(n) for n in ("conv1", "conv2", "conv3", "conv4")]
     assert [c.filters for c in conv] == [24, 10, 24, 10]
     assert [c.kernel_size for c in conv] == [(5, 5), (3, 3), (5, 5), (3, 3)]
@@ -129,8 +141,15 @@ def test_preprocessing_is_fitted_on_training_clusters_only(single_cat, single_vi
     changed["xray_map"].data[test.indices] *= 25.0
     masses = single_cat.log10_m500c.copy()
     masses[test.indices] += 1.0
-    other = Catalogue(single_cat.name, single_cat.cluster_id, single_cat.positions, single_cat.box_size,
-                      single_cat.redshift, masses, changed)
+    other = Catalogue(
+        single_cat.name,
+        single_cat.cluster_id,
+        single_cat.positions,
+        single_cat.box_size,
+        single_cat.redshift,
+        masses,
+        changed,
+    )
     train2, val2, _ = split_views(other, "xray_map", n_val=20, n_test=20)
     est2 = SingleBandCNN(epochs=3, patience=5)
     _fit(est2, train2, val2)
@@ -280,8 +299,15 @@ def test_input_gradients_match_finite_differences(single_cat, single_views, rebi
     rng = np.random.default_rng(0)
     idx = np.arange(20)
     maps = single_cat.inputs["xray_map"].data[idx] + rng.uniform(0.05, 0.5, (20, 16, 16)).astype(np.float32)
-    jittered = Catalogue("jittered", single_cat.cluster_id[idx], single_cat.positions[idx], single_cat.box_size,
-                         single_cat.redshift[idx], single_cat.log10_m500c[idx], {"xray_map": InputArray(maps)})
+    jittered = Catalogue(
+        "jittered",
+        single_cat.cluster_id[idx],
+        single_cat.positions[idx],
+        single_cat.box_size,
+        single_cat.redshift[idx],
+        single_cat.log10_m500c[idx],
+        {"xray_map": InputArray(maps)},
+    )
     test = jittered.view(idx, inputs=["xray_map"], role="test")
     grads = est.input_gradients(test)["xray_map"].astype(np.float64)
     assert grads.shape == (20, 16, 16) and np.isfinite(grads).all()
@@ -290,7 +316,7 @@ def test_input_gradients_match_finite_differences(single_cat, single_views, rebi
 
     def predict_from_x(xx: np.ndarray) -> np.ndarray:
         # x = log10(n + 1) at the input's pixels -> network input (block sums when rebinned)
-        n = 10.0 ** xx - 1.0
+        n = 10.0**xx - 1.0
         n = n.reshape(len(n), 16 // rebin, rebin, 16 // rebin, rebin).sum(axis=(2, 4))
         z = ((np.log10(n + 1.0) - sc.pixel_mean) / sc.pixel_std).astype(np.float32)[..., None]
         return sc.unscale_target(est.model_(z, training=False).numpy().astype(np.float64).reshape(-1))
@@ -300,14 +326,14 @@ def test_input_gradients_match_finite_differences(single_cat, single_views, rebi
     direction = rng.normal(size=x.shape)
     fd = (predict_from_x(x + eps * direction) - predict_from_x(x - eps * direction)) / (2 * eps)
     analytic = (grads * direction).reshape(len(x), -1).sum(axis=1)
-    scale = np.sqrt((grads ** 2).reshape(len(x), -1).sum(axis=1) * (direction ** 2).reshape(len(x), -1).sum(axis=1))
+    scale = np.sqrt((grads**2).reshape(len(x), -1).sum(axis=1) * (direction**2).reshape(len(x), -1).sum(axis=1))
     np.testing.assert_allclose(fd, analytic, atol=0.02 * float(np.median(scale)) + 1e-3)
     # single pixels: the largest gradient of each of the first clusters
     for i in range(5):
         j = np.unravel_index(np.argmax(np.abs(grads[i])), grads[i].shape)
-        bump = np.zeros_like(x[i:i + 1])
+        bump = np.zeros_like(x[i : i + 1])
         bump[(0, *j)] = eps
-        fd1 = (predict_from_x(x[i:i + 1] + bump) - predict_from_x(x[i:i + 1] - bump))[0] / (2 * eps)
+        fd1 = (predict_from_x(x[i : i + 1] + bump) - predict_from_x(x[i : i + 1] - bump))[0] / (2 * eps)
         assert fd1 == pytest.approx(float(grads[i][j]), rel=0.02, abs=1e-3)
 
 
@@ -328,8 +354,15 @@ def test_multiband_fit_predict_gradients_shapes():
 
 def test_multiband_rejects_single_channel_maps():
     cat = synthetic_catalogue(n=40, size=16, bands=1, seed=2)
-    one = Catalogue(cat.name, cat.cluster_id, cat.positions, cat.box_size, cat.redshift, cat.log10_m500c,
-                    {"xray_bands": InputArray(cat.inputs["xray_map"].data[..., None], "count")})
+    one = Catalogue(
+        cat.name,
+        cat.cluster_id,
+        cat.positions,
+        cat.box_size,
+        cat.redshift,
+        cat.log10_m500c,
+        {"xray_bands": InputArray(cat.inputs["xray_map"].data[..., None], "count")},
+    )
     train, val, _ = split_views(one, "xray_bands", n_val=10, n_test=10)
     with pytest.raises(DataError, match="expects 3"):
         _fit(MultiBandCNN(epochs=1), train, val)
@@ -337,10 +370,12 @@ def test_multiband_rejects_single_channel_maps():
 
 # ---------------------------------------------------------------- plugin
 def test_plugin_module_imports_without_tensorflow():
-    code = ("import sys, massbench.plugins.cnn_tf.plugin as p; "
-            "names = [c.name for c in p.massbench_estimators()]; "
-            "assert names == ['cnn-single-band', 'cnn-multi-band'], names; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    code = (
+        "import sys, massbench.plugins.cnn_tf.plugin as p; "
+        "names = [c.name for c in p.massbench_estimators()]; "
+        "assert names == ['cnn-single-band', 'cnn-multi-band'], names; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -150,8 +150,19 @@ def _rows(out: Path) -> dict[str, dict]:
     return {r["label"]: r for r in json.loads((out / "leaderboard.json").read_text())}
 
 
-SCORE_KEYS = ["scatter_dex", "scatter_percent", "bias_dex", "robust_scatter_dex", "scatter_ci95", "bias_ci95",
-              "per_fold", "mass_bins", "n_test", "status", "error"]
+SCORE_KEYS = [
+    "scatter_dex",
+    "scatter_percent",
+    "bias_dex",
+    "robust_scatter_dex",
+    "scatter_ci95",
+    "bias_ci95",
+    "per_fold",
+    "mass_bins",
+    "n_test",
+    "status",
+    "error",
+]
 
 
 def _same_leaderboard(a: Path, b: Path) -> None:
@@ -164,7 +175,9 @@ def _same_leaderboard(a: Path, b: Path) -> None:
 
 
 def _started(out: Path) -> dict[str, float]:
-    return {str(p.relative_to(out)): json.loads(p.read_text())["started"] for p in sorted(out.glob("units/*/fold*.json"))}
+    return {
+        str(p.relative_to(out)): json.loads(p.read_text())["started"] for p in sorted(out.glob("units/*/fold*.json"))
+    }
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -178,8 +191,10 @@ def test_visible_gpus_from_environment_and_nvidia_smi():
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "1,-1,3"}) == ["1"]
     smi = "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aa)\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-bb)\n"
     assert visible_gpus({}, nvidia_smi=smi) == ["0", "1"]
-    mig = ("GPU 0: NVIDIA A100 (UUID: GPU-aa)\n  MIG 3g.20gb     Device  0: (UUID: MIG-11)\n"
-           "  MIG 3g.20gb     Device  1: (UUID: MIG-22)\n")
+    mig = (
+        "GPU 0: NVIDIA A100 (UUID: GPU-aa)\n  MIG 3g.20gb     Device  0: (UUID: MIG-11)\n"
+        "  MIG 3g.20gb     Device  1: (UUID: MIG-22)\n"
+    )
     assert visible_gpus({}, nvidia_smi=mig) == ["MIG-11", "MIG-22"]
     assert visible_gpus({}, nvidia_smi="") == []
 
@@ -209,7 +224,7 @@ def test_local_run_does_not_import_dask(tmp_path):
         from massbench.runner import RunOptions, run_benchmark
         reg = registry()
         b = load_benchmark({str(bench)!r}, reg)
-        assert run_benchmark(b, reg, RunOptions(out=Path({str(tmp_path / 'out')!r}))) == 0
+        assert run_benchmark(b, reg, RunOptions(out=Path({str(tmp_path / "out")!r}))) == 0
         bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))
         assert not bad, bad
         print('no dask')
@@ -242,9 +257,12 @@ def test_external_scheduler_gives_the_local_leaderboard(dask_registry, tmp_path)
     log = io.StringIO()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         b = parse_benchmark(text, str(tmp_path / "bench.yaml"), dask_registry)
-        code = run_benchmark(b, dask_registry, RunOptions(out=tmp_path / "dask", executor="dask",
-                                                           scheduler=cluster.scheduler_address),
-                             Console(file=log, width=400))
+        code = run_benchmark(
+            b,
+            dask_registry,
+            RunOptions(out=tmp_path / "dask", executor="dask", scheduler=cluster.scheduler_address),
+            Console(file=log, width=400),
+        )
     assert code == 0, log.getvalue()
     _same_leaderboard(tmp_path / "local", tmp_path / "dask")
     assert "8 unit(s) need a GPU but no worker advertises a GPU resource" in log.getvalue()
@@ -274,7 +292,9 @@ def test_cli_dask_resumes_a_local_run(tmp_path, write_bench, cli):
     assert set(after) == set(before) | {"units/Linear/fold2.json", "units/Linear/fold5.json"}
     assert all(after[k] == v for k, v in before.items())  # nothing already written was redone
     assert sorted(p.name for p in (mixed / "units/Linear").glob("*.attempts.jsonl")) == [
-        "fold2.attempts.jsonl", "fold5.attempts.jsonl"]
+        "fold2.attempts.jsonl",
+        "fold5.attempts.jsonl",
+    ]
     _same_leaderboard(local, mixed)
 
 
@@ -289,8 +309,10 @@ def test_killed_worker_unit_is_retried_and_the_leaderboard_is_complete(dask_regi
     assert all(r["status"] == "ok" and r["n_test"] == 160 for r in rows.values())
     # the same fit as toy-linear: the retried unit produced the same predictions
     assert rows["killer"]["scatter_dex"] == rows["Linear"]["scatter_dex"]
-    attempts = {p.name: [json.loads(x) for x in p.read_text().splitlines()]
-                for p in (out / "units/killer").glob("*.attempts.jsonl")}
+    attempts = {
+        p.name: [json.loads(x) for x in p.read_text().splitlines()]
+        for p in (out / "units/killer").glob("*.attempts.jsonl")
+    }
     retried = [a for a in attempts.values() if len(a) > 1]
     assert len(retried) == 1 and len(retried[0]) == 2
     assert retried[0][0]["pid"] != retried[0][1]["pid"]  # the second attempt ran in another worker process
@@ -362,8 +384,9 @@ def test_gpu_units_go_to_the_gpu_worker_of_a_local_cluster(dask_registry, tmp_pa
 
 def test_workers_load_the_dataset_once_and_leave_this_process_environment_alone(dask_registry, tmp_path):
     log = tmp_path / "loads.txt"
-    text = TOY_BENCH.replace("name: toy\n  params: {n_clusters: 160, seed: 1}",
-                             f"name: dask-counted-toy\n  params: {{log: '{log}'}}")
+    text = TOY_BENCH.replace(
+        "name: toy\n  params: {n_clusters: 160, seed: 1}", f"name: dask-counted-toy\n  params: {{log: '{log}'}}"
+    )
     before = dict(os.environ)
     assert _run(text, dask_registry, tmp_path / "res", executor="dask", workers=1) == 0
     assert dict(os.environ) == before  # the nanny's OMP_NUM_THREADS etc. did not leak into the client

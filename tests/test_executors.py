@@ -100,7 +100,7 @@ def test_no_import_cycle_in_the_harness_and_a_short_runner():
             if t == "massbench":
                 continue
             if state.get(t) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(t):] + [t]))
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(t) :] + [t]))
             if t not in state:
                 visit(t)
         stack.pop()
@@ -113,9 +113,11 @@ def test_no_import_cycle_in_the_harness_and_a_short_runner():
 
 
 def test_the_harness_never_imports_a_framework():
-    code = ("import sys, massbench.runner, massbench.worker, massbench.executors.process, massbench.cli; "
-            "bad = [m for m in ('tensorflow', 'torch', 'dask', 'distributed') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, massbench.runner, massbench.worker, massbench.executors.process, massbench.cli; "
+        "bad = [m for m in ('tensorflow', 'torch', 'dask', 'distributed') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -136,7 +138,9 @@ def test_records_round_trip_the_json_layout(registry, tmp_path):
 
 
 def test_exits_crashes_timeouts_and_cheats_are_failed_or_harmless_units(registry, tmp_path):
-    text = BENCH + """\
+    text = (
+        BENCH
+        + """\
   - name: bad-exit0
   - name: bad-osexit1
   - name: bad-segfault
@@ -145,6 +149,7 @@ def test_exits_crashes_timeouts_and_cheats_are_failed_or_harmless_units(registry
   - name: cheat-cache
   - name: cheat-gc
 """
+    )
     out = tmp_path / "res"
     assert _run(text, registry, out) == 1  # the process executor is the default
     rows = _rows(out)

@@ -6,8 +6,7 @@ from massbench.folds import fold_labels, make_folds, octant_labels, random_label
 
 def test_octant_labels_by_hand():
     L = 100.0
-    pos = np.array([[10, 10, 10], [60, 10, 10], [10, 60, 10], [10, 10, 60], [60, 60, 60],
-                    [99.999, 0.0, 50.0]])
+    pos = np.array([[10, 10, 10], [60, 10, 10], [10, 60, 10], [10, 10, 60], [60, 60, 60], [99.999, 0.0, 50.0]])
     assert octant_labels(pos, L).tolist() == [0, 4, 2, 1, 7, 5]
 
 

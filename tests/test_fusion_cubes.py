@@ -21,8 +21,9 @@ GRID = CubeGrid(n=12)
 
 def random_galaxies(rng: np.random.Generator, n: int) -> np.ndarray:
     """(n, 4): x, y [h^-1 Mpc], v_los [km/s], log10 M_star."""
-    return np.column_stack([rng.normal(0, 0.6, n), rng.normal(0, 0.6, n), rng.normal(0, 600, n),
-                            rng.uniform(9.5, 11.5, n)])
+    return np.column_stack(
+        [rng.normal(0, 0.6, n), rng.normal(0, 0.6, n), rng.normal(0, 600, n), rng.uniform(9.5, 11.5, n)]
+    )
 
 
 def tiny_catalogue(n: int = 10, seed: int = 0, n_gal=(2, 60)) -> Catalogue:
@@ -33,8 +34,12 @@ def tiny_catalogue(n: int = 10, seed: int = 0, n_gal=(2, 60)) -> Catalogue:
     gals[0] = random_galaxies(rng, 1)  # too few for a KDE
     cubes = np.stack([scipy_kde_cube(g, GRID) for g in gals])
     return Catalogue(
-        name="tiny", cluster_id=np.arange(100, 100 + n), positions=rng.uniform(0, 100, (n, 3)), box_size=100.0,
-        redshift=rng.uniform(0.1, 0.4, n), log10_m500c=rng.uniform(13.5, 15, n),
+        name="tiny",
+        cluster_id=np.arange(100, 100 + n),
+        positions=rng.uniform(0, 100, (n, 3)),
+        box_size=100.0,
+        redshift=rng.uniform(0.1, 0.4, n),
+        log10_m500c=rng.uniform(13.5, 15, n),
         inputs={"dyn_cube": InputArray(cubes), "galaxies": InputArray(gals)},
     )
 
@@ -137,8 +142,12 @@ def test_full_completeness_rebuild_reproduces_the_mock_datasets_cubes(tmp_path) 
     build = default_cube_builder()
     for i in range(len(cat)):
         gal = cat.inputs["galaxies"].data[i]
-        np.testing.assert_allclose(build(gal, CubeGrid()), np.asarray(cat.inputs["dyn_cube"].data[i]),
-                                   rtol=0, atol=1e-6 * float(np.max(cat.inputs["dyn_cube"].data[i])))
+        np.testing.assert_allclose(
+            build(gal, CubeGrid()),
+            np.asarray(cat.inputs["dyn_cube"].data[i]),
+            rtol=0,
+            atol=1e-6 * float(np.max(cat.inputs["dyn_cube"].data[i])),
+        )
         assert len(subsample_galaxies(gal, 1.0, 0, int(cat.cluster_id[i]))) == len(gal)
 
 
@@ -146,7 +155,9 @@ def test_plugin_and_estimator_class_import_without_torch() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import massbench.plugins.fusion_torch.plugin as p; cls = p.massbench_estimators()[0]; "
-            "assert cls.name == 'fusion-xray-dyn' and cls.framework == 'torch' and cls.needs_gpu; "
-            "cls(completeness=0.5, cube_size=32); assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys; import massbench.plugins.fusion_torch.plugin as p; cls = p.massbench_estimators()[0]; "
+        "assert cls.name == 'fusion-xray-dyn' and cls.framework == 'torch' and cls.needs_gpu; "
+        "cls(completeness=0.5, cube_size=32); assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

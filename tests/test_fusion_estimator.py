@@ -9,23 +9,31 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from massbench import Catalogue, InputArray, RunContext  # noqa: E402
-from massbench.errors import ConfigError, TestMassAccessError  # noqa: E402
-from massbench.plugins.fusion_torch.cubes import (  # noqa: E402
+from massbench import Catalogue, InputArray, RunContext
+from massbench.errors import ConfigError, TestMassAccessError
+from massbench.plugins.fusion_torch.cubes import (
     CubeGrid,
     default_cube_builder,
     kept_count,
     scipy_kde_cube,
 )
-from massbench.plugins.fusion_torch.estimator import FusionXrayDyn  # noqa: E402
+from massbench.plugins.fusion_torch.estimator import FusionXrayDyn
 
 pytestmark = pytest.mark.torch
 
 MAP, CUBE = 32, 16
 INPUTS = ["xray_bands", "dyn_cube", "galaxies"]
 #: small layers so a CPU fits tiny data in seconds
-SMALL = dict(xray_filters=[4, 4, 4, 4], dyn_filters=[4, 4, 4], xray_dense=16, dyn_dense=16, head_dense=[16, 8],
-             batch_size=8, predict_batch_size=7, num_threads=1)
+SMALL = dict(
+    xray_filters=[4, 4, 4, 4],
+    dyn_filters=[4, 4, 4],
+    xray_dense=16,
+    dyn_dense=16,
+    head_dense=[16, 8],
+    batch_size=8,
+    predict_batch_size=7,
+    num_threads=1,
+)
 
 
 def tiny_catalogue(n: int = 36, seed: int = 0) -> Catalogue:
@@ -46,18 +54,24 @@ def tiny_catalogue(n: int = 36, seed: int = 0) -> Catalogue:
             maps[i, ..., b] = rng.poisson(amp * frac * prof / prof.max() + 0.02)
         ng = int(20 + 40 * (logm[i] - 13.5))
         sig = 500 * 10 ** ((logm[i] - 14) / 3)
-        gals[i] = np.column_stack([rng.normal(0, r500, ng), rng.normal(0, r500, ng), rng.normal(0, sig, ng),
-                                   rng.uniform(9.5, 11, ng)])
+        gals[i] = np.column_stack(
+            [rng.normal(0, r500, ng), rng.normal(0, r500, ng), rng.normal(0, sig, ng), rng.uniform(9.5, 11, ng)]
+        )
     cubes = np.stack([scipy_kde_cube(g, CubeGrid(n=CUBE)) for g in gals])
     # sub-count jitter on the maps and a faint floor on the cubes' empty tails: no exactly equal
     # inputs, so max-pooling has no ties and the network is differentiable at these inputs (the
     # finite-difference check needs it)
     maps += rng.uniform(0.0, 0.5, maps.shape).astype(np.float32)
     cubes += rng.uniform(0.0, 1e-2 / CUBE**3, cubes.shape).astype(np.float32)
-    return Catalogue(name="tiny-fusion", cluster_id=np.arange(n) * 3 + 5, positions=rng.uniform(0, 100, (n, 3)),
-                     box_size=100.0, redshift=z, log10_m500c=logm,
-                     inputs={"xray_bands": InputArray(maps, "count"), "dyn_cube": InputArray(cubes),
-                             "galaxies": InputArray(gals)})
+    return Catalogue(
+        name="tiny-fusion",
+        cluster_id=np.arange(n) * 3 + 5,
+        positions=rng.uniform(0, 100, (n, 3)),
+        box_size=100.0,
+        redshift=z,
+        log10_m500c=logm,
+        inputs={"xray_bands": InputArray(maps, "count"), "dyn_cube": InputArray(cubes), "galaxies": InputArray(gals)},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +81,19 @@ def cat() -> Catalogue:
 
 def split(cat: Catalogue):
     idx = np.arange(len(cat))
-    return (cat.view(idx[:24], INPUTS, role="train"), cat.view(idx[24:30], INPUTS, role="val"),
-            cat.view(idx[30:], INPUTS, role="test"))
+    return (
+        cat.view(idx[:24], INPUTS, role="train"),
+        cat.view(idx[24:30], INPUTS, role="val"),
+        cat.view(idx[30:], INPUTS, role="test"),
+    )
 
 
 def fitted(cat: Catalogue, tmp_path, seed: int = 1, **params) -> tuple[FusionXrayDyn, list[dict]]:
     est = FusionXrayDyn(**{**SMALL, **params})
     calls: list[dict] = []
-    est.context = RunContext(seed=seed, device="auto", workdir=tmp_path, cache_dir=tmp_path / "cache",
-                             progress=lambda **kw: calls.append(kw))
+    est.context = RunContext(
+        seed=seed, device="auto", workdir=tmp_path, cache_dir=tmp_path / "cache", progress=lambda **kw: calls.append(kw)
+    )
     train, val, _ = split(cat)
     est.fit(train, val)
     return est, calls
@@ -87,7 +105,9 @@ def test_short_fit_lowers_the_loss_and_reports_progress(cat, tmp_path) -> None:
     assert [c["epoch"] for c in calls] == list(range(1, 13)) and all(c["total"] == 12 for c in calls)
     assert all("val_loss" in c for c in calls)
     assert min(losses[-3:]) < 0.7 * losses[0]
-    assert est.context.info["device_used"] == ("cpu" if not torch.cuda.is_available() else est.context.info["device_used"])
+    assert est.context.info["device_used"] == (
+        "cpu" if not torch.cuda.is_available() else est.context.info["device_used"]
+    )
     assert est.context.info["fusion_epochs_run"] == 12
     assert est.context.info["fusion_train_cubes_per_second"] > 0
     pred = est.predict(split(cat)[2])
@@ -129,7 +149,7 @@ def test_predict_never_reads_test_masses(cat, tmp_path) -> None:
     est.input_gradients(test)
     assert not test.mass_read
     with pytest.raises(TestMassAccessError):
-        test.log10_m500c  # noqa: B018 - the guard the harness relies on
+        test.log10_m500c
 
 
 def test_transform_is_equations_1_and_2_fitted_on_train(cat, tmp_path) -> None:

@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from massbench import hookimpl  # noqa: E402
-from massbench.config import parse_benchmark  # noqa: E402
-from massbench.registry import load_registry  # noqa: E402
-from massbench.runner import RunOptions, run_benchmark  # noqa: E402
+from massbench import hookimpl
+from massbench.config import parse_benchmark
+from massbench.registry import load_registry
+from massbench.runner import RunOptions, run_benchmark
 
 pytestmark = pytest.mark.torch
 
@@ -36,7 +36,7 @@ estimators:
 
 def dataset_module() -> types.ModuleType:
     """A dataset plugin serving the tiny catalogue of test_fusion_estimator."""
-    from test_fusion_estimator import tiny_catalogue  # noqa: PLC0415 - sibling test module
+    from test_fusion_estimator import tiny_catalogue
 
     class TinyFusionData:
         name = "tiny-fusion-data"
@@ -75,6 +75,8 @@ def test_fusion_runs_through_the_harness(tmp_path, monkeypatch) -> None:
     assert unit["device_used"] == "cpu" and unit["info"]["fusion_epochs_run"] == 2
     assert (out / "models" / "fusion" / "fold1" / "model.pt").exists()
     # fold 0 builds every cluster's cube once (train, val, then test); fold 1 reuses them
-    built = [json.loads((out / "units" / "fusion-half-spec-z" / f"fold{k}.json").read_text())["info"]
-             ["fusion_cubes_built"] for k in (0, 1)]
+    built = [
+        json.loads((out / "units" / "fusion-half-spec-z" / f"fold{k}.json").read_text())["info"]["fusion_cubes_built"]
+        for k in (0, 1)
+    ]
     assert built == [24, 0]

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from massbench.plugins.fusion_torch.network import (  # noqa: E402
+from massbench.plugins.fusion_torch.network import (
     FusionConfig,
     FusionNet,
     count_parameters,
@@ -62,8 +62,16 @@ def test_keras_same_padding() -> None:
 
 def test_xray_map_is_tied_to_the_cube_at_the_same_sky_positions() -> None:
     """The 3D branch sees the cube plus the pooled, standardised map repeated along v."""
-    cfg = FusionConfig(map_size=32, cube_input=16, cube_size=16, xray_dense=8, dyn_dense=8, head_dense=[8],
-                       dyn_filters=[2, 2, 2], xray_filters=[2, 2, 2, 2])
+    cfg = FusionConfig(
+        map_size=32,
+        cube_input=16,
+        cube_size=16,
+        xray_dense=8,
+        dyn_dense=8,
+        head_dense=[8],
+        dyn_filters=[2, 2, 2],
+        xray_filters=[2, 2, 2, 2],
+    )
     net = FusionNet(cfg).eval()
     net.set_scalers(0.5, 2.0, 0.1, 3.0, 13.5, 15.0)
     seen = {}
@@ -85,8 +93,11 @@ def test_xray_map_is_tied_to_the_cube_at_the_same_sky_positions() -> None:
 
 def test_l2_penalty_is_the_sum_of_squared_kernels() -> None:
     net = FusionNet(FusionConfig(map_size=32, cube_input=16, cube_size=16))
-    expected = sum(float((m.weight.detach() ** 2).sum()) for m in net.modules()
-                   if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)))
+    expected = sum(
+        float((m.weight.detach() ** 2).sum())
+        for m in net.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear))
+    )
     assert float(net.l2_penalty().detach()) == pytest.approx(expected, rel=1e-6)
     n_kernels = len(net.kernels())
     assert n_kernels == 4 + 1 + 3 + 1 + 3  # 2D convs + dense, 3D convs + dense, head

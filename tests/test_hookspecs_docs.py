@@ -24,22 +24,30 @@ def _norm(text: str) -> str:
 
 
 def _specs() -> dict[str, object]:
-    return {n: f for n, f in vars(hookspecs).items()
-            if n.startswith("massbench_") and callable(f) and hasattr(f, f"{hookspecs.PROJECT}_spec")}
+    return {
+        n: f
+        for n, f in vars(hookspecs).items()
+        if n.startswith("massbench_") and callable(f) and hasattr(f, f"{hookspecs.PROJECT}_spec")
+    }
 
 
 def test_every_hook_is_documented_verbatim():
     doc = DOC.read_text()
     specs = _specs()
-    assert set(specs) >= {"massbench_datasets", "massbench_estimators", "massbench_explainers",
-                          "massbench_register_commands"}
+    assert set(specs) >= {
+        "massbench_datasets",
+        "massbench_estimators",
+        "massbench_explainers",
+        "massbench_register_commands",
+    }
     for name, fn in specs.items():
         signature = name + str(inspect.signature(fn)).replace("'", "")
         assert signature in doc, f"docs/plugins.md lacks the signature `{signature}`"
         docstring = inspect.getdoc(fn)
         assert _norm(docstring) in _norm(doc), (
             f"docs/plugins.md is out of date for hook {name}: paste its docstring from harness/hookspecs.py "
-            f"under the heading `{signature}`:\n\n{docstring}")
+            f"under the heading `{signature}`:\n\n{docstring}"
+        )
 
 
 def test_no_stale_hooks_in_the_guide():
@@ -54,7 +62,9 @@ def test_commands_shown_in_the_guide_exist():
 
     click_app = typer.main.get_command(app)
     blocks = re.findall(r"```bash\n(.*?)```", DOC.read_text(), re.S)
-    shown = {m for b in blocks for m in re.findall(r"(?:^|&&\s*|\(\s*)massbench ([a-z][a-z-]+)(?: ([a-z][a-z-]+))?", b, re.M)}
+    shown = {
+        m for b in blocks for m in re.findall(r"(?:^|&&\s*|\(\s*)massbench ([a-z][a-z-]+)(?: ([a-z][a-z-]+))?", b, re.M)
+    }
     assert len(shown) >= 6, "the guide shows too few massbench commands"
     for cmd, sub in shown:
         assert cmd in click_app.commands, f"docs/plugins.md shows unknown command `massbench {cmd}`"
@@ -63,7 +73,19 @@ def test_commands_shown_in_the_guide_exist():
             assert sub in group.commands, f"docs/plugins.md shows unknown command `massbench {cmd} {sub}`"
 
 
-@pytest.mark.parametrize("anchor", ["--only", "check-plugin", "new-plugin", "leaderboards/submissions/",
-                                    "leaderboard submit", "log10 M500c", "h^-1 Msun", "octants", "inputs.md"])
+@pytest.mark.parametrize(
+    "anchor",
+    [
+        "--only",
+        "check-plugin",
+        "new-plugin",
+        "leaderboards/submissions/",
+        "leaderboard submit",
+        "log10 M500c",
+        "h^-1 Msun",
+        "octants",
+        "inputs.md",
+    ],
+)
 def test_guide_covers_the_issue_topics(anchor):
     assert anchor in DOC.read_text()

@@ -22,12 +22,15 @@ from massbench.runner import RunOptions, run_benchmark
 from . import toyplugin
 from .conftest import ROOT, TOY_BENCH, run_cli
 
-BASE = TOY_BENCH + """\
+BASE = (
+    TOY_BENCH
+    + """\
   - name: toy-linear
     label: Quadratic <b>
     params: {degree: 2}
   - name: toy-crash
 """
+)
 OTHER = TOY_BENCH.replace("label: Linear", "label: Cubic").replace("{degree: 1}", "{degree: 3}")
 
 
@@ -141,18 +144,36 @@ def test_merging_refuses_other_versions_missing_provenance_and_duplicates(runs, 
 
 
 def find_chromium() -> str | None:
-    for c in (os.environ.get("MASSBENCH_CHROMIUM"), "chromium", "chromium-browser", "google-chrome",
-              "/usr/bin/chromium"):
+    for c in (
+        os.environ.get("MASSBENCH_CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "/usr/bin/chromium",
+    ):
         if c and shutil.which(c):
             return shutil.which(c)
     return None
 
 
 def dump_dom(browser: str, url: str, profile: Path) -> str:
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-extensions", "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
-           "--virtual-time-budget=3000", "--dump-dom", url]
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--no-first-run",
+        "--no-default-browser-check",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+        url,
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert p.returncode == 0 and "<table" in p.stdout, p.stderr[-2000:]
     return p.stdout
@@ -174,7 +195,7 @@ def test_page_renders_and_sorts_in_headless_chromium(runs, tmp_path):
 
     def scatter_order(rows):
         ok = [r for r in rows if r["scatter"]]
-        assert [r["label"] for r in rows[len(ok):]] == ["toy-crash"]  # rows without a scatter stay last
+        assert [r["label"] for r in rows[len(ok) :]] == ["toy-crash"]  # rows without a scatter stay last
         return [float(r["scatter"]) for r in ok]
 
     table, rows = parse_rows(dump_dom(browser, page + "#sort=-scatter", tmp_path / "profile"))

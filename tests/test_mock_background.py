@@ -9,7 +9,7 @@ import pytest
 
 from massbench.plugins.mock import background as bg
 from massbench.plugins.mock.instrument import effective_area
-from massbench.plugins.mock.spectra import E_EDGES, E_MID, E_WIDTH, _RESPONSE
+from massbench.plugins.mock.spectra import _RESPONSE, E_EDGES, E_MID, E_WIDTH
 
 ARCMIN = np.pi / (180.0 * 60.0)
 
@@ -19,6 +19,7 @@ def _in_band(e: np.ndarray, e1: float, e2: float) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ vignetting
+
 
 def test_vignetting_is_one_on_axis_and_broadcasts() -> None:
     assert np.allclose(bg.vignetting(0.0, E_MID), 1.0)
@@ -37,8 +38,8 @@ def test_vignetting_is_stronger_at_high_energy() -> None:
     assert bg.vignetting(20.0, 5.0) < bg.vignetting(20.0, 1.0)
     theta = np.linspace(2.0, 35.0, 34)[:, None]
     v = bg.vignetting(theta, np.linspace(0.2, 12.0, 300)[None, :])
-    assert np.all(np.diff(v, axis=1) < 1e-6)                      # never rises with energy
-    assert np.all(v[8:, -1] < 0.8 * v[8:, 0])                       # and falls substantially beyond 10'
+    assert np.all(np.diff(v, axis=1) < 1e-6)  # never rises with energy
+    assert np.all(v[8:, -1] < 0.8 * v[8:, 0])  # and falls substantially beyond 10'
     assert bg.vignetting(20.0, 12.0) == pytest.approx(bg.vignetting(20.0, 7.5))  # constant above 7.5 keV
 
 
@@ -58,8 +59,9 @@ def test_vignetting_reproduces_the_published_fit_at_its_nodes() -> None:
 
 # ---------------------------------------------------------------------------- particle background
 
+
 def test_particle_level_reproduces_the_published_fwc_rate() -> None:
-    dens = bg.particle_background_count_rate_density()           # counts/s/deg^2 per bin, 7 TMs
+    dens = bg.particle_background_count_rate_density()  # counts/s/deg^2 per bin, 7 TMs
     assert dens.shape == E_MID.shape and np.all(dens > 0)
     lo, hi = bg.FWC_BAND_KEV
     overlap = (np.clip(E_EDGES[1:], lo, hi) - np.clip(E_EDGES[:-1], lo, hi)) / E_WIDTH
@@ -84,6 +86,7 @@ def test_particle_spectrum_is_flat_plus_al_line() -> None:
 
 
 # ---------------------------------------------------------------------------------- sky background
+
 
 def test_cxb_resolved_fraction_follows_moretti() -> None:
     assert bg.cxb_resolved_fraction(np.inf) == 0.0
@@ -112,7 +115,7 @@ def test_full_cxb_has_the_published_intensity() -> None:
 
 
 def test_foreground_lines_are_mccammon_intensities() -> None:
-    lines = bg.sky_background_components()["lines"] * bg.DEG2_PER_SR   # photons cm^-2 s^-1 sr^-1 (LU)
+    lines = bg.sky_background_components()["lines"] * bg.DEG2_PER_SR  # photons cm^-2 s^-1 sr^-1 (LU)
     for e_line, lu in bg.FOREGROUND_LINES:
         i = np.searchsorted(E_EDGES, e_line, side="right") - 1
         assert lines[i] == pytest.approx(lu)
@@ -155,6 +158,7 @@ def test_sky_count_density_is_folded_through_the_on_axis_response() -> None:
 
 # ------------------------------------------------------------------------------ counts and sampling
 
+
 def test_expected_counts_per_field_are_finite_and_scale() -> None:
     big = bg.background_counts_per_field(2000.0, 31.0)
     small = bg.background_counts_per_field(2000.0, 10.0)
@@ -170,7 +174,8 @@ def test_expected_counts_per_field_are_finite_and_scale() -> None:
     assert small["sky"]["0.5-2"] / small["sky_on_axis"]["0.5-2"] > big["sky"]["0.5-2"] / big["sky_on_axis"]["0.5-2"]
     # linear in exposure; the documented 2 ks numbers
     assert bg.background_counts_per_field(4000.0, 31.0)["particle"]["0.2-10"] == pytest.approx(
-        2 * big["particle"]["0.2-10"])
+        2 * big["particle"]["0.2-10"]
+    )
     assert big["particle"]["0.5-2"] == pytest.approx(4.97e3, rel=0.01)
     assert big["sky"]["0.5-2"] == pytest.approx(6.27e3, rel=0.01)
     assert small["particle"]["0.5-2"] == pytest.approx(518, rel=0.01)
@@ -230,14 +235,14 @@ def test_sky_radial_distribution_follows_vignetting() -> None:
 
     want = mean_v(inner) / mean_v(outer)
     got = s_in / s_out
-    assert want > 1.3                      # vignetting is a strong effect at 20-31 arcmin
+    assert want > 1.3  # vignetting is a strong effect at 20-31 arcmin
     assert abs(got - want) < 4 * got * np.hypot(ss_in / s_in, ss_out / s_out)
     assert got > ratio_p + 0.2
 
 
 def test_sampling_is_fast() -> None:
     rng = np.random.default_rng(5)
-    bg.sample_background(rng, 2000.0, 31.0)          # warm the caches
+    bg.sample_background(rng, 2000.0, 31.0)  # warm the caches
     times = []
     for _ in range(5):
         t0 = time.perf_counter()

@@ -17,7 +17,7 @@ from massbench.plugins.mock.dynamics import dynamical_selection, richness_and_di
 from massbench.plugins.mock.events import read_event_file
 from massbench.plugins.mock.generator import MockConfig, generate_catalogue
 from massbench.plugins.mock.loader import load_catalogue
-from massbench.plugins.mock.projection import MAP_EDGES, MAP_CENTRES, sky_to_projected
+from massbench.plugins.mock.projection import MAP_CENTRES, MAP_EDGES, sky_to_projected
 
 N = 20
 SEED = 6
@@ -27,8 +27,9 @@ SEED = 6
 def raw(tmp_path_factory) -> Path:
     # events mode: SIXTE-style event lists (EVENTS, SIGNAL); the default photon-list mode is covered by
     # tests/test_mock_v2_physics.py and by the conversion test below
-    return generate_catalogue(tmp_path_factory.mktemp("mock") / "cat", n_clusters=N, seed=SEED, workers=1,
-                              config=MockConfig(mode="events"))
+    return generate_catalogue(
+        tmp_path_factory.mktemp("mock") / "cat", n_clusters=N, seed=SEED, workers=1, config=MockConfig(mode="events")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +50,36 @@ def _copy(raw: Path, tmp_path: Path) -> Path:
 
 # ----------------------------------------------------------------------------- round trip
 
+
 def test_inputs_follow_docs_inputs_md(cat) -> None:
     n = len(cat)
     assert n == N and cat.name == "magneticum-sixte"
-    shapes = {"xray_map": (n, 128, 128), "xray_bands": (n, 128, 128, 3), "dyn_cube": (n, 64, 64, 64),
-              "xray_icm_map": (n, 128, 128), "xray_agn_map": (n, 128, 128), "xray_icm_bands": (n, 128, 128, 3),
-              "xray_agn_bands": (n, 128, 128, 3)}
+    shapes = {
+        "xray_map": (n, 128, 128),
+        "xray_bands": (n, 128, 128, 3),
+        "dyn_cube": (n, 64, 64, 64),
+        "xray_icm_map": (n, 128, 128),
+        "xray_agn_map": (n, 128, 128),
+        "xray_icm_bands": (n, 128, 128, 3),
+        "xray_agn_bands": (n, 128, 128, 3),
+    }
     for k, s in shapes.items():
         assert cat.inputs[k].shape == s and cat.inputs[k].data.dtype == np.float32, k
     assert isinstance(cat.inputs["dyn_cube"].data, np.memmap)
-    for k in ("n_phot", "n_phot_500c", "n_gal", "sigma_v", "T", "L_X", "M_gas", "M_star", "sigma_v_true", "r500c",
-              "n_icm", "n_agn"):
+    for k in (
+        "n_phot",
+        "n_phot_500c",
+        "n_gal",
+        "sigma_v",
+        "T",
+        "L_X",
+        "M_gas",
+        "M_star",
+        "sigma_v_true",
+        "r500c",
+        "n_icm",
+        "n_agn",
+    ):
         assert cat.inputs[k].shape == (n,) and cat.inputs[k].data.dtype == np.float64, k
     truth = {k for k, v in cat.inputs.items() if v.truth_only}
     assert truth == {"xray_icm_map", "xray_agn_map", "xray_icm_bands", "xray_agn_bands", "r500c", "n_icm", "n_agn"}
@@ -145,10 +165,12 @@ def test_photon_lists_without_components_load_without_truth_maps(raw: Path, cat,
     for p in sorted((cp / "events").glob("*.fits")):
         with fits.open(p) as h:
             d = h["EVENTS"].data
-            cols = [fits.Column(name="TIME", format="D", unit="s", array=d["TIME"]),
-                    fits.Column(name="ENERGY", format="E", unit="keV", array=d["SIGNAL"]),
-                    fits.Column(name="RA", format="D", unit="deg", array=d["RA"]),
-                    fits.Column(name="DEC", format="D", unit="deg", array=d["DEC"])]
+            cols = [
+                fits.Column(name="TIME", format="D", unit="s", array=d["TIME"]),
+                fits.Column(name="ENERGY", format="E", unit="keV", array=d["SIGNAL"]),
+                fits.Column(name="RA", format="D", unit="deg", array=d["RA"]),
+                fits.Column(name="DEC", format="D", unit="deg", array=d["DEC"]),
+            ]
             ph = fits.BinTableHDU.from_columns(cols, name="PHOTONS")
             ph.header["RA_PNT"], ph.header["DEC_PNT"] = 10.0, 10.0
         p.unlink()
@@ -164,13 +186,16 @@ def test_galaxies_given_by_ra_dec_and_masses_in_other_units(raw: Path, cat, tmp_
     cp = _copy(raw, tmp_path)
     with fits.open(cp / "galaxies.fits") as h:
         d = h["GALAXIES"].data
-        cols = [fits.Column(name="cluster_id", format="K", array=d["cluster_id"]),
-                fits.Column(name="RA", format="D", unit="deg", array=d["RA"]),
-                fits.Column(name="DEC", format="D", unit="deg", array=d["DEC"]),
-                fits.Column(name="v_los", format="D", unit="km / s", array=d["v_los"]),
-                fits.Column(name="M_star", format="D", unit="h^-1 Msun", array=d["M_star"])]
+        cols = [
+            fits.Column(name="cluster_id", format="K", array=d["cluster_id"]),
+            fits.Column(name="RA", format="D", unit="deg", array=d["RA"]),
+            fits.Column(name="DEC", format="D", unit="deg", array=d["DEC"]),
+            fits.Column(name="v_los", format="D", unit="km / s", array=d["v_los"]),
+            fits.Column(name="M_star", format="D", unit="h^-1 Msun", array=d["M_star"]),
+        ]
         fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols, name="GALAXIES")]).writeto(
-            cp / "galaxies.fits", overwrite=True)
+            cp / "galaxies.fits", overwrite=True
+        )
     with fits.open(cp / "halos.fits") as h:
         t = h["HALOS"]
         t.columns["R500c"].unit = "kpc / littleh"
@@ -185,6 +210,7 @@ def test_galaxies_given_by_ra_dec_and_masses_in_other_units(raw: Path, cat, tmp_
 
 
 # ----------------------------------------------------------------------------- bad input
+
 
 def _expect(cp: Path, tmp_path: Path, *fragments: str) -> str:
     with pytest.raises(DataError) as err:
@@ -231,7 +257,8 @@ def test_missing_and_nan_halo_columns(raw: Path, tmp_path: Path) -> None:
         t = h["HALOS"]
         cols = [c for c in t.columns if c.name != "M500c"]
         fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols, name="HALOS")]).writeto(
-            cp / "halos.fits", overwrite=True)
+            cp / "halos.fits", overwrite=True
+        )
     _expect(cp, tmp_path, "halos.fits", "missing column 'M500c'")
 
 
@@ -243,6 +270,7 @@ def test_galaxies_of_an_unknown_cluster_are_an_error(raw: Path, tmp_path: Path) 
 
 
 # ----------------------------------------------------------------------------- datasets and CLI
+
 
 def test_dataset_params_are_checked() -> None:
     from massbench.plugins.mock.datasets import ErositaMock, MagneticumSixte
@@ -295,10 +323,11 @@ def test_cli_describe_json_and_gallery(raw: Path, cache: Path, tmp_path: Path, c
     root = typer.Typer()
     root.command("noop")(lambda: None)
     plugin.massbench_register_commands(cli=root)
-    res = CliRunner().invoke(root, ["mock", "describe", str(raw), "--json", "--cache-dir", str(cache),
-                                    "--out", str(tmp_path / "gal")])
+    res = CliRunner().invoke(
+        root, ["mock", "describe", str(raw), "--json", "--cache-dir", str(cache), "--out", str(tmp_path / "gal")]
+    )
     assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout[res.stdout.index("{"):])
+    out = json.loads(res.stdout[res.stdout.index("{") :])
     assert list(out) == ["log10_m500c", "redshift", "n_phot", "n_icm", "n_agn", "n_gal", "physics"]
     assert set(out["n_phot"]) == {"min", "median", "max"}
     assert out["n_phot"]["median"] == float(np.median(np.asarray(cat.inputs["xray_map"].data).sum(axis=(1, 2))))
@@ -310,8 +339,12 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    p = subprocess.run([sys.executable, "-c", "from massbench.cli import main; main()", "mock", "describe",
-                        str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", "from massbench.cli import main; main()", "mock", "describe", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2, p.stderr
     text = " ".join(p.stderr.split())  # rich wraps long lines
     assert "does not exist" in text and "Traceback" not in text

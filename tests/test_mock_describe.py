@@ -28,8 +28,15 @@ from massbench.plugins.mock.describe import (
 from massbench.plugins.mock.projection import MAP_CENTRES, aperture_mask
 from massbench.plugins.saliency.masks import photon_ratio
 
-PHYSICS_KEYS = ["n_clusters", "mode", "icm_scatter_dex", "cool_core_fraction", "agn_icm_pixel_ratio",
-                "n_phot_shares", "lineage_correlation"]
+PHYSICS_KEYS = [
+    "n_clusters",
+    "mode",
+    "icm_scatter_dex",
+    "cool_core_fraction",
+    "agn_icm_pixel_ratio",
+    "n_phot_shares",
+    "lineage_correlation",
+]
 LOG2, LOG3 = np.log10(2.0), np.log10(3.0)
 
 
@@ -46,25 +53,45 @@ def _radius(pixel: tuple[int, int]) -> float:
 CENTRE = (64, 64)  # centre at R_proj = 0.0254 h^-1 Mpc
 
 
-def _catalogue(icm: np.ndarray, lm: np.ndarray, z: np.ndarray, *, r500c: Optional[np.ndarray] = None,
-               agn: Optional[np.ndarray] = None, xray: Optional[np.ndarray] = None,
-               scalars: Optional[dict[str, np.ndarray]] = None, meta: Optional[dict[str, Any]] = None) -> Catalogue:
+def _catalogue(
+    icm: np.ndarray,
+    lm: np.ndarray,
+    z: np.ndarray,
+    *,
+    r500c: Optional[np.ndarray] = None,
+    agn: Optional[np.ndarray] = None,
+    xray: Optional[np.ndarray] = None,
+    scalars: Optional[dict[str, np.ndarray]] = None,
+    meta: Optional[dict[str, Any]] = None,
+) -> Catalogue:
     """A Catalogue with truth maps (counts), ``r500c`` (default 1 h^-1 Mpc) and optional scalar inputs."""
     n = len(lm)
-    inputs = {"xray_icm_map": InputArray(np.asarray(icm, np.float32), "count"),
-              "r500c": InputArray(np.ones(n) if r500c is None else np.asarray(r500c, float))}
-    inputs["xray_agn_map"] = InputArray(np.zeros_like(inputs["xray_icm_map"].data) if agn is None
-                                        else np.asarray(agn, np.float32))
-    inputs["xray_map"] = InputArray(inputs["xray_icm_map"].data + inputs["xray_agn_map"].data if xray is None
-                                    else np.asarray(xray, np.float32))
+    inputs = {
+        "xray_icm_map": InputArray(np.asarray(icm, np.float32), "count"),
+        "r500c": InputArray(np.ones(n) if r500c is None else np.asarray(r500c, float)),
+    }
+    inputs["xray_agn_map"] = InputArray(
+        np.zeros_like(inputs["xray_icm_map"].data) if agn is None else np.asarray(agn, np.float32)
+    )
+    inputs["xray_map"] = InputArray(
+        inputs["xray_icm_map"].data + inputs["xray_agn_map"].data if xray is None else np.asarray(xray, np.float32)
+    )
     for k, v in (scalars or {}).items():
         inputs[k] = InputArray(np.asarray(v, float))
-    return Catalogue(name="hand", cluster_id=np.arange(100, 100 + n), positions=np.zeros((n, 3)), box_size=352.0,
-                     redshift=np.asarray(z, float), log10_m500c=np.asarray(lm, float), inputs=inputs,
-                     meta=meta or {})
+    return Catalogue(
+        name="hand",
+        cluster_id=np.arange(100, 100 + n),
+        positions=np.zeros((n, 3)),
+        box_size=352.0,
+        redshift=np.asarray(z, float),
+        log10_m500c=np.asarray(lm, float),
+        inputs=inputs,
+        meta=meta or {},
+    )
 
 
 # ----------------------------------------------------------------------------- building blocks
+
 
 def test_aperture_counts_follow_projection_aperture_mask() -> None:
     rng = np.random.default_rng(1)
@@ -103,6 +130,7 @@ def test_physical_kpc_are_comoving_h_mpc() -> None:
 
 # ----------------------------------------------------------------------------- statistics with known answers
 
+
 def _scatter_family(tree_id: np.ndarray) -> tuple[Catalogue, dict[str, np.ndarray]]:
     """Two snapshots, two masses each, a pair (+, -) of clusters per mass with known ICM counts.
 
@@ -114,8 +142,12 @@ def _scatter_family(tree_id: np.ndarray) -> tuple[Catalogue, dict[str, np.ndarra
     """
     core = {13.0: (3, 0), 14.0: (15, 3)}
     ring = {13.0: (17, 1), 14.0: (89, 9)}
-    rows = [(z, base + shift, base, sign) for z, shift in ((0.1, 0.0), (0.3, 0.5)) for base in (13.0, 14.0)
-            for sign in (0, 1)]
+    rows = [
+        (z, base + shift, base, sign)
+        for z, shift in ((0.1, 0.0), (0.3, 0.5))
+        for base in (13.0, 14.0)
+        for sign in (0, 1)
+    ]
     icm = np.zeros((len(rows), 128, 128), np.float32)
     ann_px, out_px = _pixel(0.5), _pixel(1.5)
     assert 0.15 < _radius(ann_px) < 1.0 < _radius(out_px)
@@ -164,7 +196,9 @@ def test_cool_core_fractions_with_area_weighted_physical_apertures() -> None:
     core = np.zeros((1, 128, 128), np.float32)
     core[0, 63:65, 63:65] = 25.0
     r40 = physical_kpc_to_hmpc(40.0, np.array([0.1]))[0]
-    assert aperture_counts_area(core, np.array([[r40]]))[0, 0] == pytest.approx(100 * np.pi * r40**2 / (2 * pix) ** 2, rel=0.01)
+    assert aperture_counts_area(core, np.array([[r40]]))[0, 0] == pytest.approx(
+        100 * np.pi * r40**2 / (2 * pix) ** 2, rel=0.01
+    )
     layout = [  # (z, photons spread uniformly within 0.018 h^-1 Mpc of the centre, photons uniform over the map)
         (0.1, 100, 0),  # c_SB = 100 % inside 40 kpc of this all-central source... a strong cool core
         (0.1, 0, 128 * 128),  # uniform: c_SB = 0.01, not a cool core
@@ -193,8 +227,11 @@ def test_agn_icm_pixel_ratio_in_chunks() -> None:
             agn[k, 40, 40], icm[k, 40, 40] = 30 * (k + 1), 1
     cat = _catalogue(icm, np.linspace(13.5, 14.5, 6), np.full(6, 0.2), agn=agn)
     means = 30 * np.arange(1, 6) + 1
-    expected = {"ratio_of_means": pytest.approx(means.mean() / 2), "median_ratio": pytest.approx(np.median(means) / 2),
-                "n_clusters": 5}
+    expected = {
+        "ratio_of_means": pytest.approx(means.mean() / 2),
+        "median_ratio": pytest.approx(np.median(means) / 2),
+        "n_clusters": 5,
+    }
     for chunk in (2, 4, 256):
         assert physics_summary(cat, chunk=chunk).agn_icm_pixel_ratio == expected
     assert photon_ratio(icm, agn) == expected
@@ -204,14 +241,22 @@ def test_photon_shares_match_rows_by_cluster_id() -> None:
     """N_phot = 100, 300, 0 (the empty map is left out of the medians); halos.fits rows in another order."""
     xray = np.zeros((3, 128, 128), np.float32)
     xray[0, 0, 0], xray[1, 5, 5] = 100, 300
-    cat = _catalogue(np.zeros((3, 128, 128)), [13.5, 14.0, 14.5], [0.1, 0.1, 0.1], xray=xray,
-                     scalars={"n_icm": [80, 200, 0], "n_agn": [10, 60, 0]})
+    cat = _catalogue(
+        np.zeros((3, 128, 128)),
+        [13.5, 14.0, 14.5],
+        [0.1, 0.1, 0.1],
+        xray=xray,
+        scalars={"n_icm": [80, 200, 0], "n_agn": [10, 60, 0]},
+    )
     halos = {"cluster_id": cat.cluster_id[[2, 0, 1]], "n_nbr": np.array([0, 5, 30])}
     shares = physics_summary(cat, halos).n_phot_shares
     assert shares == {
-        "agn": pytest.approx(70 / 400), "agn_median": pytest.approx(0.15),
-        "neighbours": pytest.approx(35 / 400), "neighbours_median": pytest.approx(0.075),
-        "background": pytest.approx(50 / 400), "background_median": pytest.approx((0.1 + 40 / 300) / 2),
+        "agn": pytest.approx(70 / 400),
+        "agn_median": pytest.approx(0.15),
+        "neighbours": pytest.approx(35 / 400),
+        "neighbours_median": pytest.approx(0.075),
+        "background": pytest.approx(50 / 400),
+        "background_median": pytest.approx((0.1 + 40 / 300) / 2),
     }
     assert physics_summary(cat).n_phot_shares["neighbours"] is None
 
@@ -219,9 +264,16 @@ def test_photon_shares_match_rows_by_cluster_id() -> None:
 def test_foreign_catalogue_without_truth_gives_nulls() -> None:
     """A photon-list catalogue: no ICM/AGN maps, no n_icm / n_agn, no halos truth; MODE from the header."""
     xray = np.ones((4, 128, 128), np.float32)
-    cat = Catalogue(name="sixte", cluster_id=np.arange(4), positions=np.zeros((4, 3)), box_size=352.0,
-                    redshift=np.full(4, 0.2), log10_m500c=np.linspace(14, 15, 4),
-                    inputs={"xray_map": InputArray(xray)}, meta={"raw_header": {"MODE": "photon-list"}})
+    cat = Catalogue(
+        name="sixte",
+        cluster_id=np.arange(4),
+        positions=np.zeros((4, 3)),
+        box_size=352.0,
+        redshift=np.full(4, 0.2),
+        log10_m500c=np.linspace(14, 15, 4),
+        inputs={"xray_map": InputArray(xray)},
+        meta={"raw_header": {"MODE": "photon-list"}},
+    )
     d = physics_summary(cat).to_dict()
     assert list(d) == PHYSICS_KEYS
     assert d["n_clusters"] == 4 and d["mode"] == "photon-list"
@@ -239,8 +291,13 @@ def test_read_halo_truth_reads_the_truth_columns_present(tmp_path: Path) -> None
     from massbench.plugins.mock.formats import HALOS_COLUMNS, write_table
 
     cols = {"cluster_id": np.array([5, 2]), "tree_id": np.array([1, 1]), "n_nbr": np.array([3.0, 0.0])}
-    write_table(tmp_path / "halos.fits", "HALOS", HALOS_COLUMNS[:1] + HALO_TRUTH_COLUMNS, cols,
-                {"MODE": ("events", "observation mode")})
+    write_table(
+        tmp_path / "halos.fits",
+        "HALOS",
+        HALOS_COLUMNS[:1] + HALO_TRUTH_COLUMNS,
+        cols,
+        {"MODE": ("events", "observation mode")},
+    )
     got = read_halo_truth(tmp_path)
     assert set(got) == set(cols)  # no cool_core column: skipped
     for k, v in cols.items():
@@ -248,6 +305,7 @@ def test_read_halo_truth_reads_the_truth_columns_present(tmp_path: Path) -> None
 
 
 # ----------------------------------------------------------------------------- the CLI on a generated catalogue
+
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> Path:
@@ -269,7 +327,7 @@ def test_cli_describe_json_keeps_table1_and_adds_physics(raw: Path, tmp_path: Pa
     cache = tmp_path / "cache"
     res = CliRunner().invoke(root, ["mock", "describe", str(raw), "--json", "--no-figures", "--cache-dir", str(cache)])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout[res.stdout.index("{"):])
+    out = json.loads(res.stdout[res.stdout.index("{") :])
     assert list(out) == [*TABLE1_KEYS, "physics"]
     cat = load_catalogue(raw, cache)
     assert {k: out[k] for k in TABLE1_KEYS} == table1_summary(cat)
@@ -278,13 +336,20 @@ def test_cli_describe_json_keeps_table1_and_adds_physics(raw: Path, tmp_path: Pa
     assert list(phys["icm_scatter_dex"]) == ["r500c", "r015_1", "core_015", "ratio_excised_to_total"]
     assert list(phys["cool_core_fraction"]) == ["truth", "c_sb", "c_sb_strong"]
     assert set(phys["agn_icm_pixel_ratio"]) == {"ratio_of_means", "median_ratio", "n_clusters"}
-    assert list(phys["n_phot_shares"]) == ["agn", "agn_median", "neighbours", "neighbours_median", "background",
-                                           "background_median"]
+    assert list(phys["n_phot_shares"]) == [
+        "agn",
+        "agn_median",
+        "neighbours",
+        "neighbours_median",
+        "background",
+        "background_median",
+    ]
     assert list(phys["lineage_correlation"]) == ["n_icm_500c", "l_x", "n_pairs"]
     assert phys == json.loads(json.dumps(physics_summary(cat, read_halo_truth(raw)).to_dict()))
     assert not (raw / "gallery").exists()
 
-    text = CliRunner().invoke(root, ["mock", "describe", str(raw), "--no-figures", "--cache-dir", str(cache)],
-                              env={"COLUMNS": "240"})
+    text = CliRunner().invoke(
+        root, ["mock", "describe", str(raw), "--no-figures", "--cache-dir", str(cache)], env={"COLUMNS": "240"}
+    )
     assert text.exit_code == 0, text.output
     assert "Physics statistics" in text.stdout and "icm_scatter_dex.core_015" in text.stdout

@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from massbench.plugins.mock.dynamics import (dynamical_selection, gapper, richness_and_dispersion,
-                                             sigma_clip_velocities)
+from massbench.plugins.mock.dynamics import dynamical_selection, gapper, richness_and_dispersion, sigma_clip_velocities
 from massbench.plugins.mock.kde import cube_centres, dynamical_cube, dynamical_cube_scipy
-from massbench.plugins.mock.projection import (MAP_EDGES, band_index, photon_maps, projected_to_sky,
-                                               sky_to_projected)
-
+from massbench.plugins.mock.projection import MAP_EDGES, band_index, photon_maps, projected_to_sky, sky_to_projected
 
 # ----------------------------------------------------------------------------- gapper and clipping
+
 
 def test_gapper_matches_hand_computation() -> None:
     # sorted [0, 100, 300]: gaps 100, 200; weights i (n - i) = 2, 2 -> sqrt(pi) / 6 * (200 + 400)
@@ -61,11 +59,12 @@ def test_dynamical_selection_cuts() -> None:
 
 # ----------------------------------------------------------------------------- projection and binning
 
+
 def _hand_sky(x: float, y: float, z: float, ra0: float, dec0: float) -> tuple[float, float]:
     """RA, DEC of a point at comoving projected (x east, y north), built independently with astropy."""
+    import astropy.units as u
     from astropy.coordinates import SkyCoord
     from astropy.cosmology import FlatLambdaCDM
-    import astropy.units as u
 
     d = FlatLambdaCDM(H0=70.4, Om0=0.272, Ob0=0.0456).comoving_distance(z).to_value(u.Mpc) * 0.704
     a, b = np.radians(ra0), np.radians(dec0)
@@ -120,11 +119,13 @@ def test_band_edges_are_half_open() -> None:
 
 # ----------------------------------------------------------------------------- KDE
 
+
 def _cluster_like_galaxies(rng: np.random.Generator, n_mem: int, n_int: int, rho: float = 0.0) -> np.ndarray:
     cov = np.array([[0.16, 0.0, rho * 0.4 * 600], [0.0, 0.16, 0.0], [rho * 0.4 * 600, 0.0, 600.0**2]])
     mem = rng.multivariate_normal([0.0, 0.0, 0.0], cov, n_mem)
-    inter = np.column_stack([rng.uniform(-2.3, 2.3, n_int), rng.uniform(-2.3, 2.3, n_int),
-                             rng.uniform(-3785, 3785, n_int)])
+    inter = np.column_stack(
+        [rng.uniform(-2.3, 2.3, n_int), rng.uniform(-2.3, 2.3, n_int), rng.uniform(-3785, 3785, n_int)]
+    )
     g = np.vstack([mem, inter])
     return g[(np.hypot(g[:, 0], g[:, 1]) <= 2.3) & (np.abs(g[:, 2]) <= 3785)]
 
@@ -160,6 +161,7 @@ def test_kde_accepts_the_galaxies_input_layout_and_edge_cases() -> None:
 
 # ----------------------------------------------------------------------------- physics models
 
+
 def test_idealised_scatters_match_table3_and_selection_medians() -> None:
     from massbench.plugins.mock.halos import build_halo_sample
     from massbench.plugins.mock.scaling import TABLE3_IDEALISED_DEX, ScalingModel
@@ -167,8 +169,12 @@ def test_idealised_scatters_match_table3_and_selection_medians() -> None:
     model = ScalingModel()
     for name, dex in TABLE3_IDEALISED_DEX.items():
         assert model.implied_mass_scatter_dex((name,)) == pytest.approx(dex, rel=1e-6)
-    combos = {("M_gas", "M_star"): 0.0214, ("T", "M_gas", "M_star"): 0.0176, ("T", "L_X", "M_gas", "M_star"): 0.0170,
-              ("T", "L_X", "M_gas", "M_star", "sigma_v_true"): 0.0169}
+    combos = {
+        ("M_gas", "M_star"): 0.0214,
+        ("T", "M_gas", "M_star"): 0.0176,
+        ("T", "L_X", "M_gas", "M_star"): 0.0170,
+        ("T", "L_X", "M_gas", "M_star", "sigma_v_true"): 0.0169,
+    }
     for names, dex in combos.items():
         assert model.implied_mass_scatter_dex(names) == pytest.approx(dex, rel=0.03)
     # drawn residuals have the model's covariance

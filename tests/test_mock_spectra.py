@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 
 from massbench.plugins.mock.instrument import EROSITA, KEV_ERG, effective_area, photoabsorption
-from massbench.plugins.mock.spectra import (E_EDGES, E_MID, HE_TO_H, band_cooling_function, bremsstrahlung_shape,
-                                            cooling_function, thermal_band_fraction, thermal_count_rates,
-                                            thermal_emissivity)
+from massbench.plugins.mock.spectra import (
+    E_EDGES,
+    E_MID,
+    HE_TO_H,
+    band_cooling_function,
+    bremsstrahlung_shape,
+    cooling_function,
+    thermal_band_fraction,
+    thermal_count_rates,
+    thermal_emissivity,
+)
 
 K_B_KEV = 8.617333262e-8
 D_L = 1e27  # cm
@@ -18,11 +26,28 @@ RESPONSE = effective_area(E_MID) * photoabsorption(E_MID, EROSITA.galactic_nh_cm
 
 # Sutherland & Dopita (1993) CIE cooling, [Fe/H] = -0.5 table (m-05.cie): log T [K], log Lambda_net
 # [erg cm^3 s^-1], normalised to n_H^2 with n_e / n_H = 1.165 (so per n_e n_H: Lambda_net / 1.165).
-SD93_M05 = np.array([
-    (6.5, -22.64), (6.6, -22.69), (6.7, -22.73), (6.8, -22.76), (6.9, -22.74), (7.0, -22.73), (7.1, -22.75),
-    (7.2, -22.77), (7.3, -22.77), (7.4, -22.75), (7.5, -22.73), (7.6, -22.70), (7.7, -22.66), (7.8, -22.63),
-    (7.9, -22.59), (8.0, -22.55), (8.1, -22.50), (8.2, -22.46),
-])
+SD93_M05 = np.array(
+    [
+        (6.5, -22.64),
+        (6.6, -22.69),
+        (6.7, -22.73),
+        (6.8, -22.76),
+        (6.9, -22.74),
+        (7.0, -22.73),
+        (7.1, -22.75),
+        (7.2, -22.77),
+        (7.3, -22.77),
+        (7.4, -22.75),
+        (7.5, -22.73),
+        (7.6, -22.70),
+        (7.7, -22.66),
+        (7.8, -22.63),
+        (7.9, -22.59),
+        (8.0, -22.55),
+        (8.1, -22.50),
+        (8.2, -22.46),
+    ]
+)
 
 
 def sd93_per_ne_nh(kt_kev: float) -> float:
@@ -47,7 +72,8 @@ def test_lines_boost_the_soft_band_of_groups_not_of_hot_clusters() -> None:
     # the same ordering at a fixed bolometric luminosity: the soft-band share grows below ~2 keV only
     assert thermal_band_fraction(1.0, 0.5, 2.0) > 1.2 * thermal_band_fraction(1.0, 0.5, 2.0, metallicity=0.0)
     assert thermal_band_fraction(8.0, 0.5, 2.0) == pytest.approx(
-        thermal_band_fraction(8.0, 0.5, 2.0, metallicity=0.0), rel=0.05)
+        thermal_band_fraction(8.0, 0.5, 2.0, metallicity=0.0), rel=0.05
+    )
 
 
 def test_fe_k_line_sits_at_its_redshifted_energy() -> None:
@@ -111,7 +137,8 @@ def test_metallicity_zero_gives_back_the_continuum() -> None:
     assert around[1] == pytest.approx(np.sqrt(around[0] * around[2]), rel=0.01)
     assert thermal_emissivity(6.7, 5.0, 0.3) > 2.0 * thermal_emissivity(6.7, 5.0, 0.0)
     assert band_cooling_function(1.0, 0.5, 2.0, 0.0) == pytest.approx(
-        np.trapezoid(thermal_emissivity(np.linspace(0.5, 2.0, 3001), 1.0, 0.0), np.linspace(0.5, 2.0, 3001)), rel=0.002)
+        np.trapezoid(thermal_emissivity(np.linspace(0.5, 2.0, 3001), 1.0, 0.0), np.linspace(0.5, 2.0, 3001)), rel=0.002
+    )
 
 
 @pytest.mark.parametrize("kt, z", [(0.5, 0.05), (1.0, 0.1), (5.0, 0.3), (10.0, 1.0)])

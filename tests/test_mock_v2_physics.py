@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from massbench.plugins.mock import icm
-from massbench.plugins.mock.cosmology import H, MPC_CM, comoving_distance_hmpc, r500c_hmpc
+from massbench.plugins.mock.cosmology import MPC_CM, H, comoving_distance_hmpc, r500c_hmpc
 from massbench.plugins.mock.generator import MockConfig, cluster_tasks, simulate_cluster
 from massbench.plugins.mock.xray import AGN, BKG, ICM, NBR_SRC0, draw_field_agn
 
@@ -19,6 +19,7 @@ def _fit_resid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- gas budget
 
+
 def test_density_normalised_by_the_gas_mass() -> None:
     rng = np.random.default_rng(0)
     prof = icm.draw_gas_profiles(np.array([True, False, False]), np.array([False, False, True]), rng)
@@ -29,7 +30,13 @@ def test_density_normalised_by_the_gas_mass() -> None:
     n_e0 = m_gas / H * icm.MSUN_G / (icm.MU_E * icm.M_P_G * r_cm**3 * integ.i_m[:, np.searchsorted(icm.RGRID, 1.0)])
     x = np.linspace(1e-5, 1.0, 200001)
     g = np.sqrt(icm.emission_shape(x, prof))
-    mass = icm.MU_E * icm.M_P_G * n_e0[:, None] * np.trapezoid(4 * np.pi * x**2 * g, x, axis=1)[:, None] * r_cm[:, None] ** 3
+    mass = (
+        icm.MU_E
+        * icm.M_P_G
+        * n_e0[:, None]
+        * np.trapezoid(4 * np.pi * x**2 * g, x, axis=1)[:, None]
+        * r_cm[:, None] ** 3
+    )
     np.testing.assert_allclose(mass[:, 0] * H / icm.MSUN_G, m_gas, rtol=2e-3)
     # the emission measure scales as M_gas^2 at fixed shape
     em1 = icm.emission_measure_cm3(m_gas, r500, z, integ)
@@ -62,13 +69,15 @@ def test_core_excised_emission_scatters_less_than_the_total_at_fixed_mass() -> N
     assert resid[cool].mean() > 0.15 and resid[merger].mean() < -0.15
     assert 0.3 < cool.mean() < 0.55
     # the emission integral gives L_X; its core-excised part (outside 0.15 R500c) scatters much less
-    prof = icm.GasProfiles(**{k: np.array([t["morph"]["gas_" + k] for t in tasks])
-                              for k in icm.GasProfiles.__dataclass_fields__})
+    prof = icm.GasProfiles(
+        **{k: np.array([t["morph"]["gas_" + k] for t in tasks]) for k in icm.GasProfiles.__dataclass_fields__}
+    )
     em = icm.emission(np.array([t["M_gas_main"] for t in tasks]), table["T"], table["R500c"], table["redshift"], prof)
     assert _fit_resid(np.log(em.r015_1), lm).std() < 0.8 * _fit_resid(np.log(em.within_r500c), lm).std()
 
 
 # ----------------------------------------------------------------------------- lineages
+
 
 def test_lineage_residuals_are_correlated_and_scatters_unchanged() -> None:
     from massbench.plugins.mock.scaling import TABLE3_IDEALISED_DEX, ScalingModel
@@ -85,6 +94,7 @@ def test_lineage_residuals_are_correlated_and_scatters_unchanged() -> None:
 
 
 # ----------------------------------------------------------------------------- AGN geometry
+
 
 def test_field_agn_fill_a_cone_with_a_uniform_density() -> None:
     rng = np.random.default_rng(3)
@@ -105,6 +115,7 @@ def test_field_agn_fill_a_cone_with_a_uniform_density() -> None:
 
 
 # ----------------------------------------------------------------------------- observation modes
+
 
 @pytest.fixture(scope="module")
 def one_field() -> dict:

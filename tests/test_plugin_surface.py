@@ -16,8 +16,13 @@ def test_plugins_never_import_the_command_line():
     offenders = []
     for path in (ROOT / "plugins").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(n == "massbench.cli" or n.startswith("massbench.cli.") for n in names):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []

@@ -46,7 +46,7 @@ class LinearMass(Unseeded):
     name = "t-linear-mass"
 
     def predict(self, test):
-        return np.full(len(test), 10 ** self.mean_)
+        return np.full(len(test), 10**self.mean_)
 
 
 class SwallowsUndeclared(Unseeded):
@@ -105,8 +105,9 @@ class Untyped(Seeded):
 
 _PLUGIN = types.SimpleNamespace(
     __name__="t_check_plugin",
-    massbench_estimators=hookimpl(lambda: [Unseeded, Seeded, LinearMass, SwallowsUndeclared, SubviewPeeker, SaveOnly,
-                                           ForgetfulLoad, Untyped]),
+    massbench_estimators=hookimpl(
+        lambda: [Unseeded, Seeded, LinearMass, SwallowsUndeclared, SubviewPeeker, SaveOnly, ForgetfulLoad, Untyped]
+    ),
 )
 
 
@@ -132,28 +133,41 @@ def test_good_estimator_passes_every_check(registry):
     rep = check(registry, "toy-linear")
     assert rep.ok, rep.text()
     st = statuses(rep)
-    for c in ("loads", "params", "inputs", "fit", "predict", "plausible-range", "declared-inputs", "no-test-masses",
-              "repeatable", "save-load"):
+    for c in (
+        "loads",
+        "params",
+        "inputs",
+        "fit",
+        "predict",
+        "plausible-range",
+        "declared-inputs",
+        "no-test-masses",
+        "repeatable",
+        "save-load",
+    ):
         assert st[c] == "ok", (c, rep.text())
     assert rep.n_clusters == 120 and "fold 0" in rep.fold
     assert rep.text().splitlines()[-1] == "toy-linear: all checks passed"
 
 
-@pytest.mark.parametrize("name, check_name, words", [
-    ("toy-peeker", "no-test-masses", "test.log10_m500c"),
-    ("toy-sneaky", "no-test-masses", "test.log10_m500c"),
-    ("t-subview-peeker", "no-test-masses", "test.log10_m500c"),
-    ("toy-undeclared", "declared-inputs", "'obs'"),
-    ("t-swallow", "declared-inputs", "'toy_map'"),
-    ("toy-nan", "predict", "NaN"),
-    ("toy-short", "predict", "shape (15,)"),
-    ("toy-crash", "fit", "boom in fit"),
-    ("toy-truth", "inputs", "truth-only"),
-    ("t-linear-mass", "plausible-range", "12-16"),
-    ("t-unseeded", "repeatable", "same RunContext seed"),
-    ("t-save-only", "save-load", "defines save but not load"),
-    ("t-forgetful", "save-load", "differ"),
-])
+@pytest.mark.parametrize(
+    "name, check_name, words",
+    [
+        ("toy-peeker", "no-test-masses", "test.log10_m500c"),
+        ("toy-sneaky", "no-test-masses", "test.log10_m500c"),
+        ("t-subview-peeker", "no-test-masses", "test.log10_m500c"),
+        ("toy-undeclared", "declared-inputs", "'obs'"),
+        ("t-swallow", "declared-inputs", "'toy_map'"),
+        ("toy-nan", "predict", "NaN"),
+        ("toy-short", "predict", "shape (15,)"),
+        ("toy-crash", "fit", "boom in fit"),
+        ("toy-truth", "inputs", "truth-only"),
+        ("t-linear-mass", "plausible-range", "12-16"),
+        ("t-unseeded", "repeatable", "same RunContext seed"),
+        ("t-save-only", "save-load", "defines save but not load"),
+        ("t-forgetful", "save-load", "differ"),
+    ],
+)
 def test_each_broken_contract_is_one_clear_line(registry, name, check_name, words):
     rep = check(registry, name)
     fails = failures(rep)
@@ -191,9 +205,11 @@ def test_import_check_catches_heavy_framework_imports(tmp_path):
     (fake / "jax").mkdir(parents=True)
     (fake / "jax" / "__init__.py").write_text("")
     (fake / "light_plug.py").write_text(
-        "from massbench import hookimpl\n@hookimpl\ndef massbench_estimators():\n    return []\n")
+        "from massbench import hookimpl\n@hookimpl\ndef massbench_estimators():\n    return []\n"
+    )
     (fake / "heavy_plug.py").write_text(
-        "from massbench import hookimpl\n@hookimpl\ndef massbench_estimators():\n    import jax\n    return []\n")
+        "from massbench import hookimpl\n@hookimpl\ndef massbench_estimators():\n    import jax\n    return []\n"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(ROOT)])}
     assert check_import_light("light_plug", env=env).status == "ok"
     heavy = check_import_light("heavy_plug", env=env)
@@ -206,15 +222,25 @@ def test_cli_exit_status_text_and_json(tmp_path):
     p = run_cli("check-plugin", "toy-linear", "--dataset", "toy")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "ok    imports-light" in p.stdout and "toy-linear: all checks passed" in p.stdout
-    p = run_cli("check-plugin", "toy-peeker", "--dataset", "toy", "--json", "--no-import-check",
-                "--json-out", str(tmp_path / "r.json"))
+    p = run_cli(
+        "check-plugin",
+        "toy-peeker",
+        "--dataset",
+        "toy",
+        "--json",
+        "--no-import-check",
+        "--json-out",
+        str(tmp_path / "r.json"),
+    )
     assert p.returncode == 1
     data = json.loads(p.stdout)
     assert data["ok"] is False and data["estimators"][0]["estimator"] == "toy-peeker"
     assert json.loads((tmp_path / "r.json").read_text()) == data
     bench = tmp_path / "b.yaml"
-    bench.write_text("benchmark: t\nversion: '1'\ndataset: {name: toy, params: {n_clusters: 300}}\ncv: {}\n"
-                     "estimators: [toy-linear]\n")
+    bench.write_text(
+        "benchmark: t\nversion: '1'\ndataset: {name: toy, params: {n_clusters: 300}}\ncv: {}\n"
+        "estimators: [toy-linear]\n"
+    )
     p = run_cli("check-plugin", "toy-linear", "--bench", str(bench), "-p", "degree=2", "--no-import-check")
     assert p.returncode == 0 and "120 clusters" in p.stdout, p.stdout + p.stderr
     p = run_cli("check-plugin", "toy-linear", "--dataset", "toy", "-p", "degree")

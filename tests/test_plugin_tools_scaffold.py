@@ -17,8 +17,12 @@ from .conftest import ROOT, run_cli
 
 def test_names_and_refusals(tmp_path, toy_registry):
     n = PluginNames.from_name("mass-forest")
-    assert (n.package, n.class_name, n.estimator_name, n.input_name) == ("mass_forest", "MassForest", "mass-forest",
-                                                                         "n_phot_500c")
+    assert (n.package, n.class_name, n.estimator_name, n.input_name) == (
+        "mass_forest",
+        "MassForest",
+        "mass-forest",
+        "n_phot_500c",
+    )
     for bad in ("Mass_Forest", "1forest", "mass--forest", "mass forest", "import"):
         with pytest.raises(UserError, match="--name"):
             PluginNames.from_name(bad)
@@ -33,8 +37,14 @@ def test_names_and_refusals(tmp_path, toy_registry):
 def test_rendered_files_are_complete(tmp_path):
     files = new_plugin(tmp_path / "p", "mass-forest", input_name="obs")
     rels = sorted(str(f.relative_to(tmp_path / "p")) for f in files)
-    assert rels == ["README.md", "pyproject.toml", "src/mass_forest/__init__.py", "src/mass_forest/estimator.py",
-                    "src/mass_forest/plugin.py", "tests/test_estimator.py"]
+    assert rels == [
+        "README.md",
+        "pyproject.toml",
+        "src/mass_forest/__init__.py",
+        "src/mass_forest/estimator.py",
+        "src/mass_forest/plugin.py",
+        "tests/test_estimator.py",
+    ]
     for f in files:
         text = f.read_text()
         assert "${" not in text, f
@@ -57,12 +67,24 @@ def test_generated_package_installs_tests_and_checks(tmp_path):
     inst = pip_install(py, str(tmp_path / "pkg"), no_build_isolation=True, no_deps=True, editable=True)
     assert inst.returncode == 0, inst.stdout + inst.stderr
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MASSBENCH_PLUGINS": "tests.toyplugin"}
-    own = subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "pkg")],
-                         capture_output=True, text=True, cwd=tmp_path / "pkg", env=env, timeout=300)
+    own = subprocess.run(
+        [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "pkg")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "pkg",
+        env=env,
+        timeout=300,
+    )
     assert own.returncode == 0, own.stdout + own.stderr
     assert "2 passed" in own.stdout
-    chk = subprocess.run(massbench_command(py, "check-plugin", "mass-forest", "--dataset", "toy"),
-                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    chk = subprocess.run(
+        massbench_command(py, "check-plugin", "mass-forest", "--dataset", "toy"),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert chk.returncode == 0, chk.stdout + chk.stderr
     assert "distribution mass-forest 0.1.0" in chk.stdout and "mass-forest: all checks passed" in chk.stdout
     # the project's own environment is untouched

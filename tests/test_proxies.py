@@ -18,13 +18,24 @@ from massbench.errors import ConfigError, ContractError, DataError, UserError
 from massbench.plugins.proxies import observables as obs_names
 from massbench.plugins.proxies.binning import BinScheme
 from massbench.plugins.proxies.estimators import (
-    ALL_ESTIMATORS, ProxyAny, ProxyIdealised, ProxyNPhot, ProxyRealistic, fit_proxy)
+    ALL_ESTIMATORS,
+    ProxyAny,
+    ProxyIdealised,
+    ProxyNPhot,
+    ProxyRealistic,
+    fit_proxy,
+)
 from massbench.plugins.proxies.model import (
-    LN10, fit_scaling_model, log_observables, measure_beta, mu_from_log10, subset_sigma2)
+    LN10,
+    fit_scaling_model,
+    log_observables,
+    measure_beta,
+    mu_from_log10,
+    subset_sigma2,
+)
 from massbench.plugins.proxies.report import analyse
 from massbench.plugins.proxies.search import best_per_size
 from massbench.plugins.proxies.table import table_from_catalogue, table_from_columns
-
 
 # ----------------------------------------------------------------------------------------------
 # generator of a known multivariate log-normal model
@@ -62,8 +73,14 @@ def make_truth(rng: np.random.Generator, p: int, n_bins: int) -> dict:
     return {k: np.array(v) for k, v in truth.items()}
 
 
-def draw_sample(rng: np.random.Generator, truth: dict, n_per_bin: int, redshifts: list[float],
-                beta: float = 0.0, mu_range: tuple[float, float] = (-1.2, 2.4)) -> dict:
+def draw_sample(
+    rng: np.random.Generator,
+    truth: dict,
+    n_per_bin: int,
+    redshifts: list[float],
+    beta: float = 0.0,
+    mu_range: tuple[float, float] = (-1.2, 2.4),
+) -> dict:
     """ln S = pi + alpha mu + N(0, C) per redshift bin; returns columns for a table."""
     p = truth["alpha"].shape[1]
     mus, ss, zs = [], [], []
@@ -116,7 +133,7 @@ def test_fit_recovers_slopes_intercepts_and_covariance():
         d = np.diag(c)
         se_alpha = np.sqrt(d / sxx)
         se_pi = np.sqrt(d * (1.0 / n + m.mean() ** 2 / sxx))
-        se_cov = np.sqrt((np.outer(d, d) + c ** 2) / n)
+        se_cov = np.sqrt((np.outer(d, d) + c**2) / n)
         assert np.all(np.abs(f.alpha - truth["alpha"][b]) < 4.5 * se_alpha), (f.alpha, truth["alpha"][b])
         assert np.all(np.abs(f.pi - truth["pi"][b]) < 4.5 * se_pi)
         assert np.all(np.abs(f.cov - c) < 4.5 * se_cov)
@@ -137,8 +154,7 @@ def test_equation7_scatter_recovers_truth_for_singles_and_combinations():
         by = {s.observables: s for s in analyse(table, max_k=4).scatters}
         assert len(by) == len(subsets) == 15
         est[r] = [by[nm].sigma_ln ** 2 for nm in names]
-    want = np.array([np.mean([true_sigma2(truth["alpha"][b], truth["cov"][b], c) for b in range(2)])
-                     for c in subsets])
+    want = np.array([np.mean([true_sigma2(truth["alpha"][b], truth["cov"][b], c) for b in range(2)]) for c in subsets])
     mean = est.mean(axis=0)
     se = est.std(axis=0, ddof=1) / math.sqrt(reps)
     z_scores = (mean - want) / se
@@ -185,8 +201,13 @@ def test_equation6_prediction_is_calibrated_against_truth():
     tr = as_table(train)
     te = as_table(test)
     bins = BinScheme.parse("snapshot").fit(tr.redshift)
-    model = fit_scaling_model(log_observables(tr.values, names, tr.redshift, bins), mu_from_log10(tr.log10_m500c),
-                              tr.redshift, names, bins=bins)
+    model = fit_scaling_model(
+        log_observables(tr.values, names, tr.redshift, bins),
+        mu_from_log10(tr.log10_m500c),
+        tr.redshift,
+        names,
+        bins=bins,
+    )
     assert model.beta[0] == pytest.approx(beta, abs=0.05)
     mu_pred = model.predict_mu(np.log(te.values), te.redshift)
     mu_true = mu_from_log10(te.log10_m500c)
@@ -198,10 +219,16 @@ def test_equation6_prediction_is_calibrated_against_truth():
     slope = np.polyfit(mu_pred[central], mu_true[central], 1)[0]
     assert slope == pytest.approx(1.0, abs=0.01)
     # without the beta term (beta = 0 imposed) the predictions are biased high by beta sigma^2
-    flat = fit_scaling_model(log_observables(tr.values, names, tr.redshift, bins), mu_from_log10(tr.log10_m500c),
-                             tr.redshift, names, bins=bins, beta=0.0)
+    flat = fit_scaling_model(
+        log_observables(tr.values, names, tr.redshift, bins),
+        mu_from_log10(tr.log10_m500c),
+        tr.redshift,
+        names,
+        bins=bins,
+        beta=0.0,
+    )
     shift = np.mean(flat.predict_mu(np.log(te.values), te.redshift) - mu_pred)
-    assert shift == pytest.approx(beta * sig ** 2, rel=0.05)
+    assert shift == pytest.approx(beta * sig**2, rel=0.05)
 
 
 def test_exhaustive_fit_of_nine_observables_is_fast():
@@ -251,8 +278,10 @@ def _mock_like_table(rng: np.random.Generator, n_per_bin: int = 60) -> dict:
     names = list(obs_names.BY_NAME)
     truth = make_truth(rng, p=len(names), n_bins=3)
     cols = draw_sample(rng, truth, n_per_bin, [0.06634, 0.17419, 0.47019])
-    return {**{k: cols[k] for k in ("cluster_id", "M500c", "redshift")},
-            **{n: cols[f"obs{j}"] for j, n in enumerate(names)}}
+    return {
+        **{k: cols[k] for k in ("cluster_id", "M500c", "redshift")},
+        **{n: cols[f"obs{j}"] for j, n in enumerate(names)},
+    }
 
 
 @pytest.mark.parametrize("suffix", [".fits", ".ecsv", ".csv"])
@@ -381,20 +410,34 @@ def _catalogue(rng: np.random.Generator, n_per_bin: int = 200, beta: float = 0.0
     truth = make_truth(rng, p=len(names), n_bins=3)
     cols = draw_sample(rng, truth, n_per_bin, [0.06634, 0.17419, 0.47019], beta=beta)
     n = len(cols["M500c"])
-    inputs = {obs_names.BY_NAME[nm].input: InputArray(cols[f"obs{j}"], idealised=obs_names.BY_NAME[nm].idealised)
-              for j, nm in enumerate(names)}
+    inputs = {
+        obs_names.BY_NAME[nm].input: InputArray(cols[f"obs{j}"], idealised=obs_names.BY_NAME[nm].idealised)
+        for j, nm in enumerate(names)
+    }
     inputs["r500c"] = InputArray(np.ones(n), truth_only=True)
-    return Catalogue("gen", cols["cluster_id"], rng.uniform(0, 100, (n, 3)), 100.0, cols["redshift"],
-                     np.log10(cols["M500c"]), inputs)
+    return Catalogue(
+        "gen", cols["cluster_id"], rng.uniform(0, 100, (n, 3)), 100.0, cols["redshift"], np.log10(cols["M500c"]), inputs
+    )
 
 
 def test_estimators_declare_inputs_and_params_check():
     from massbench.params import check_params
 
     names = {c.name for c in ALL_ESTIMATORS}
-    assert names == {"proxy-n-phot", "proxy-n-phot-500c", "proxy-n-gal", "proxy-sigma-v", "proxy-realistic",
-                     "proxy-t", "proxy-l-x", "proxy-m-gas", "proxy-m-star", "proxy-sigma-v-true",
-                     "proxy-idealised", "proxy"}
+    assert names == {
+        "proxy-n-phot",
+        "proxy-n-phot-500c",
+        "proxy-n-gal",
+        "proxy-sigma-v",
+        "proxy-realistic",
+        "proxy-t",
+        "proxy-l-x",
+        "proxy-m-gas",
+        "proxy-m-star",
+        "proxy-sigma-v-true",
+        "proxy-idealised",
+        "proxy",
+    }
     assert ProxyNPhot.inputs == ("n_phot",)
     assert set(ProxyRealistic.inputs) == {"n_gal", "sigma_v", "n_phot", "n_phot_500c"}
     assert set(ProxyIdealised.inputs) == {"T", "L_X", "M_gas", "M_star", "sigma_v_true"}
@@ -411,7 +454,7 @@ def test_estimator_fit_predict_save_load(tmp_path: Path):
     cat = _catalogue(rng)
     n = len(cat)
     order = rng.permutation(n)
-    tr, va, te = order[: n // 2], order[n // 2: 3 * n // 4], order[3 * n // 4:]
+    tr, va, te = order[: n // 2], order[n // 2 : 3 * n // 4], order[3 * n // 4 :]
     est = ProxyRealistic()
     train = cat.view(tr, est.inputs, "train")
     val = cat.view(va, est.inputs, "val")
@@ -436,8 +479,9 @@ def test_estimator_fit_predict_save_load(tmp_path: Path):
     anyp.fit(cat.view(tr, anyp.inputs, "train"), None)
     single = ProxyNPhot(min_per_bin=20)
     single.fit(cat.view(tr, single.inputs, "train"), None)
-    assert np.allclose(anyp.predict(cat.view(te, ("n_phot",), "test")),
-                       single.predict(cat.view(te, ("n_phot",), "test")))
+    assert np.allclose(
+        anyp.predict(cat.view(te, ("n_phot",), "test")), single.predict(cat.view(te, ("n_phot",), "test"))
+    )
     anyp.save(tmp_path / "any")
     assert ProxyAny.load(tmp_path / "any").observables == ("N_phot",)
     rel = anyp.model_.relation("N_phot", 0.17)
@@ -554,7 +598,8 @@ def test_proxy_estimators_in_a_benchmark_run(tmp_path: Path):
 
     data = types.SimpleNamespace(massbench_datasets=hookimpl(lambda: [GenCatalogue]))
     reg = load_registry(extra=[data, proxies_plugin], use_entry_points=False)
-    bench = parse_benchmark("""\
+    bench = parse_benchmark(
+        """\
 benchmark: proxies-test
 version: "1.0"
 dataset: {name: gen-proxies-bench, params: {seed: 3}}
@@ -563,7 +608,10 @@ estimators:
   - name: proxy-n-phot
   - name: proxy-realistic
   - name: proxy-idealised
-""", "bench.yaml", reg)
+""",
+        "bench.yaml",
+        reg,
+    )
     out = tmp_path / "res"
     assert run_benchmark(bench, reg, RunOptions(out=out)) == 0
     rows = {r["estimator"]: r for r in json.loads((out / "leaderboard.json").read_text())}

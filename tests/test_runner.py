@@ -1,6 +1,5 @@
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +9,9 @@ from massbench.runner import RunOptions, run_benchmark
 
 from .conftest import TOY_BENCH
 
-MULTI = TOY_BENCH + """\
+MULTI = (
+    TOY_BENCH
+    + """\
   - name: toy-peeker
   - name: toy-sneaky
   - name: toy-subview
@@ -21,6 +22,7 @@ MULTI = TOY_BENCH + """\
   - name: toy-crash
   - name: toy-truth
 """
+)
 
 
 def run(bench_path, registry, out, **kw):
@@ -34,8 +36,19 @@ def test_run_writes_outputs(toy_registry, write_bench, tmp_path):
     rows = json.loads((out / "leaderboard.json").read_text())
     assert [r["label"] for r in rows] == ["Linear", "baseline-mean"]  # sorted by scatter, floor included
     lin, base = rows
-    for key in ["estimator", "label", "inputs", "scatter_dex", "scatter_percent", "bias_dex", "robust_scatter_dex",
-                "scatter_ci95", "n_test", "status", "error"]:
+    for key in [
+        "estimator",
+        "label",
+        "inputs",
+        "scatter_dex",
+        "scatter_percent",
+        "bias_dex",
+        "robust_scatter_dex",
+        "scatter_ci95",
+        "n_test",
+        "status",
+        "error",
+    ]:
         assert key in lin
     assert lin["status"] == "ok" and lin["n_test"] == 160 and lin["scatter_dex"] < 0.1 < base["scatter_dex"]
     assert len(lin["per_fold"]) == 8
@@ -43,11 +56,22 @@ def test_run_writes_outputs(toy_registry, write_bench, tmp_path):
     assert len(preds) == 2 * 160
     assert set(preds[0]) == {"cluster_id", "fold", "estimator", "redshift", "log10_m500c_true", "log10_m500c_pred"}
     # predictions reproduce the scatter
-    r = np.array([float(p["log10_m500c_pred"]) - float(p["log10_m500c_true"]) for p in preds if p["estimator"] == "Linear"])
+    r = np.array(
+        [float(p["log10_m500c_pred"]) - float(p["log10_m500c_true"]) for p in preds if p["estimator"] == "Linear"]
+    )
     assert np.isclose(r.std(), lin["scatter_dex"])
     prov = json.loads((out / "run.json").read_text())
-    for key in ["massbench", "plugins", "libraries", "python", "device_requested", "seeds", "benchmark_sha256",
-                "started", "finished"]:
+    for key in [
+        "massbench",
+        "plugins",
+        "libraries",
+        "python",
+        "device_requested",
+        "seeds",
+        "benchmark_sha256",
+        "started",
+        "finished",
+    ]:
         assert key in prov
     assert prov["massbench"]["version"] and prov["finished"]
     assert (out / "leaderboard.md").read_text().count("| Linear |") == 1
@@ -113,8 +137,10 @@ def test_only_runs_selected(toy_registry, write_bench, tmp_path):
 
 
 def test_random_folds_and_explainers(toy_registry, write_bench, tmp_path):
-    text = TOY_BENCH.replace("scheme: octants", "scheme: random\n  n_folds: 4") + \
-        "explainers:\n  - name: toy-explainer\n    estimators: [Linear]\n    params: {scale: 2.0}\n"
+    text = (
+        TOY_BENCH.replace("scheme: octants", "scheme: random\n  n_folds: 4")
+        + "explainers:\n  - name: toy-explainer\n    estimators: [Linear]\n    params: {scale: 2.0}\n"
+    )
     out = tmp_path / "res"
     assert run(write_bench(text), toy_registry, out) == 0
     s = json.loads((out / "explanations" / "summary.json").read_text())

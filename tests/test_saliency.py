@@ -41,7 +41,7 @@ def test_pixel_grid_matches_histogram_edges():
 def test_aperture_mask_is_inscribed_circle():
     m = aperture_mask()
     assert m[64, 64] and not m[0, 0] and m[64, 0] and m[0, 64]
-    assert m.sum() == pytest.approx(np.pi * 64 ** 2, rel=0.02)
+    assert m.sum() == pytest.approx(np.pi * 64**2, rel=0.02)
 
 
 def test_radial_bins_index_and_scaled_radii():
@@ -90,11 +90,11 @@ def test_interp_profile():
 def _hand_made_components():
     icm = np.zeros((2, 128, 128), np.float32)
     agn = np.zeros((2, 128, 128), np.float32)
-    icm[0, 54:74, 54:74] = 5.0          # extended ICM at the centre
-    agn[0, 100:103, 20:23] = 50.0       # an AGN off-centre, not symmetric under rotation or transpose
+    icm[0, 54:74, 54:74] = 5.0  # extended ICM at the centre
+    agn[0, 100:103, 20:23] = 50.0  # an AGN off-centre, not symmetric under rotation or transpose
     icm[0, 100:103, 20:23] = 1.0
-    agn[0, 60, 60] = 7.0                # an AGN pixel inside the ICM region
-    icm[1, 10:20, 10:20] = 2.0          # cluster 1 has no AGN at all
+    agn[0, 60, 60] = 7.0  # an AGN pixel inside the ICM region
+    icm[1, 10:20, 10:20] = 2.0  # cluster 1 has no AGN at all
     return icm, agn
 
 
@@ -158,7 +158,7 @@ def test_nphot_saliency_matches_finite_differences(shape):
     _, fd = _finite_difference(x, alpha, 2.0, 14.0, picks=picks)
     np.testing.assert_allclose(fd, [analytic[p] for p in picks], rtol=1e-4)
     # eq. 13: S = (n + 1) / (alpha N), N summed in the normalised units of x
-    n = 10 ** x - 1
+    n = 10**x - 1
     p = picks[0]
     assert analytic[p] == pytest.approx((n[p] + 1) / (alpha[p[0]] * n[p[0]].sum()), rel=1e-5)
 
@@ -185,8 +185,9 @@ def test_nphot_saliency_from_counts_and_factor_recovery():
     np.testing.assert_allclose(f_hat, f, rtol=1e-6)
     assert resid.max() < 1e-6
     alpha = np.full(4, 1.2)
-    np.testing.assert_allclose(nphot_saliency_from_counts(counts, f_hat, alpha), nphot_saliency_from_x(x, alpha),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        nphot_saliency_from_counts(counts, f_hat, alpha), nphot_saliency_from_x(x, alpha), rtol=1e-5
+    )
     # a standardised input is not eq. 2 of eq. 1: the residual says so
     _, bad = normalisation_factor((x - x.mean()) / x.std(), counts)
     assert bad.min() > 0.05

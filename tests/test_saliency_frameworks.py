@@ -53,8 +53,16 @@ def test_torch_fusion_net(tmp_path):
     for i in range(len(cat)):
         gal[i] = np.zeros((0, 4))
     cat.inputs["galaxies"] = InputArray(gal, "", "galaxies (unused at completeness 1)")
-    est = FusionXrayDyn(epochs=1, batch_size=8, amp=False, xray_filters=[4, 4, 4, 4], dyn_filters=[4, 4, 4],
-                        xray_dense=8, dyn_dense=8, head_dense=[8, 8])
+    est = FusionXrayDyn(
+        epochs=1,
+        batch_size=8,
+        amp=False,
+        xray_filters=[4, 4, 4, 4],
+        dyn_filters=[4, 4, 4],
+        xray_dense=8,
+        dyn_dense=8,
+        head_dense=[8, 8],
+    )
     explainer, arrays, test, truth = _fold(cat, est)
     g = est.input_gradients(test)
     np.testing.assert_allclose(arrays["saliency_xray_bands"], np.abs(g["xray_bands"]), rtol=1e-5, atol=1e-12)

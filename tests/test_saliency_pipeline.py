@@ -4,16 +4,15 @@ keys, figures, the plain-language paragraph, and gradient saliency of models wit
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from massbench import Estimator
 from massbench.errors import ContractError
+from massbench.plugins.proxies.estimators import ProxyNPhot, fit_proxy
 from massbench.plugins.saliency import plain_language_summary
 from massbench.plugins.saliency.explainer import GradientSaliency
-from massbench.plugins.proxies.estimators import ProxyNPhot, fit_proxy
 from massbench.plugins.saliency.nphot import slopes_from_proxy
 from massbench.plugins.saliency.synthetic import synthetic_catalogue
 from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
@@ -62,8 +61,10 @@ class LinearFusion(LinearMap):
 
     def input_gradients(self, view):
         n = len(view)
-        return {"xray_bands": np.broadcast_to(self.w, (n, 128, 128, 3)).copy(),
-                "dyn_cube": np.broadcast_to(self.wc, (n, 64, 64, 64)).copy()}
+        return {
+            "xray_bands": np.broadcast_to(self.w, (n, 128, 128, 3)).copy(),
+            "dyn_cube": np.broadcast_to(self.wc, (n, 64, 64, 64)).copy(),
+        }
 
 
 def _run(cat, est, explainer, n_folds=2, out_dir=None):
@@ -124,7 +125,7 @@ def test_estimator_that_is_the_nphot_proxy_reproduces_the_reference(cat, tmp_pat
 
         def input_gradients(self, view):
             x = self.transform(view)["xray_map"].astype(np.float64)
-            p = 10.0 ** x
+            p = 10.0**x
             tot = (p - 1).reshape(len(x), -1).sum(axis=1)
             return {"xray_map": p / (self.s.alpha_for(view.redshift) * tot)[:, None, None]}
 
@@ -156,8 +157,7 @@ def test_torch_autograd_linear_model_saliency_equals_weights(cat, tmp_path):
 
     est = TorchLinear(seed=9)
     arrays, _ = _run(cat, est, GradientSaliency(figures=False))
-    np.testing.assert_allclose(arrays["saliency_xray_map"], np.broadcast_to(np.abs(est.w), (48, 128, 128)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(arrays["saliency_xray_map"], np.broadcast_to(np.abs(est.w), (48, 128, 128)), rtol=1e-6)
 
 
 def _strict_json(summary):
@@ -181,8 +181,12 @@ def test_single_band_summary_keys_and_figures(cat, tmp_path):
     assert set(radial["ratio_cnn_to_nphot"]) == {"0.07", "1"}
     assert set(radial["normalised"]["ratio_cnn_to_nphot"]) == {"0.07", "1"}
     assert summary["paper"]["agn"]["median_log10"] == -3.85
-    for name in ("fig6_saliency_maps.png", "fig7_radial_profiles.png", "fig8_source_masks.png",
-                 "fig8_mask_distributions.png"):
+    for name in (
+        "fig6_saliency_maps.png",
+        "fig7_radial_profiles.png",
+        "fig8_source_masks.png",
+        "fig8_mask_distributions.png",
+    ):
         assert name in summary["figures"]
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = plain_language_summary({"saliency": {"linear-map": summary}})
@@ -191,8 +195,14 @@ def test_single_band_summary_keys_and_figures(cat, tmp_path):
 
 def test_multi_band_and_fusion_summaries(tmp_path):
     small = synthetic_catalogue(n=12, seed=4, with_cube=True)
-    multi = _strict_json(_run(small, LinearMap(seed=2, channels=3), GradientSaliency(n_examples=1, reference_min_per_bin=4),
-                              out_dir=tmp_path / "multi")[1])
+    multi = _strict_json(
+        _run(
+            small,
+            LinearMap(seed=2, channels=3),
+            GradientSaliency(n_examples=1, reference_min_per_bin=4),
+            out_dir=tmp_path / "multi",
+        )[1]
+    )
     assert multi["kind"] == "multi-band"
     for band in ("soft", "medium", "hard"):
         assert multi["bands"][band]["median_log10"] is not None
@@ -202,7 +212,9 @@ def test_multi_band_and_fusion_summaries(tmp_path):
     assert "soft" in plain_language_summary(multi)
 
     est = LinearFusion(seed=3)
-    arrays, fusion = _run(small, est, GradientSaliency(n_examples=1, reference_min_per_bin=4), out_dir=tmp_path / "fusion")
+    arrays, fusion = _run(
+        small, est, GradientSaliency(n_examples=1, reference_min_per_bin=4), out_dir=tmp_path / "fusion"
+    )
     fusion = _strict_json(fusion)
     assert arrays["saliency_dyn_cube_sky"].shape == (12, 64, 64)
     assert arrays["saliency_dyn_cube_vlos"].shape == (12, 64)
@@ -213,13 +225,15 @@ def test_multi_band_and_fusion_summaries(tmp_path):
     # gradient x input: |x w| summed over the map the network sees (the estimator is left fitted on
     # the last fold, clusters 6-11), |cube w_c| over the cube
     x = est.transform(small.view(np.arange(6, 12), est.inputs, "test"))["xray_bands"]
-    np.testing.assert_allclose(arrays["grad_x_input_sum_xray_bands"][6:], np.abs(x * est.w).sum(axis=(1, 2, 3)),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        arrays["grad_x_input_sum_xray_bands"][6:], np.abs(x * est.w).sum(axis=(1, 2, 3)), rtol=1e-4
+    )
     gx_cube = np.abs(small.inputs["dyn_cube"].data * est.wc).sum(axis=(1, 2, 3))
     np.testing.assert_allclose(arrays["grad_x_input_sum_dyn_cube"], gx_cube, rtol=1e-4)
     gx_map = arrays["grad_x_input_sum_xray_bands"].sum()
     assert fusion["fusion"]["share_grad_times_input"]["xray_bands"] == pytest.approx(
-        gx_map / (gx_map + gx_cube.sum()), rel=1e-6)
+        gx_map / (gx_map + gx_cube.sum()), rel=1e-6
+    )
     assert (tmp_path / "fusion" / "fusion_split.png").exists()
     assert "dyn_cube" in plain_language_summary(fusion)
 
@@ -233,8 +247,9 @@ def test_nphot_proxy_is_explained_analytically(cat, tmp_path):
     s = arrays["saliency_xray_map"]
     # eq. 13 sums to (N + N_pixels) / (alpha N) over a map
     n_norm = arrays["nphot_factor"] * cat.inputs["xray_map"].data.reshape(48, -1).sum(axis=1)[:48]
-    np.testing.assert_allclose(s.reshape(48, -1).sum(axis=1) * arrays["nphot_alpha"],
-                               (n_norm + 128 * 128) / n_norm, rtol=1e-4)
+    np.testing.assert_allclose(
+        s.reshape(48, -1).sum(axis=1) * arrays["nphot_alpha"], (n_norm + 128 * 128) / n_norm, rtol=1e-4
+    )
     assert "nphot" in summary["radial"] and "cnn" not in summary["radial"]
     assert summary["masks"]["agn_to_icm_median_ratio"] > 1
 
@@ -242,8 +257,12 @@ def test_nphot_proxy_is_explained_analytically(cat, tmp_path):
 def test_bad_params_are_config_errors():
     from massbench.errors import ConfigError
 
-    for params in ({"chunk_size": 0}, {"ratio_radii": [0.07, -1.0]}, {"reference_redshift_bins": "banana"},
-                   {"reference_min_per_bin": 1}):
+    for params in (
+        {"chunk_size": 0},
+        {"ratio_radii": [0.07, -1.0]},
+        {"reference_redshift_bins": "banana"},
+        {"reference_min_per_bin": 1},
+    ):
         with pytest.raises(ConfigError, match="explainer 'saliency'"):
             GradientSaliency(**params)
 

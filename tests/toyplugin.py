@@ -30,8 +30,12 @@ class ToyDataset:
         obs = 10 ** (1.5 * (logm - 14) + 2 + rng.normal(0, self.scatter, n))
         maps = rng.poisson(obs[:, None, None] / 64, size=(n, 8, 8)).astype(np.float32)
         return Catalogue(
-            name=self.name, cluster_id=np.arange(1000, 1000 + n), positions=rng.uniform(0, self.box_size, (n, 3)),
-            box_size=self.box_size, redshift=z, log10_m500c=logm,
+            name=self.name,
+            cluster_id=np.arange(1000, 1000 + n),
+            positions=rng.uniform(0, self.box_size, (n, 3)),
+            box_size=self.box_size,
+            redshift=z,
+            log10_m500c=logm,
             inputs={
                 "obs": InputArray(obs, "count", "noisy mass proxy"),
                 "toy_map": InputArray(maps, "count", "8x8 Poisson map"),
@@ -197,8 +201,18 @@ def massbench_datasets():
 
 @hookimpl
 def massbench_estimators():
-    return [LinearProxy, Peeker, SneakyPeeker, SubviewPeeker, NaNPredictor, WrongLength, Undeclared,
-            QuietUndeclared, Crasher, TruthReader]
+    return [
+        LinearProxy,
+        Peeker,
+        SneakyPeeker,
+        SubviewPeeker,
+        NaNPredictor,
+        WrongLength,
+        Undeclared,
+        QuietUndeclared,
+        Crasher,
+        TruthReader,
+    ]
 
 
 @hookimpl

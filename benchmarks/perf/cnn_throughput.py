@@ -44,15 +44,22 @@ from massbench.plugins.cnn_tf.tf_runtime import available_cpus, import_tf, resol
 
 
 def run_massbench(est_cls, train, val, args, seed: int) -> dict:
-    est = est_cls(epochs=args.epochs, patience=0, batch_size=args.batch_size,
-                  mixed_precision=args.mixed_precision, xla=args.xla)
+    est = est_cls(
+        epochs=args.epochs, patience=0, batch_size=args.batch_size, mixed_precision=args.mixed_precision, xla=args.xla
+    )
     est.context = RunContext(seed=seed, device=args.device)
     t0, c0 = time.perf_counter(), time.process_time()
     est.fit(train, val)
     dt, dc = time.perf_counter() - t0, time.process_time() - c0
     n = len(train) * args.epochs
-    return {"seconds": dt, "images_per_s": n / dt, "steady_images_per_s": est.context.info["train_images_per_s"],
-            "cpu_seconds": dc, "images_per_cpu_s": n / dc, "device_used": est.context.info["device_used"]}
+    return {
+        "seconds": dt,
+        "images_per_s": n / dt,
+        "steady_images_per_s": est.context.info["train_images_per_s"],
+        "cpu_seconds": dc,
+        "images_per_cpu_s": n / dc,
+        "device_used": est.context.info["device_used"],
+    }
 
 
 def run_keras(est_cls, train, val, args, seed: int) -> dict:
@@ -76,12 +83,26 @@ def run_keras(est_cls, train, val, args, seed: int) -> dict:
         model.compile(optimizer=opt, loss="mse", jit_compile=bool(args.xla))
         timer = EpochTimer()
         t0, c0 = time.perf_counter(), time.process_time()
-        model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, validation_data=(xv, yv),
-                  shuffle=True, verbose=0, callbacks=[timer])
+        model.fit(
+            x,
+            y,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            validation_data=(xv, yv),
+            shuffle=True,
+            verbose=0,
+            callbacks=[timer],
+        )
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
     n = len(x) * args.epochs
-    return {"seconds": dt, "images_per_s": n / dt, "steady_images_per_s": timer.images_per_second(len(x)),
-            "cpu_seconds": dc, "images_per_cpu_s": n / dc, "device_used": device.label}
+    return {
+        "seconds": dt,
+        "images_per_s": n / dt,
+        "steady_images_per_s": timer.images_per_second(len(x)),
+        "cpu_seconds": dc,
+        "images_per_cpu_s": n / dc,
+        "device_used": device.label,
+    }
 
 
 def _prepared_arrays(est, train, val):
@@ -120,9 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     cat = synthetic_catalogue(args.n_train + args.n_val, size=args.size, bands=args.bands, seed=1)
     train, val, _ = split_views(cat, est_cls.input_name, n_val=args.n_val, n_test=0)
-    print(f"{est_cls.name}: {len(train)} training maps of {args.size}x{args.size}x{args.bands}, "
-          f"{len(val)} validation, {args.epochs} epochs of batch {args.batch_size} "
-          f"({time.perf_counter() - t0:.1f} s to generate)", flush=True)
+    print(
+        f"{est_cls.name}: {len(train)} training maps of {args.size}x{args.size}x{args.bands}, "
+        f"{len(val)} validation, {args.epochs} epochs of batch {args.batch_size} "
+        f"({time.perf_counter() - t0:.1f} s to generate)",
+        flush=True,
+    )
 
     # warm-up (one-time costs of the process: kernel selection, graph library): one short fit each way
     warm = argparse.Namespace(**{**vars(args), "epochs": 1})
@@ -137,19 +161,31 @@ def main(argv: list[str] | None = None) -> int:
             fn = run_massbench if way == "massbench" else run_keras
             res = fn(est_cls, train, val, args, seed=r)
             runs[way].append(res)
-            print(f"round {r + 1} {way:9s} {res['images_per_s']:8.1f} images/s end to end, "
-                  f"{res['steady_images_per_s']:8.1f} steady, {res['images_per_cpu_s']:8.1f} per CPU-second "
-                  f"({res['seconds']:.1f} s)", flush=True)
+            print(
+                f"round {r + 1} {way:9s} {res['images_per_s']:8.1f} images/s end to end, "
+                f"{res['steady_images_per_s']:8.1f} steady, {res['images_per_cpu_s']:8.1f} per CPU-second "
+                f"({res['seconds']:.1f} s)",
+                flush=True,
+            )
 
     def med(way: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[way])
 
     out = {
-        "estimator": est_cls.name, "n_train": len(train), "n_val": len(val), "epochs": args.epochs,
-        "batch_size": args.batch_size, "map": [args.size, args.size, args.bands],
-        "device": runs["massbench"][0]["device_used"], "mixed_precision": args.mixed_precision, "xla": args.xla,
-        "tf_version": tf.__version__, "tf_intra_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "cpus": available_cpus(), "platform": platform.platform(), "python": sys.version.split()[0],
+        "estimator": est_cls.name,
+        "n_train": len(train),
+        "n_val": len(val),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "map": [args.size, args.size, args.bands],
+        "device": runs["massbench"][0]["device_used"],
+        "mixed_precision": args.mixed_precision,
+        "xla": args.xla,
+        "tf_version": tf.__version__,
+        "tf_intra_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "cpus": available_cpus(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
         "runs": runs,
     }
     for key in ("images_per_s", "steady_images_per_s", "images_per_cpu_s"):
@@ -161,10 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'':10s} {'end to end':>12s} {'steady':>12s} {'per CPU-s':>12s}   images/s (median of {args.rounds})")
     for way in ("massbench", "keras"):
         print(f"{way:10s} " + " ".join(f"{out[f'{way}_{k}']:12.1f}" for k in keys))
-    print(f"{'ratio':10s} " + " ".join(f"{out[f'ratio_{k}']:12.3f}" for k in keys)
-          + "   (massbench / keras; >= 0.9 is within 10 %)")
-    print(f"device {out['device']}, TF intra-op threads {out['tf_intra_threads']}, "
-          f"load average (1 min) {out['loadavg_1min']:.2f} on {out['cpus']} CPUs")
+    print(
+        f"{'ratio':10s} "
+        + " ".join(f"{out[f'ratio_{k}']:12.3f}" for k in keys)
+        + "   (massbench / keras; >= 0.9 is within 10 %)"
+    )
+    print(
+        f"device {out['device']}, TF intra-op threads {out['tf_intra_threads']}, "
+        f"load average (1 min) {out['loadavg_1min']:.2f} on {out['cpus']} CPUs"
+    )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0 if out["ratio_images_per_s"] >= 0.9 else 1

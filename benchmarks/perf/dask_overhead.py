@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from massbench import Estimator, hookimpl  # noqa: E402
+from massbench import Estimator, hookimpl
 
 
 class Busy(Estimator):
@@ -72,8 +72,15 @@ def massbench_estimators():
 
 
 def toy_benchmark(n_noop: int, n_busy: int, busy_iterations: int) -> str:
-    lines = ["benchmark: dask-perf", 'version: "1.0"', "dataset:", "  name: toy", "  params: {n_clusters: 160, seed: 1}",
-             "cv: {scheme: octants, val_fraction: 0.1, seed: 0}", "estimators:"]
+    lines = [
+        "benchmark: dask-perf",
+        'version: "1.0"',
+        "dataset:",
+        "  name: toy",
+        "  params: {n_clusters: 160, seed: 1}",
+        "cv: {scheme: octants, val_fraction: 0.1, seed: 0}",
+        "estimators:",
+    ]
     for i in range(n_noop):
         lines.append(f"  - {{name: toy-linear, label: noop-{i}, params: {{degree: 1}}}}")
     for i in range(n_busy):
@@ -119,28 +126,41 @@ def cluster_start_stop(workers: int, repeat: int = 2) -> float:
     return best
 
 
-def measure(name: str, bench: Any, registry: Any, tmp: Path, workers: list[int], startup: dict[int, float],
-            device: str = "auto") -> list[dict[str, Any]]:
+def measure(
+    name: str, bench: Any, registry: Any, tmp: Path, workers: list[int], startup: dict[int, float], device: str = "auto"
+) -> list[dict[str, Any]]:
     rows = []
     local, n = timed_run(bench, registry, tmp / f"{name}-local", device=device)
     gap_local = median_gap(tmp / f"{name}-local")
-    rows.append({"case": name, "executor": "local", "workers": 0, "units": n, "wall_s": local,
-                 "median_gap_s": gap_local})
-    print(f"{name}: local {local:.2f} s for {n} units (median gap between units {1000 * gap_local:.1f} ms)",
-          flush=True)
+    rows.append(
+        {"case": name, "executor": "local", "workers": 0, "units": n, "wall_s": local, "median_gap_s": gap_local}
+    )
+    print(f"{name}: local {local:.2f} s for {n} units (median gap between units {1000 * gap_local:.1f} ms)", flush=True)
     for w in workers:
         wall, n = timed_run(bench, registry, tmp / f"{name}-dask{w}", device=device, executor="dask", workers=w)
-        row = {"case": name, "executor": "dask", "workers": w, "units": n, "wall_s": wall,
-               "cluster_start_stop_s": startup[w], "speedup_vs_local": local / wall}
+        row = {
+            "case": name,
+            "executor": "dask",
+            "workers": w,
+            "units": n,
+            "wall_s": wall,
+            "cluster_start_stop_s": startup[w],
+            "speedup_vs_local": local / wall,
+        }
         extra = ""
         if w == 1 and n > 0:  # units one after the other, as locally: the difference is overhead
             row["overhead_per_unit_s"] = (wall - startup[w] - local) / n
             row["median_gap_s"] = median_gap(tmp / f"{name}-dask{w}")
-            extra = (f", overhead {1000 * row['overhead_per_unit_s']:.1f} ms/unit, median gap between units "
-                     f"{1000 * row['median_gap_s']:.1f} ms")
+            extra = (
+                f", overhead {1000 * row['overhead_per_unit_s']:.1f} ms/unit, median gap between units "
+                f"{1000 * row['median_gap_s']:.1f} ms"
+            )
         rows.append(row)
-        print(f"{name}: dask {w} worker(s) {wall:.2f} s (cluster start/stop {startup[w]:.2f} s{extra}, "
-              f"speedup {local / wall:.2f}x)", flush=True)
+        print(
+            f"{name}: dask {w} worker(s) {wall:.2f} s (cluster start/stop {startup[w]:.2f} s{extra}, "
+            f"speedup {local / wall:.2f}x)",
+            flush=True,
+        )
     return rows
 
 
@@ -179,16 +199,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.bench:
             reg = load_registry()
             rows += measure(args.bench.stem, load_benchmark(args.bench, reg), reg, tmp, workers, startup, device="cpu")
-    print("\n| case | executor | workers | units | wall (s) | cluster start+stop (s) | overhead / unit (ms) | "
-          "median gap (ms) | speedup |")
+    print(
+        "\n| case | executor | workers | units | wall (s) | cluster start+stop (s) | overhead / unit (ms) | "
+        "median gap (ms) | speedup |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         over = f"{1000 * r['overhead_per_unit_s']:.1f}" if "overhead_per_unit_s" in r else ""
         speed = f"{r['speedup_vs_local']:.2f}" if "speedup_vs_local" in r else ""
         start = f"{r['cluster_start_stop_s']:.2f}" if "cluster_start_stop_s" in r else ""
         gap = f"{1000 * r['median_gap_s']:.1f}" if "median_gap_s" in r else ""
-        print(f"| {r['case']} | {r['executor']} | {r['workers'] or ''} | {r['units']} | {r['wall_s']:.2f} | {start} | "
-              f"{over} | {gap} | {speed} |")
+        print(
+            f"| {r['case']} | {r['executor']} | {r['workers'] or ''} | {r['units']} | {r['wall_s']:.2f} | {start} | "
+            f"{over} | {gap} | {speed} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

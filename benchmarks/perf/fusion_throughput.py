@@ -47,17 +47,34 @@ class MultiBandCNN(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            SameConv2d(3, 24, 5), nn.ReLU(), SameConv2d(24, 10, 3), nn.ReLU(), nn.MaxPool2d(4),
-            SameConv2d(10, 24, 5), nn.ReLU(), SameConv2d(24, 10, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(2560, 128), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 128), nn.ReLU(), nn.Dropout(0.1),
-            nn.Linear(128, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 1))
+            SameConv2d(3, 24, 5),
+            nn.ReLU(),
+            SameConv2d(24, 10, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(4),
+            SameConv2d(10, 24, 5),
+            nn.ReLU(),
+            SameConv2d(24, 10, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(2560, 128),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Linear(128, 128),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Linear(128, 64),
+            nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Linear(64, 1),
+        )
 
     def forward(self, x: torch.Tensor, cube: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x).squeeze(-1)
 
 
-def time_steps(model: nn.Module, batch: int, steps: int, warmup: int, device: str, amp: bool,
-               with_cube: bool) -> dict:
+def time_steps(model: nn.Module, batch: int, steps: int, warmup: int, device: str, amp: bool, with_cube: bool) -> dict:
     """Seconds per optimisation step on random inputs; returns timings and clusters per second."""
     model = model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
@@ -84,8 +101,14 @@ def time_steps(model: nn.Module, batch: int, steps: int, warmup: int, device: st
             times.append(time.perf_counter() - t0)
             cpu_times.append(time.process_time() - c0)
     t, c = float(np.median(times)), float(np.median(cpu_times))
-    return {"batch_size": batch, "steps": steps, "median_step_s": t, "clusters_per_s": batch / t,
-            "cpu_s_per_cluster": c / batch, "n_parameters": count_parameters(model)}
+    return {
+        "batch_size": batch,
+        "steps": steps,
+        "median_step_s": t,
+        "clusters_per_s": batch / t,
+        "cpu_s_per_cluster": c / batch,
+        "n_parameters": count_parameters(model),
+    }
 
 
 def pipeline_epoch(n: int, batch: int, cube_size: int, device: str, workdir: Path) -> dict:
@@ -99,10 +122,19 @@ def pipeline_epoch(n: int, batch: int, cube_size: int, device: str, workdir: Pat
     del cubes
     cubes = np.load(workdir / "cubes.npy", mmap_mode="r")
     maps = rng.poisson(0.3, (n, 128, 128, 3)).astype(np.float32)
-    cat = Catalogue(name="perf", cluster_id=np.arange(n), positions=rng.uniform(0, 100, (n, 3)), box_size=100.0,
-                    redshift=rng.uniform(0.07, 0.47, n), log10_m500c=rng.uniform(13.5, 15.0, n),
-                    inputs={"xray_bands": InputArray(maps), "dyn_cube": InputArray(cubes),
-                            "galaxies": InputArray(np.empty(n, dtype=object))})
+    cat = Catalogue(
+        name="perf",
+        cluster_id=np.arange(n),
+        positions=rng.uniform(0, 100, (n, 3)),
+        box_size=100.0,
+        redshift=rng.uniform(0.07, 0.47, n),
+        log10_m500c=rng.uniform(13.5, 15.0, n),
+        inputs={
+            "xray_bands": InputArray(maps),
+            "dyn_cube": InputArray(cubes),
+            "galaxies": InputArray(np.empty(n, dtype=object)),
+        },
+    )
     inputs = ["xray_bands", "dyn_cube", "galaxies"]
     train = cat.view(np.arange(n), inputs, role="train")
     val = cat.view(np.arange(0), inputs, role="val")
@@ -110,8 +142,14 @@ def pipeline_epoch(n: int, batch: int, cube_size: int, device: str, workdir: Pat
     est.context = RunContext(seed=0, device=device, workdir=workdir, cache_dir=workdir)
     est.fit(train, val)
     info = est.context.info
-    return {"clusters": n, "cube_size": cube_size, "batch_size": batch, "epoch_s": info["fusion_train_seconds"],
-            "clusters_per_s": info["fusion_train_cubes_per_second"], "device_used": info["device_used"]}
+    return {
+        "clusters": n,
+        "cube_size": cube_size,
+        "batch_size": batch,
+        "epoch_s": info["fusion_train_seconds"],
+        "clusters_per_s": info["fusion_train_cubes_per_second"],
+        "device_used": info["device_used"],
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -124,8 +162,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--no-amp", action="store_true", help="float32 on the GPU too")
     ap.add_argument("--models", default="cnn-2d,fusion-32,fusion-64")
-    ap.add_argument("--pipeline", type=int, default=0, metavar="N",
-                    help="also time one fit() epoch over N memory-mapped clusters (cube_size 32 and 64)")
+    ap.add_argument(
+        "--pipeline",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time one fit() epoch over N memory-mapped clusters (cube_size 32 and 64)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     args = ap.parse_args(argv)
 
@@ -136,8 +179,12 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "device": device,
         "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "amp": amp and device == "cuda", "load_average_1min_before": os.getloadavg()[0], "models": {},
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "amp": amp and device == "cuda",
+        "load_average_1min_before": os.getloadavg()[0],
+        "models": {},
     }
     builders = {
         "cnn-2d": (lambda: MultiBandCNN(), False),
@@ -156,34 +203,51 @@ def main(argv: list[str] | None = None) -> dict:
         for name in names:
             r = time_steps(models[name], args.batch_size, args.steps, args.warmup, device, amp, builders[name][1])
             runs[name].append(r)
-            print(f"round {rnd + 1}: {name:10s} {r['clusters_per_s']:9.2f} clusters/s  ({r['median_step_s']:.3f} s "
-                  f"per step of {r['batch_size']}, {r['n_parameters']:,} parameters)", flush=True)
+            print(
+                f"round {rnd + 1}: {name:10s} {r['clusters_per_s']:9.2f} clusters/s  ({r['median_step_s']:.3f} s "
+                f"per step of {r['batch_size']}, {r['n_parameters']:,} parameters)",
+                flush=True,
+            )
     for name in names:
         rates = [r["clusters_per_s"] for r in runs[name]]
         cpu = [r["cpu_s_per_cluster"] for r in runs[name]]
-        out["models"][name] = {**runs[name][0], "clusters_per_s": float(np.median(rates)),
-                               "clusters_per_s_best": float(max(rates)), "clusters_per_s_rounds": rates,
-                               "cpu_s_per_cluster": float(np.median(cpu)), "cpu_s_per_cluster_rounds": cpu}
+        out["models"][name] = {
+            **runs[name][0],
+            "clusters_per_s": float(np.median(rates)),
+            "clusters_per_s_best": float(max(rates)),
+            "clusters_per_s_rounds": rates,
+            "cpu_s_per_cluster": float(np.median(cpu)),
+            "cpu_s_per_cluster_rounds": cpu,
+        }
         out["models"][name].pop("median_step_s")
     if "cnn-2d" in out["models"]:
         ref = out["models"]["cnn-2d"]
         out["slowdown_vs_cnn_2d"] = {
-            k: {"median": ref["clusters_per_s"] / v["clusters_per_s"],
+            k: {
+                "median": ref["clusters_per_s"] / v["clusters_per_s"],
                 "cpu_time": v["cpu_s_per_cluster"] / ref["cpu_s_per_cluster"],
                 "best": ref["clusters_per_s_best"] / v["clusters_per_s_best"],
-                "per_round": [a / b for a, b in zip(ref["clusters_per_s_rounds"], v["clusters_per_s_rounds"])]}
-            for k, v in out["models"].items() if k != "cnn-2d"}
+                "per_round": [a / b for a, b in zip(ref["clusters_per_s_rounds"], v["clusters_per_s_rounds"])],
+            }
+            for k, v in out["models"].items()
+            if k != "cnn-2d"
+        }
         for k, v in out["slowdown_vs_cnn_2d"].items():
-            print(f"{k}: {v['median']:.1f}x (median rounds), {v['best']:.1f}x (best rounds), {v['cpu_time']:.1f}x "
-                  "(process CPU time) slower per cluster than cnn-2d (paper, A100: ~15x)")
+            print(
+                f"{k}: {v['median']:.1f}x (median rounds), {v['best']:.1f}x (best rounds), {v['cpu_time']:.1f}x "
+                "(process CPU time) slower per cluster than cnn-2d (paper, A100: ~15x)"
+            )
     if args.pipeline:
         out["pipeline"] = []
         with tempfile.TemporaryDirectory() as tmp:
             for cs in (32, 64):
                 r = pipeline_epoch(args.pipeline, 50, cs, device, Path(tmp))
                 out["pipeline"].append(r)
-                print(f"fit() epoch, cube_size {cs}: {r['clusters_per_s']:.2f} clusters/s over {r['clusters']} "
-                      f"memory-mapped clusters ({r['epoch_s']:.1f} s)", flush=True)
+                print(
+                    f"fit() epoch, cube_size {cs}: {r['clusters_per_s']:.2f} clusters/s over {r['clusters']} "
+                    f"memory-mapped clusters ({r['epoch_s']:.1f} s)",
+                    flush=True,
+                )
     out["load_average_1min_after"] = os.getloadavg()[0]
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

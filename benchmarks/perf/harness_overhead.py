@@ -39,9 +39,15 @@ class SynthDataset:
         t = time.perf_counter()
         rng = np.random.default_rng(0)
         n = self.n_clusters
-        cat = Catalogue(self.name, np.arange(n), rng.uniform(0, 352, (n, 3)), 352.0, rng.uniform(0.07, 0.47, n),
-                        rng.uniform(13.5, 15.07, n),
-                        {"xray_map": InputArray(rng.poisson(0.1, (n, 128, 128)).astype(np.float32), "count")})
+        cat = Catalogue(
+            self.name,
+            np.arange(n),
+            rng.uniform(0, 352, (n, 3)),
+            352.0,
+            rng.uniform(0.07, 0.47, n),
+            rng.uniform(13.5, 15.07, n),
+            {"xray_map": InputArray(rng.poisson(0.1, (n, 128, 128)).astype(np.float32), "count")},
+        )
         SynthDataset.load_seconds += time.perf_counter() - t
         return cat
 
@@ -85,9 +91,13 @@ def main() -> None:
     plugin.massbench_datasets = hookimpl(lambda: [mod.SynthDataset])
     plugin.massbench_estimators = hookimpl(lambda: [mod.NoOp])
     reg = load_registry(extra=[plugin], use_entry_points=False)
-    ests = "\n".join(f"  - name: perf-noop\n    label: noop{i}\n    params: {{tag: {i}}}" for i in range(args.estimators))
-    text = (f'benchmark: perf\nversion: "1"\ndataset:\n  name: perf-synth\n  params: {{n_clusters: {args.clusters}}}\n'
-            f"cv: {{scheme: octants, val_fraction: 0.1, seed: 0}}\nestimators:\n{ests}\n")
+    ests = "\n".join(
+        f"  - name: perf-noop\n    label: noop{i}\n    params: {{tag: {i}}}" for i in range(args.estimators)
+    )
+    text = (
+        f'benchmark: perf\nversion: "1"\ndataset:\n  name: perf-synth\n  params: {{n_clusters: {args.clusters}}}\n'
+        f"cv: {{scheme: octants, val_fraction: 0.1, seed: 0}}\nestimators:\n{ests}\n"
+    )
     bench = parse_benchmark(text, "<perf>", reg)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -98,10 +108,14 @@ def main() -> None:
     units = len(recs)
     loaded = mod.SynthDataset.load_seconds
     overhead = wall - own - loaded
-    print(f"executor {args.executor}, clusters {args.clusters}, units {units}: wall {wall:.2f} s, estimators' own "
-          f"time {own:.2f} s (reading their inputs), synthetic dataset {loaded:.2f} s")
-    print(f"harness overhead: {overhead:.2f} s in all, {1000 * overhead / units:.1f} ms per unit "
-          "(views, checks, atomic writes, bootstrap scoring, leaderboards; process: worker start, input copies)")
+    print(
+        f"executor {args.executor}, clusters {args.clusters}, units {units}: wall {wall:.2f} s, estimators' own "
+        f"time {own:.2f} s (reading their inputs), synthetic dataset {loaded:.2f} s"
+    )
+    print(
+        f"harness overhead: {overhead:.2f} s in all, {1000 * overhead / units:.1f} ms per unit "
+        "(views, checks, atomic writes, bootstrap scoring, leaderboards; process: worker start, input copies)"
+    )
 
 
 if __name__ == "__main__":

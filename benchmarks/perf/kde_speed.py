@@ -18,12 +18,12 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from massbench.plugins.mock.dynamics import dynamical_selection  # noqa: E402
-from massbench.plugins.mock.generator import MockConfig, cluster_tasks  # noqa: E402
-from massbench.plugins.mock.galaxies import make_galaxies  # noqa: E402
-from massbench.plugins.mock.kde import dynamical_cube, dynamical_cube_scipy  # noqa: E402
+from massbench.plugins.mock.dynamics import dynamical_selection
+from massbench.plugins.mock.galaxies import make_galaxies
+from massbench.plugins.mock.generator import MockConfig, cluster_tasks
+from massbench.plugins.mock.kde import dynamical_cube, dynamical_cube_scipy
 
 
 def galaxy_sets(n: int, seed: int) -> list[np.ndarray]:
@@ -33,9 +33,19 @@ def galaxy_sets(n: int, seed: int) -> list[np.ndarray]:
         rng = np.random.default_rng([seed, t["cluster_id"]])
         m = t["morph"]
         off = m["sub_offset_frac"] * t["R500c"]
-        g = make_galaxies(rng, t["redshift"], t["M500c"], t["R500c"], t["sigma_v_true"], t["richness"],
-                          m["merger_ratio"], off * np.cos(m["sub_angle"]), off * np.sin(m["sub_angle"]),
-                          m["sub_dv_sigma"] * t["sigma_v_true"], MockConfig().field_galaxy_density)
+        g = make_galaxies(
+            rng,
+            t["redshift"],
+            t["M500c"],
+            t["R500c"],
+            t["sigma_v_true"],
+            t["richness"],
+            m["merger_ratio"],
+            off * np.cos(m["sub_angle"]),
+            off * np.sin(m["sub_angle"]),
+            m["sub_dv_sigma"] * t["sigma_v_true"],
+            MockConfig().field_galaxy_density,
+        )
         sel = dynamical_selection(g.x, g.y, g.v, g.log_mstar)
         out.append(np.column_stack([g.x[sel], g.y[sel], g.v[sel]]))
     return out
@@ -60,19 +70,29 @@ def main() -> None:
         t_fast.append(t2 - t1)
         err.append(float(np.abs(fast - ref).max() / ref.max()))
         n_gal.append(len(g))
-        print(f"N_gal {len(g):4d}  scipy {1e3 * (t1 - t0):8.1f} ms  fast {1e3 * (t2 - t1):7.2f} ms  "
-              f"ratio {(t1 - t0) / (t2 - t1):6.1f}  max|diff|/max {err[-1]:.1e}", flush=True)
+        print(
+            f"N_gal {len(g):4d}  scipy {1e3 * (t1 - t0):8.1f} ms  fast {1e3 * (t2 - t1):7.2f} ms  "
+            f"ratio {(t1 - t0) / (t2 - t1):6.1f}  max|diff|/max {err[-1]:.1e}",
+            flush=True,
+        )
     ms, mf = float(np.median(t_scipy)), float(np.median(t_fast))
     summary = {
-        "clusters": len(sets), "median_n_gal": float(np.median(n_gal)), "max_n_gal": int(max(n_gal)),
-        "scipy_median_s": ms, "fast_median_s": mf, "ratio_of_medians": ms / mf,
-        "ratio_of_totals": float(sum(t_scipy) / sum(t_fast)), "min_ratio": float(min(np.array(t_scipy) / np.array(t_fast))),
+        "clusters": len(sets),
+        "median_n_gal": float(np.median(n_gal)),
+        "max_n_gal": int(max(n_gal)),
+        "scipy_median_s": ms,
+        "fast_median_s": mf,
+        "ratio_of_medians": ms / mf,
+        "ratio_of_totals": float(sum(t_scipy) / sum(t_fast)),
+        "min_ratio": float(min(np.array(t_scipy) / np.array(t_fast))),
         "max_abs_diff_over_max": float(max(err)),
     }
     print(f"scipy gaussian_kde: median {1e3 * ms:.1f} ms per cluster")
     print(f"fast dynamical_cube: median {1e3 * mf:.2f} ms per cluster")
-    print(f"ratio (medians) {ms / mf:.1f}x, (totals) {summary['ratio_of_totals']:.1f}x, "
-          f"(worst cluster) {summary['min_ratio']:.1f}x; max |fast - scipy| / max = {max(err):.1e}")
+    print(
+        f"ratio (medians) {ms / mf:.1f}x, (totals) {summary['ratio_of_totals']:.1f}x, "
+        f"(worst cluster) {summary['min_ratio']:.1f}x; max |fast - scipy| / max = {max(err):.1e}"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)

@@ -73,9 +73,13 @@ def explain_all(cat, est, explainer, n_folds: int = 8, fit: bool = True):
         tr = np.concatenate([folds[j] for j in range(n_folds) if j != k])
         if fit:
             est.fit(cat.view(tr, est.inputs, "train"), None)
-        arrays = explainer.explain_fold(est, cat.view(te, est.inputs, "test"),
-                                        cat.view(te, None, "truth", allow_truth=True),
-                                        cat.view(tr, None, "truth", allow_truth=True), RunContext())
+        arrays = explainer.explain_fold(
+            est,
+            cat.view(te, est.inputs, "test"),
+            cat.view(te, None, "truth", allow_truth=True),
+            cat.view(tr, None, "truth", allow_truth=True),
+            RunContext(),
+        )
         parts.append(arrays)
         order.append(te)
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -100,17 +104,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)
 
-    res: dict = {"n_clusters": args.n, "cpu_count": os.cpu_count(), "platform": platform.platform(),
-                 "python": sys.version.split()[0]}
-    cat = timed(res, "generate", lambda: synthetic_catalogue(args.n, seed=1, with_bands=False,
-                                                            redshifts=SNAPSHOT_Z), args.n)
+    res: dict = {
+        "n_clusters": args.n,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+    }
+    cat = timed(
+        res, "generate", lambda: synthetic_catalogue(args.n, seed=1, with_bands=False, redshifts=SNAPSHOT_Z), args.n
+    )
     explainer = GradientSaliency(figures=False)
     merged, truth = timed(res, "explain_folds", lambda: explain_all(cat, LinearMap(), explainer), args.n)
-    timed(res, "summarize", lambda: explainer.summarize("linear-map", merged, truth, Path(tempfile.mkdtemp())),
-          args.n)
+    timed(res, "summarize", lambda: explainer.summarize("linear-map", merged, truth, Path(tempfile.mkdtemp())), args.n)
     with_figs = GradientSaliency(figures=True)
-    timed(res, "summarize_figures",
-          lambda: with_figs.summarize("linear-map", merged, truth, Path(tempfile.mkdtemp())), args.n)
+    timed(
+        res,
+        "summarize_figures",
+        lambda: with_figs.summarize("linear-map", merged, truth, Path(tempfile.mkdtemp())),
+        args.n,
+    )
 
     if args.cnn:
         from massbench.plugins.cnn_tf.estimator import SingleBandCNN
@@ -119,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         idx = np.arange(args.n)
         tr = idx[: args.cnn_train]
         t0 = time.perf_counter()
-        est.fit(cat.view(tr, est.inputs, "train"), cat.view(idx[args.cnn_train: args.cnn_train + 64], est.inputs,
-                                                                "val"))
+        est.fit(
+            cat.view(tr, est.inputs, "train"), cat.view(idx[args.cnn_train : args.cnn_train + 64], est.inputs, "val")
+        )
         res["cnn_fit_seconds"] = round(time.perf_counter() - t0, 2)
         view = cat.view(idx, est.inputs, "test")
         est.input_gradients(view.subview(np.arange(8)))  # trace the tf.function once

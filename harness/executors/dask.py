@@ -131,15 +131,25 @@ def registry_recipe(p: Prepared) -> tuple[tuple[str, ...], bool]:
 def make_task(p: Prepared, unit: Unit, out: Path, options: RunOptions, like: UnitTask | None = None) -> UnitTask:
     """The task of one unit; ``like`` (a task of the same run) saves re-dumping the configuration."""
     if like is not None:
-        return dataclasses.replace(like, label=unit.spec.label, fold=unit.fold, config_hash=unit.config_hash,
-                                   unit_path=unit.path)
+        return dataclasses.replace(
+            like, label=unit.spec.label, fold=unit.fold, config_hash=unit.config_hash, unit_path=unit.path
+        )
     modules, entry_points = registry_recipe(p)
     return UnitTask(
-        bench_text=benchmark_text(p), bench_path=p.bench.path, bench_key=p.bench.key, plugin_modules=modules,
-        entry_points=entry_points, label=unit.spec.label, fold=unit.fold, config_hash=unit.config_hash,
-        unit_path=unit.path, out=str(Path(out).resolve()), device=options.device,
+        bench_text=benchmark_text(p),
+        bench_path=p.bench.path,
+        bench_key=p.bench.key,
+        plugin_modules=modules,
+        entry_points=entry_points,
+        label=unit.spec.label,
+        fold=unit.fold,
+        config_hash=unit.config_hash,
+        unit_path=unit.path,
+        out=str(Path(out).resolve()),
+        device=options.device,
         cache_dir=str(Path(options.cache_dir).resolve()) if options.cache_dir else None,
-        max_attempts=max(1, int(options.unit_retries) + 1))
+        max_attempts=max(1, int(options.unit_retries) + 1),
+    )
 
 
 # --------------------------------------------------------------------------- attempts log
@@ -198,9 +208,10 @@ def worker_registry(plugin_modules: Sequence[str], entry_points: bool) -> Any:
         try:
             extra.append(importlib.import_module(name))
         except ImportError as exc:
-            raise UserError(f"worker {_where()}: cannot import plugin module {name!r} that the client registered "
-                            f"({exc}); make it importable on every worker (same PYTHONPATH or installed package)"
-                            ) from None
+            raise UserError(
+                f"worker {_where()}: cannot import plugin module {name!r} that the client registered "
+                f"({exc}); make it importable on every worker (same PYTHONPATH or installed package)"
+            ) from None
     return load_registry(extra=extra, use_entry_points=entry_points)
 
 
@@ -242,21 +253,26 @@ def _worker_address() -> str:
 
 def _where() -> str:
     addr = _worker_address()
-    return f"{addr} ({socket.gethostname()}, pid {os.getpid()})" if addr else f"{socket.gethostname()} pid {os.getpid()}"
+    return (
+        f"{addr} ({socket.gethostname()}, pid {os.getpid()})" if addr else f"{socket.gethostname()} pid {os.getpid()}"
+    )
 
 
 def find_unit(units: dict[tuple[str, int], Unit], task: UnitTask) -> Unit:
     """The unit of ``task`` in the worker's plan; its configuration hash must match the client's."""
     u = units.get((task.label, task.fold))
     if u is None:
-        raise UserError(f"worker {_where()}: {task.bench_key} has no unit {task.label!r} fold {task.fold} here; "
-                        "the worker's plugins differ from the client's")
+        raise UserError(
+            f"worker {_where()}: {task.bench_key} has no unit {task.label!r} fold {task.fold} here; "
+            "the worker's plugins differ from the client's"
+        )
     if u.config_hash != task.config_hash:
         raise UserError(
             f"worker {_where()}: unit {task.label!r} fold {task.fold} of {task.bench_key} has configuration "
             f"hash {u.config_hash} here but {task.config_hash} on the client; the worker has other plugin "
             "versions or another dataset. Install the same massbench and plugins on every worker and give "
-            "them the same dataset cache (--cache-dir)")
+            "them the same dataset cache (--cache-dir)"
+        )
     return u
 
 
@@ -288,8 +304,13 @@ def run_unit_task(task: UnitTask) -> dict[str, Any]:
     previous = read_attempts(apath)
     if len(previous) >= task.max_attempts:
         return {"status": "exhausted", "label": task.label, "fold": task.fold, "attempts": len(previous)}
-    entry = {"attempt": len(previous) + 1, "worker": _worker_address(), "host": socket.gethostname(),
-             "pid": os.getpid(), "started": time.time()}
+    entry = {
+        "attempt": len(previous) + 1,
+        "worker": _worker_address(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": time.time(),
+    }
     _append_attempt(apath, entry)
     from .process import run_isolated
 
@@ -323,8 +344,9 @@ def visible_gpus(environ: dict[str, str] | None = None, nvidia_smi: str | None =
         return ids
     if nvidia_smi is None:
         try:
-            nvidia_smi = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20,
-                                        check=True).stdout
+            nvidia_smi = subprocess.run(
+                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=True
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return []
     gpus, migs = [], []
@@ -403,8 +425,10 @@ def _import_distributed() -> Any:
     try:
         import distributed
     except ImportError as exc:
-        raise UserError(f"--executor dask needs dask.distributed ({exc}); install it with "
-                        "`pip install 'massbench[dask]'` or use --executor process") from None
+        raise UserError(
+            f"--executor dask needs dask.distributed ({exc}); install it with "
+            "`pip install 'massbench[dask]'` or use --executor process"
+        ) from None
     return distributed
 
 
@@ -426,9 +450,11 @@ def open_client(options: RunOptions, message: Any = print) -> Iterator[tuple[Any
         try:
             client = distributed.Client(options.scheduler, timeout=timeout)
         except (OSError, ValueError, TimeoutError) as exc:
-            raise UserError(f"--scheduler {options.scheduler}: cannot connect to a dask scheduler ({exc}); start "
-                            "one (`dask scheduler`, or a dask-jobqueue cluster, see docs/dask.md) or leave "
-                            "--scheduler out for a local cluster") from None
+            raise UserError(
+                f"--scheduler {options.scheduler}: cannot connect to a dask scheduler ({exc}); start "
+                "one (`dask scheduler`, or a dask-jobqueue cluster, see docs/dask.md) or leave "
+                "--scheduler out for a local cluster"
+            ) from None
         try:
             want = options.workers or 1
             if len(client.scheduler_info(n_workers=-1).get("workers", {})) < want:
@@ -448,13 +474,22 @@ def open_client(options: RunOptions, message: Any = print) -> Iterator[tuple[Any
         "distributed.scheduler.allowed-failures": max(0, int(options.unit_retries)),
         # the Nanny sets these in its own process before spawning a worker; we restore ours after
         "distributed.nanny.pre-spawn-environ": {
-            "MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-            "OPENBLAS_NUM_THREADS": threads},
+            "MALLOC_TRIM_THRESHOLD_": 65536,
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+        },
     }
     with _preserve_environ(), dask.config.set(config):
         # memory_limit=0: the nanny must not kill a unit for touching a large memory-mapped dataset
-        cluster = distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True, memory_limit=0,
-                                           dashboard_address=None, silence_logs=logging.WARNING)
+        cluster = distributed.LocalCluster(
+            n_workers=0,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=0,
+            dashboard_address=None,
+            silence_logs=logging.WARNING,
+        )
         try:
             base = cluster.new_spec
             for s in specs:
@@ -497,8 +532,9 @@ class _Quiet:
         pass
 
 
-def run_units_dask(p: Prepared, pending: Sequence[Unit], out: Path, options: RunOptions,
-                   prog: Any) -> Iterator[UnitRecord]:
+def run_units_dask(
+    p: Prepared, pending: Sequence[Unit], out: Path, options: RunOptions, prog: Any
+) -> Iterator[UnitRecord]:
     """Run ``pending`` units as dask tasks, yielding each unit's record (ok or failed, also written in ``out``)."""
     out = Path(out).resolve()
     distributed = _import_distributed()
@@ -508,11 +544,15 @@ def run_units_dask(p: Prepared, pending: Sequence[Unit], out: Path, options: Run
         gpu_units = [u for u in pending if u.needs_gpu and options.device != "cpu"]
         use_gpu_resource = bool(gpu_units) and info.gpu_workers > 0
         where = "local cluster" if info.local else "scheduler"
-        prog.message(f"dask: {len(pending)} units on {info.n_workers} worker(s) ({info.gpu_workers} with a GPU) of "
-                     f"{where} {info.address}")
+        prog.message(
+            f"dask: {len(pending)} units on {info.n_workers} worker(s) ({info.gpu_workers} with a GPU) of "
+            f"{where} {info.address}"
+        )
         if gpu_units and not use_gpu_resource:
-            prog.message(f"dask: {len(gpu_units)} unit(s) need a GPU but no worker advertises a GPU resource; they "
-                         "run without the GPU: 1 restriction (start GPU workers with --resources GPU=1)")
+            prog.message(
+                f"dask: {len(gpu_units)} unit(s) need a GPU but no worker advertises a GPU resource; they "
+                "run without the GPU: 1 restriction (start GPU workers with --resources GPU=1)"
+            )
         token = uuid.uuid4().hex[:8]
         state: dict[str, _Pending] = {}
         live: dict[str, Any] = {}
@@ -574,13 +614,17 @@ def _outcome(p: Prepared, item: _Pending, fut: Any, out: Path, options: RunOptio
     last = attempts[-1] if attempts else {}
     on = f" (last on worker {last.get('worker')} on {last.get('host')}, pid {last.get('pid')})" if last else ""
     if killed and n >= task.max_attempts:
-        error = (f"the worker process died while running this unit, {n} time(s){on}; given up after "
-                 f"{task.max_attempts} attempt(s) (unit_retries={options.unit_retries}). Usual causes: out of "
-                 "memory (host or GPU), the batch job's time limit, a crash in native code; see the worker logs")
+        error = (
+            f"the worker process died while running this unit, {n} time(s){on}; given up after "
+            f"{task.max_attempts} attempt(s) (unit_retries={options.unit_retries}). Usual causes: out of "
+            "memory (host or GPU), the batch job's time limit, a crash in native code; see the worker logs"
+        )
         tb = error + "\n"
     elif killed:
-        error = (f"given up after {item.submissions} submissions: the workers this unit was queued on kept dying "
-                 f"(it started {n} time(s){on}); see the worker logs")
+        error = (
+            f"given up after {item.submissions} submissions: the workers this unit was queued on kept dying "
+            f"(it started {n} time(s){on}); see the worker logs"
+        )
         tb = error + "\n"
     else:
         error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, UserError) else str(exc)
@@ -594,8 +638,9 @@ def _outcome(p: Prepared, item: _Pending, fut: Any, out: Path, options: RunOptio
     return record_failure(p, unit, out, error, tb, attempts)
 
 
-def record_failure(p: Prepared, unit: Unit, out: Path, error: str, tb: str,
-                   attempts: list[dict[str, Any]]) -> UnitRecord:
+def record_failure(
+    p: Prepared, unit: Unit, out: Path, error: str, tb: str, attempts: list[dict[str, Any]]
+) -> UnitRecord:
     """Write a failed unit record (fields as every executor writes them) for a unit no worker finished."""
     rec = new_record(p, unit)
     for sibling in sorted((out / "units" / unit.spec.slug).glob("fold*.json")):

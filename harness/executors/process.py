@@ -64,7 +64,7 @@ class InputStore:
     def file(self, name: str) -> Path:
         if name not in self.files:
             data = self.catalogue.inputs[name].data
-            is_obj = getattr(data, "dtype", None) == object or not isinstance(data, np.ndarray)
+            is_obj = not isinstance(data, np.ndarray) or data.dtype == np.dtype(object)
             path = self.root / (os.urandom(12).hex() + (".pkl" if is_obj else ".npy"))
             tmp = path.with_name("." + path.name)
             if is_obj:
@@ -126,8 +126,12 @@ def _describe_exit(rc: int | None, timed_out: bool, timeout: float | None) -> tu
         except ValueError:
             name = f"signal {-rc}"
         return f"the unit's worker process was killed by {name} ({-rc})", None, name
-    return (f"the unit's worker process exited with code {rc} before the unit finished "
-            "(sys.exit, os._exit or a crash in the estimator)", rc, None)
+    return (
+        f"the unit's worker process exited with code {rc} before the unit finished "
+        "(sys.exit, os._exit or a crash in the estimator)",
+        rc,
+        None,
+    )
 
 
 def _tail(path: Path) -> str:
@@ -140,17 +144,25 @@ def _tail(path: Path) -> str:
         return ""
 
 
-def run_isolated(p: Prepared, unit: Unit, out: Path, device: str = "auto", store: InputStore | None = None,
-                 progress: Callable[..., None] | None = None) -> UnitRecord:
+def run_isolated(
+    p: Prepared,
+    unit: Unit,
+    out: Path,
+    device: str = "auto",
+    store: InputStore | None = None,
+    progress: Callable[..., None] | None = None,
+) -> UnitRecord:
     """Run one unit in a fresh worker process and write its record; never raises for the estimator's failure."""
     out = Path(out)
     info = p.registry.get("estimator", unit.spec.name)
     rec = new_record(p, unit)
     cls = info.cls
     if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
-        rec.error = (f"estimator class {cls.__qualname__} of {unit.spec.name!r} is defined in {cls.__module__} and "
-                     "cannot be imported by a worker process; define it in an importable module, or run with "
-                     "--executor inline")
+        rec.error = (
+            f"estimator class {cls.__qualname__} of {unit.spec.name!r} is defined in {cls.__module__} and "
+            "cannot be imported by a worker process; define it in an importable module, or run with "
+            "--executor inline"
+        )
         return finish_record(out, unit, rec)
     own_store = store is None
     store = store or InputStore(p.catalogue)
@@ -160,16 +172,31 @@ def run_isolated(p: Prepared, unit: Unit, out: Path, device: str = "auto", store
     try:
         for sub in ("work", "data"):
             (d / sub).mkdir()
-        meta = {"module": cls.__module__, "qualname": cls.__qualname__, "params": unit.spec.params,
-                "seed": unit.seed, "device": device, "dataset": p.catalogue.name,
-                "all_inputs": list(p.catalogue.inputs), "label": unit.spec.label, "cache_dir": str(store.scratch)}
+        meta = {
+            "module": cls.__module__,
+            "qualname": cls.__qualname__,
+            "params": unit.spec.params,
+            "seed": unit.seed,
+            "device": device,
+            "dataset": p.catalogue.name,
+            "all_inputs": list(p.catalogue.inputs),
+            "label": unit.spec.label,
+            "cache_dir": str(store.scratch),
+        }
         (d / "unit.json").write_text(json.dumps(meta))
         r, w = os.pipe()
         log = open(d / "output.txt", "wb")
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "massbench.worker", str(d), str(w)], stdin=subprocess.PIPE,
-                                    stdout=log, stderr=log, pass_fds=(w,), cwd=d / "work", env=worker_env(),
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "massbench.worker", str(d), str(w)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                pass_fds=(w,),
+                cwd=d / "work",
+                env=worker_env(),
+                start_new_session=True,
+            )
         finally:
             os.close(w)
             log.close()
@@ -202,7 +229,7 @@ def run_isolated(p: Prepared, unit: Unit, out: Path, device: str = "auto", store
                         msg.pop("event")
                         try:
                             progress(**msg)
-                        except Exception:  # noqa: BLE001 - a display problem must not fail the unit
+                        except Exception:
                             pass
         if not timed_out:
             try:
@@ -253,20 +280,27 @@ def run_isolated(p: Prepared, unit: Unit, out: Path, device: str = "auto", store
     return finish_record(out, unit, rec, tb)
 
 
-def _hand_inputs(p: Prepared, unit: Unit, rec: UnitRecord, inputs: Any, store: InputStore, data: Path,
-                 proc: subprocess.Popen) -> str | None:
+def _hand_inputs(
+    p: Prepared, unit: Unit, rec: UnitRecord, inputs: Any, store: InputStore, data: Path, proc: subprocess.Popen
+) -> str | None:
     """Check the inputs the worker asks for, put them into its data directory and let it go; or refuse."""
     assert proc.stdin is not None
     try:
         if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
-            raise ContractError(f"estimator {unit.spec.name!r}: `inputs` must be a tuple of input names, got {inputs!r}")
+            raise ContractError(
+                f"estimator {unit.spec.name!r}: `inputs` must be a tuple of input names, got {inputs!r}"
+            )
         rec.inputs = list(inputs)
         check_inputs(unit.spec.name, inputs, p.catalogue.name, p.catalogue.inputs)
         spec = {}
         for name in inputs:
             a = p.catalogue.inputs[name]
-            spec[name] = {"file": store.link(name, data), "unit": a.unit, "description": a.description,
-                          "idealised": a.idealised}
+            spec[name] = {
+                "file": store.link(name, data),
+                "unit": a.unit,
+                "description": a.description,
+                "idealised": a.idealised,
+            }
         (data / "inputs.json").write_text(json.dumps(spec))
         _write_split(p, unit, data)
         answer, refused = b"go\n", None

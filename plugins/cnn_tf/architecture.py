@@ -63,8 +63,12 @@ class ArchitectureConfig:
                 f"{len(self.conv_filters)} convolutions cannot be split evenly into {len(self.pool_sizes)} blocks "
                 f"(one per pool size {list(self.pool_sizes)}); the paper uses 4 convolutions and pool_sizes [4, 2]"
             )
-        for name, values in (("conv_filters", self.conv_filters), ("conv_kernels", self.conv_kernels),
-                             ("pool_sizes", self.pool_sizes), ("dense_units", self.dense_units)):
+        for name, values in (
+            ("conv_filters", self.conv_filters),
+            ("conv_kernels", self.conv_kernels),
+            ("pool_sizes", self.pool_sizes),
+            ("dense_units", self.dense_units),
+        ):
             if any(int(v) < 1 for v in values):
                 raise ConfigError(f"{name} must hold positive integers, got {list(values)}")
         if self.l2 < 0:
@@ -101,8 +105,13 @@ class ArchitectureConfig:
         return plan
 
 
-def build_cnn(input_shape: tuple[int, int, int], config: ArchitectureConfig | None = None,
-              mixed_precision: bool = False, name: str = "cnn", seed: int | None = None) -> Any:
+def build_cnn(
+    input_shape: tuple[int, int, int],
+    config: ArchitectureConfig | None = None,
+    mixed_precision: bool = False,
+    name: str = "cnn",
+    seed: int | None = None,
+) -> Any:
     """Build the (uncompiled) Keras model for inputs of shape ``(H, W, C)``.
 
     ``mixed_precision`` gives every layer the ``mixed_float16`` policy except the output,
@@ -111,10 +120,10 @@ def build_cnn(input_shape: tuple[int, int, int], config: ArchitectureConfig | No
     mask stream explicitly, so that the weights do not depend on the process-wide Python
     random state (which other threads, e.g. a Dask worker's, may draw from).
     """
-    from .tf_runtime import import_tf  # noqa: PLC0415
+    from .tf_runtime import import_tf
 
     import_tf()
-    import keras  # noqa: PLC0415
+    import keras
 
     cfg = config or ArchitectureConfig()
     h, w = int(input_shape[0]), int(input_shape[1])
@@ -130,8 +139,11 @@ def build_cnn(input_shape: tuple[int, int, int], config: ArchitectureConfig | No
     reg = (lambda: keras.regularizers.L2(cfg.l2)) if cfg.l2 > 0 else (lambda: None)
     L = keras.layers
     n_seeds = len(cfg.conv_filters) + 2 * len(cfg.dense_units) + 1
-    seeds = (iter(np.random.default_rng(int(seed) % 2**63).integers(0, 2**31 - 1, size=n_seeds).tolist())
-             if seed is not None else None)
+    seeds = (
+        iter(np.random.default_rng(int(seed) % 2**63).integers(0, 2**31 - 1, size=n_seeds).tolist())
+        if seed is not None
+        else None
+    )
 
     def init() -> Any:
         return keras.initializers.GlorotUniform(seed=next(seeds)) if seeds is not None else "glorot_uniform"
@@ -144,15 +156,28 @@ def build_cnn(input_shape: tuple[int, int, int], config: ArchitectureConfig | No
     k = 0
     for b, pool in enumerate(cfg.pool_sizes):
         for _ in range(cfg.convs_per_block):
-            h_ = L.Conv2D(cfg.conv_filters[k], cfg.conv_kernels[k], padding=cfg.padding,
-                          activation=cfg.activation, kernel_regularizer=reg(), kernel_initializer=init(),
-                          name=f"conv{k + 1}", dtype=dtype)(h_)
+            h_ = L.Conv2D(
+                cfg.conv_filters[k],
+                cfg.conv_kernels[k],
+                padding=cfg.padding,
+                activation=cfg.activation,
+                kernel_regularizer=reg(),
+                kernel_initializer=init(),
+                name=f"conv{k + 1}",
+                dtype=dtype,
+            )(h_)
             k += 1
         h_ = L.MaxPooling2D(pool, name=f"pool{b + 1}", dtype=dtype)(h_)
     h_ = L.Flatten(name="flatten", dtype=dtype)(h_)
     for i, units in enumerate(cfg.dense_units):
-        h_ = L.Dense(units, activation=cfg.activation, kernel_regularizer=reg(), kernel_initializer=init(),
-                     name=f"dense{i + 1}", dtype=dtype)(h_)
+        h_ = L.Dense(
+            units,
+            activation=cfg.activation,
+            kernel_regularizer=reg(),
+            kernel_initializer=init(),
+            name=f"dense{i + 1}",
+            dtype=dtype,
+        )(h_)
         if cfg.dropout > 0:
             h_ = L.Dropout(cfg.dropout, name=f"dropout{i + 1}", dtype=dtype, seed=drop_seed())(h_)
     outputs = L.Dense(1, activation="linear", kernel_initializer=init(), name="output", dtype="float32")(h_)

@@ -26,8 +26,8 @@ from typing import Any, ClassVar, Literal, Optional
 import numpy as np
 
 from massbench import __version__ as massbench_version
-from massbench.errors import ConfigError, DataError
 from massbench.catalogue import CatalogueView
+from massbench.errors import ConfigError, DataError
 from massbench.estimator import Estimator, RunContext
 from massbench.preprocessing import N0_DEFAULT, fit_redshift_normalisation
 
@@ -100,11 +100,11 @@ class CNNParams:
         if self.loss not in ("mse", "mae"):
             raise ConfigError(f"{who}: loss must be 'mse' (paper, equation 8) or 'mae', got {self.loss!r}")
         if self.input_scaling not in INPUT_SCALINGS:
-            raise ConfigError(f"{who}: input_scaling must be one of {list(INPUT_SCALINGS)}, "
-                              f"got {self.input_scaling!r}")
+            raise ConfigError(f"{who}: input_scaling must be one of {list(INPUT_SCALINGS)}, got {self.input_scaling!r}")
         if self.target_scaling not in TARGET_SCALINGS:
-            raise ConfigError(f"{who}: target_scaling must be one of {list(TARGET_SCALINGS)}, "
-                              f"got {self.target_scaling!r}")
+            raise ConfigError(
+                f"{who}: target_scaling must be one of {list(TARGET_SCALINGS)}, got {self.target_scaling!r}"
+            )
         if not float(self.n0) > 0:
             raise ConfigError(f"{who}: n0 (equation 1's pivot photon count) must be > 0, got {self.n0}")
         try:
@@ -157,7 +157,7 @@ class CNNEstimator(CNNParams, Estimator):
             self._restore_model_from_bytes()
 
     def _device(self) -> Any:
-        from .tf_runtime import resolve_device  # noqa: PLC0415
+        from .tf_runtime import resolve_device
 
         return resolve_device(getattr(self.context, "device", "auto"))
 
@@ -183,14 +183,14 @@ class CNNEstimator(CNNParams, Estimator):
     def fit(self, train: CatalogueView, val: CatalogueView) -> CNNEstimator:
         """Fit preprocessing on ``train``, then train the CNN with early stopping on ``val``."""
         t_start = time.perf_counter()
-        from .tf_runtime import import_tf, op_determinism  # noqa: PLC0415
+        from .tf_runtime import import_tf, op_determinism
 
         tf = import_tf()
-        import keras  # noqa: PLC0415
+        import keras
 
-        from .architecture import build_cnn  # noqa: PLC0415
-        from .keras_callbacks import EpochTimer, HarnessProgress, StopOnNonFinite  # noqa: PLC0415
-        from .pipeline import evaluation_dataset, training_dataset  # noqa: PLC0415
+        from .architecture import build_cnn
+        from .keras_callbacks import EpochTimer, HarnessProgress, StopOnNonFinite
+        from .pipeline import evaluation_dataset, training_dataset
 
         ctx: RunContext = self.context
         device = self._device()
@@ -200,8 +200,10 @@ class CNNEstimator(CNNParams, Estimator):
                 "(paper section 4.1: 10% of the training folds); give the benchmark a validation fraction > 0"
             )
         if len(train) < 2:
-            raise DataError(f"{self.name}: the training view of dataset {train.dataset!r} has {len(train)} "
-                            "clusters; at least 2 are needed")
+            raise DataError(
+                f"{self.name}: the training view of dataset {train.dataset!r} has {len(train)} "
+                "clusters; at least 2 are needed"
+            )
 
         # --- preprocessing constants from the training clusters only
         # one read of the training maps: raw counts, their totals for equation 1, then eq. 1-2 in place
@@ -210,8 +212,9 @@ class CNNEstimator(CNNParams, Estimator):
         try:
             norm = fit_redshift_normalisation(totals[:, None], train.redshift, n0=float(self.n0))
         except ValueError as exc:
-            raise DataError(f"{self.name} on dataset {train.dataset!r}: {exc} "
-                            f"(training view: {len(train)} clusters)") from None
+            raise DataError(
+                f"{self.name} on dataset {train.dataset!r}: {exc} (training view: {len(train)} clusters)"
+            ) from None
         apply_equations_1_2_(x_train, train, self.input_name, norm)
         if self.input_scaling == "standard":
             mean, std = pixel_moments(x_train)
@@ -235,24 +238,31 @@ class CNNEstimator(CNNParams, Estimator):
         epochs = int(self.epochs)
         timer = EpochTimer()
         with op_determinism(deterministic), tf.device(device.tf_name):
-            model = build_cnn(self.input_shape_, self.architecture, mixed_precision=mixed, name=self.name,
-                              seed=int(ctx.seed))
+            model = build_cnn(
+                self.input_shape_, self.architecture, mixed_precision=mixed, name=self.name, seed=int(ctx.seed)
+            )
             optimizer: Any = keras.optimizers.Adam(learning_rate=float(self.learning_rate))
             if mixed:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            model.compile(optimizer=optimizer, loss=self.loss,
-                          metrics=[keras.metrics.RootMeanSquaredError(name="rms")], jit_compile=xla)
+            model.compile(
+                optimizer=optimizer,
+                loss=self.loss,
+                metrics=[keras.metrics.RootMeanSquaredError(name="rms")],
+                jit_compile=xla,
+            )
             ds_train = training_dataset(x_train, t_train, int(self.batch_size), int(ctx.seed))
             ds_val = evaluation_dataset(x_val, t_val, int(self.predict_batch_size))
             n_train = len(x_train)
             del x_train, x_val  # the datasets hold their own copies
             patience = int(self.patience)
-            stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience if patience > 0 else epochs + 1,
-                                                    restore_best_weights=True)
+            stopper = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=patience if patience > 0 else epochs + 1, restore_best_weights=True
+            )
             nonfinite = StopOnNonFinite()
             callbacks = [timer, nonfinite, stopper, HarnessProgress(ctx.progress, epochs, scale)]
-            history = model.fit(ds_train, validation_data=ds_val, epochs=epochs, verbose=0, callbacks=callbacks,
-                                shuffle=False)  # the pipeline shuffles (seeded)
+            history = model.fit(
+                ds_train, validation_data=ds_val, epochs=epochs, verbose=0, callbacks=callbacks, shuffle=False
+            )  # the pipeline shuffles (seeded)
         self.model_ = model
         self._grad_fn = None
         self._model_bytes = None
@@ -260,21 +270,26 @@ class CNNEstimator(CNNParams, Estimator):
 
         val_losses = self.history_.get("val_loss", [])
         best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(self.history_.get("loss", []))
-        ctx.info.update({
-            "device_used": device.label,
-            "mixed_precision": mixed,
-            "xla": xla,
-            "deterministic": deterministic,
-            "epochs_trained": len(self.history_.get("loss", [])),
-            "best_epoch": best_epoch,
-            "best_val_loss": float(min(val_losses)) if val_losses else math.nan,
-            "best_val_rms_dex": (float(self.history_["val_rms"][best_epoch - 1]) * scale
-                                 if self.history_.get("val_rms") else math.nan),
-            "train_images_per_s": timer.images_per_second(n_train),
-            "fit_seconds": time.perf_counter() - t_start,
-            "n_params": int(model.count_params()),
-            "preprocessing": self.scaling_.to_dict(),
-        })
+        ctx.info.update(
+            {
+                "device_used": device.label,
+                "mixed_precision": mixed,
+                "xla": xla,
+                "deterministic": deterministic,
+                "epochs_trained": len(self.history_.get("loss", [])),
+                "best_epoch": best_epoch,
+                "best_val_loss": float(min(val_losses)) if val_losses else math.nan,
+                "best_val_rms_dex": (
+                    float(self.history_["val_rms"][best_epoch - 1]) * scale
+                    if self.history_.get("val_rms")
+                    else math.nan
+                ),
+                "train_images_per_s": timer.images_per_second(n_train),
+                "fit_seconds": time.perf_counter() - t_start,
+                "n_params": int(model.count_params()),
+                "preprocessing": self.scaling_.to_dict(),
+            }
+        )
         if nonfinite.stopped_epoch is not None:
             ctx.info["stopped_on_nonfinite_loss"] = nonfinite.stopped_epoch
         if self.mixed_precision and not device.is_gpu:
@@ -287,7 +302,7 @@ class CNNEstimator(CNNParams, Estimator):
     def predict(self, test: CatalogueView) -> np.ndarray:
         """log10 M500c [h^-1 Msun] for every cluster of ``test``, in order (float64)."""
         self._require_fitted()
-        from .tf_runtime import import_tf  # noqa: PLC0415
+        from .tf_runtime import import_tf
 
         tf = import_tf()
         assert self.scaling_ is not None
@@ -301,7 +316,7 @@ class CNNEstimator(CNNParams, Estimator):
                 sub = test.subview(np.arange(start, min(start + 1024, len(test))))
                 z = self._network_input(sub)
                 t = self.model_.predict(z, batch_size=bs, verbose=0)
-                out[start:start + len(z)] = self.scaling_.unscale_target(np.asarray(t, dtype=np.float64).reshape(-1))
+                out[start : start + len(z)] = self.scaling_.unscale_target(np.asarray(t, dtype=np.float64).reshape(-1))
         return out
 
     def transform(self, view: CatalogueView) -> dict[str, np.ndarray]:
@@ -327,7 +342,7 @@ class CNNEstimator(CNNParams, Estimator):
         Explainers take its absolute value (equation 10).
         """
         self._require_fitted()
-        from .tf_runtime import import_tf  # noqa: PLC0415
+        from .tf_runtime import import_tf
 
         tf = import_tf()
         assert self.scaling_ is not None and self.input_shape_ is not None
@@ -342,8 +357,9 @@ class CNNEstimator(CNNParams, Estimator):
             if self._grad_fn is None:
                 model = self.model_
 
-                @tf.function(input_signature=[tf.TensorSpec((None, *self.input_shape_), tf.float32)],
-                             reduce_retracing=True)
+                @tf.function(
+                    input_signature=[tf.TensorSpec((None, *self.input_shape_), tf.float32)], reduce_retracing=True
+                )
                 def grad_fn(z: Any) -> Any:
                     with tf.GradientTape() as tape:
                         tape.watch(z)
@@ -356,24 +372,26 @@ class CNNEstimator(CNNParams, Estimator):
                 sub = view.subview(np.arange(start, min(start + 1024, len(view))))
                 z = self._network_input(sub)
                 for b in range(0, len(z), batch_size):
-                    g = self._grad_fn(tf.constant(z[b:b + batch_size])).numpy() * factor
+                    g = self._grad_fn(tf.constant(z[b : b + batch_size])).numpy() * factor
                     if r > 1:  # chain rule through the block sums, back to the input's pixels
                         rows = np.arange(b, b + len(g))
-                        n_fine = norm.apply(np.asarray(sub.lazy(self.input_name)[rows], dtype=np.float32)
-                                            .reshape((-1, *hwc)), sub.redshift[rows])
+                        n_fine = norm.apply(
+                            np.asarray(sub.lazy(self.input_name)[rows], dtype=np.float32).reshape((-1, *hwc)),
+                            sub.redshift[rows],
+                        )
                         n_coarse = rebin_counts(n_fine, r)
                         g = np.repeat(np.repeat(g / (n_coarse + 1.0), r, axis=1), r, axis=2) * (n_fine + 1.0)
-                    grads[start + b:start + b + len(g)] = g
+                    grads[start + b : start + b + len(g)] = g
         return {self.input_name: self._as_input_shape(grads, view)}
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
         """Write ``model.keras``, ``preprocessing.json``, ``estimator.json`` and ``history.json``."""
         self._require_fitted()
-        from .tf_runtime import import_tf  # noqa: PLC0415
+        from .tf_runtime import import_tf
 
         tf = import_tf()
-        import keras  # noqa: PLC0415
+        import keras
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -413,10 +431,10 @@ class CNNEstimator(CNNParams, Estimator):
         model_path = directory / MODEL_FILE
         if not model_path.is_file():
             raise DataError(f"{model_path}: missing; re-run the fold")
-        from .tf_runtime import import_tf  # noqa: PLC0415
+        from .tf_runtime import import_tf
 
         import_tf()
-        import keras  # noqa: PLC0415
+        import keras
 
         est.model_ = keras.models.load_model(model_path, compile=False)
         history_path = directory / HISTORY_FILE
@@ -451,10 +469,10 @@ class CNNEstimator(CNNParams, Estimator):
         self.__dict__.update(state)
 
     def _restore_model_from_bytes(self) -> None:
-        from .tf_runtime import import_tf  # noqa: PLC0415
+        from .tf_runtime import import_tf
 
         import_tf()
-        import keras  # noqa: PLC0415
+        import keras
 
         assert self._model_bytes is not None
         tmp = Path(tempfile.mkdtemp(prefix="massbench-cnn-"))

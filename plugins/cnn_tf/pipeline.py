@@ -58,34 +58,38 @@ def check_rebin(hwc: tuple[int, int, int], factor: int, input_name: str) -> tupl
     """Network input shape after rebinning maps of shape ``hwc`` by ``factor``."""
     h, w, c = hwc
     if factor < 1 or h % factor or w % factor:
-        raise DataError(f"rebin={factor} does not divide the {h}x{w} pixel maps of input {input_name!r}; "
-                        "use a divisor of the map size (1, 2, 4, ...)")
+        raise DataError(
+            f"rebin={factor} does not divide the {h}x{w} pixel maps of input {input_name!r}; "
+            "use a divisor of the map size (1, 2, 4, ...)"
+        )
     return h // factor, w // factor, c
 
 
-def read_counts(view: Any, input_name: str, channels: int | None = None, rebin: int = 1,
-                chunk: int = CHUNK_ROWS) -> np.ndarray:
+def read_counts(
+    view: Any, input_name: str, channels: int | None = None, rebin: int = 1, chunk: int = CHUNK_ROWS
+) -> np.ndarray:
     """Raw photon counts of ``view[input_name]`` as float32 ``(n, H/rebin, W/rebin, C)``, streamed in chunks."""
     hwc = map_shape(view, input_name, channels)
     h, w, c = check_rebin(hwc, rebin, input_name)
     out = np.empty((len(view), h, w, c), dtype=np.float32)
     acc = view.lazy(input_name)
     for start in range(0, len(view), chunk):
-        counts = np.asarray(acc[start:start + chunk], dtype=np.float32).reshape((-1, *hwc))
-        out[start:start + len(counts)] = rebin_counts(counts, rebin)
+        counts = np.asarray(acc[start : start + chunk], dtype=np.float32).reshape((-1, *hwc))
+        out[start : start + len(counts)] = rebin_counts(counts, rebin)
     return out
 
 
-def apply_equations_1_2_(counts: np.ndarray, view: Any, input_name: str, norm: RedshiftNormalisation,
-                         chunk: int = CHUNK_ROWS) -> np.ndarray:
+def apply_equations_1_2_(
+    counts: np.ndarray, view: Any, input_name: str, norm: RedshiftNormalisation, chunk: int = CHUNK_ROWS
+) -> np.ndarray:
     """Equations 1 and 2 in place on float32 counts of ``view``'s clusters: x = log10(m N0 / 10**(gamma z + eta) + 1).
 
     The same float32 operations as :func:`massbench.preprocessing.preprocess_maps`, without its
     temporaries. Raw counts must be finite and non-negative; the first offending cluster is named.
     """
     for start in range(0, len(counts), chunk):
-        x = counts[start:start + chunk]
-        z = view.redshift[start:start + len(x)]
+        x = counts[start : start + chunk]
+        z = view.redshift[start : start + len(x)]
         np.multiply(x, norm.factor(z).astype(np.float32).reshape((-1,) + (1,) * (x.ndim - 1)), out=x)
         np.add(x, np.float32(1.0), out=x)
         np.log10(x, out=x)
@@ -99,8 +103,14 @@ def apply_equations_1_2_(counts: np.ndarray, view: Any, input_name: str, norm: R
     return counts
 
 
-def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
-                    channels: int | None = None, chunk: int = CHUNK_ROWS, rebin: int = 1) -> np.ndarray:
+def preprocess_view(
+    view: Any,
+    input_name: str,
+    norm: RedshiftNormalisation,
+    channels: int | None = None,
+    chunk: int = CHUNK_ROWS,
+    rebin: int = 1,
+) -> np.ndarray:
     """Equations 1 and 2 on every row of ``view[input_name]``: float32 ``(n, H, W, C)`` of x = log10(n + 1).
 
     With ``rebin`` > 1 the raw counts are first summed in ``rebin`` x ``rebin`` blocks
@@ -112,7 +122,7 @@ def preprocess_view(view: Any, input_name: str, norm: RedshiftNormalisation,
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
     """Shuffled (seeded, every epoch anew), batched, prefetched ``(x, y)`` pairs from in-memory arrays."""
-    from .tf_runtime import import_tf  # noqa: PLC0415
+    from .tf_runtime import import_tf
 
     tf = import_tf()
     with tf.device("/CPU:0"):
@@ -120,14 +130,15 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -
         yt = tf.constant(np.asarray(y, dtype=np.float32).reshape(-1, 1))
     n = len(x)
     ds = tf.data.Dataset.range(n).shuffle(n, seed=int(seed) % (2**31), reshuffle_each_iteration=True)
-    ds = ds.batch(int(batch_size)).map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)),
-                                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(int(batch_size)).map(
+        lambda i: (tf.gather(xt, i), tf.gather(yt, i)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     return _lean(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def evaluation_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int) -> Any:
     """Batched, prefetched inputs (and targets) in view order."""
-    from .tf_runtime import import_tf  # noqa: PLC0415
+    from .tf_runtime import import_tf
 
     tf = import_tf()
     with tf.device("/CPU:0"):
@@ -137,14 +148,15 @@ def evaluation_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int) -> 
     if yt is None:
         ds = ds.map(lambda i: tf.gather(xt, i), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     else:
-        ds = ds.map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)), num_parallel_calls=tf.data.AUTOTUNE,
-                    deterministic=True)
+        ds = ds.map(
+            lambda i: (tf.gather(xt, i), tf.gather(yt, i)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
     return _lean(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def _lean(ds: Any) -> Any:
     """Skip tf.data's static graph rewrites (nothing to gain on a gather pipeline; as Keras does for arrays)."""
-    import tensorflow as tf  # noqa: PLC0415 - already imported by the callers
+    import tensorflow as tf
 
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False

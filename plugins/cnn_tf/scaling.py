@@ -110,7 +110,7 @@ def pixel_moments(x: np.ndarray, chunk: int = 256) -> tuple[float, float]:
     s = 0.0
     s2 = 0.0
     for start in range(0, len(x), chunk):
-        block = np.asarray(x[start:start + chunk])
+        block = np.asarray(x[start : start + chunk])
         n += block.size
         s += float(block.sum(dtype=np.float64))
         s2 += float(np.square(block).sum(dtype=np.float64))

@@ -12,8 +12,9 @@ import numpy as np
 from massbench import Catalogue, CatalogueView, InputArray
 
 
-def synthetic_catalogue(n: int = 160, size: int = 16, bands: int = 1, seed: int = 0,
-                        name: str = "synthetic", counts_at_1e14: float = 400.0) -> Catalogue:
+def synthetic_catalogue(
+    n: int = 160, size: int = 16, bands: int = 1, seed: int = 0, name: str = "synthetic", counts_at_1e14: float = 400.0
+) -> Catalogue:
     """Clusters whose Poisson photon maps follow a beta profile with counts ~ M^1.3, dimmed with z.
 
     ``bands == 1`` gives ``xray_map`` (n, size, size); ``bands == 3`` gives ``xray_bands``
@@ -47,8 +48,10 @@ def synthetic_catalogue(n: int = 160, size: int = 16, bands: int = 1, seed: int 
     if bands == 1:
         inputs = {"xray_map": InputArray(maps, "count", "raw counts")}
     else:
-        inputs = {"xray_bands": InputArray(maps, "count", "raw counts per band"),
-                  "xray_map": InputArray(maps.sum(axis=-1), "count", "raw counts")}
+        inputs = {
+            "xray_bands": InputArray(maps, "count", "raw counts per band"),
+            "xray_map": InputArray(maps.sum(axis=-1), "count", "raw counts"),
+        }
     return Catalogue(
         name=name,
         cluster_id=np.arange(n) + 1000,
@@ -60,14 +63,17 @@ def synthetic_catalogue(n: int = 160, size: int = 16, bands: int = 1, seed: int 
     )
 
 
-def split_views(cat: Catalogue, input_name: str, n_val: int = 20,
-                n_test: int = 20) -> tuple[CatalogueView, CatalogueView, CatalogueView]:
+def split_views(
+    cat: Catalogue, input_name: str, n_val: int = 20, n_test: int = 20
+) -> tuple[CatalogueView, CatalogueView, CatalogueView]:
     """Train/val/test views in catalogue order: the last ``n_test`` clusters test, the ``n_val`` before val."""
     n = len(cat)
     idx = np.arange(n)
-    test = idx[n - n_test:]
-    val = idx[n - n_test - n_val:n - n_test]
-    train = idx[:n - n_test - n_val]
-    return (cat.view(train, inputs=[input_name], role="train"),
-            cat.view(val, inputs=[input_name], role="val"),
-            cat.view(test, inputs=[input_name], role="test"))
+    test = idx[n - n_test :]
+    val = idx[n - n_test - n_val : n - n_test]
+    train = idx[: n - n_test - n_val]
+    return (
+        cat.view(train, inputs=[input_name], role="train"),
+        cat.view(val, inputs=[input_name], role="val"),
+        cat.view(test, inputs=[input_name], role="test"),
+    )

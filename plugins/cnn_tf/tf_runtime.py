@@ -43,7 +43,7 @@ def import_tf() -> Any:
     """Import TensorFlow quietly, limit its threads (first call only) and return the module."""
     global _CONFIGURED
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf  # noqa: PLC0415 - deliberately lazy
+    import tensorflow as tf
 
     if not _CONFIGURED:
         _CONFIGURED = True
@@ -105,7 +105,7 @@ def resolve_device(requested: str) -> DeviceChoice:
 def op_determinism_enabled() -> bool:
     """Whether TensorFlow's op determinism is on in this process."""
     import_tf()
-    from tensorflow.python.framework import config as tf_config  # noqa: PLC0415
+    from tensorflow.python.framework import config as tf_config
 
     return bool(tf_config.is_op_determinism_enabled())
 
@@ -119,7 +119,7 @@ def op_determinism(enabled: bool) -> Iterator[None]:
     cost. XLA is disabled while determinism is on (not all XLA ops support it).
     """
     import_tf()
-    from tensorflow.python.framework import config as tf_config  # noqa: PLC0415
+    from tensorflow.python.framework import config as tf_config
 
     before = bool(tf_config.is_op_determinism_enabled())
     if enabled != before:

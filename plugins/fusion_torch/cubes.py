@@ -134,8 +134,9 @@ def mock_kde_cube(dynamical_cube: Callable[..., np.ndarray], galaxies: np.ndarra
     pts = np.asarray(galaxies, dtype=np.float64).reshape(-1, 4)
     if len(pts) < 2:
         return np.zeros((grid.n,) * 3, dtype=np.float32)
-    cube = dynamical_cube(pts[:, :3], bins=grid.n, aperture=grid.half_width_mpc, vcut=grid.half_width_kms,
-                          bw_factor=grid.bandwidth)
+    cube = dynamical_cube(
+        pts[:, :3], bins=grid.n, aperture=grid.half_width_mpc, vcut=grid.half_width_kms, bw_factor=grid.bandwidth
+    )
     return np.asarray(cube, dtype=np.float32)
 
 
@@ -171,13 +172,17 @@ class CompletenessCubeStore:
     ``key.json``, in ``<cache_dir>/fusion-cubes/<dataset>-c<completeness>-s<seed>-<digest>/``.
     """
 
-    def __init__(self, cache_dir: Path, key: CubeStoreKey,
-                 builder: Callable[[np.ndarray, CubeGrid], np.ndarray] | None = None):
+    def __init__(
+        self, cache_dir: Path, key: CubeStoreKey, builder: Callable[[np.ndarray, CubeGrid], np.ndarray] | None = None
+    ):
         self.key = key
         self.builder = builder or default_cube_builder()
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in key.dataset)
-        self.directory = Path(cache_dir) / "fusion-cubes" / (
-            f"{safe}-c{key.completeness:g}-s{key.seed}-n{key.grid.n}-{key.digest()}")
+        self.directory = (
+            Path(cache_dir)
+            / "fusion-cubes"
+            / (f"{safe}-c{key.completeness:g}-s{key.seed}-n{key.grid.n}-{key.digest()}")
+        )
         self.last_built = 0
         self.last_build_seconds = 0.0
 
@@ -206,8 +211,10 @@ class CompletenessCubeStore:
         fps = np.load(fp_path, mmap_mode="r+")
         g = self.key.grid.n
         if cubes.shape != (self.key.n_rows, g, g, g) or fps.shape != (self.key.n_rows,):
-            raise DataError(f"cube cache {cubes_path} has shape {cubes.shape}, expected "
-                            f"{(self.key.n_rows, g, g, g)}: delete {self.directory} and rerun")
+            raise DataError(
+                f"cube cache {cubes_path} has shape {cubes.shape}, expected "
+                f"{(self.key.n_rows, g, g, g)}: delete {self.directory} and rerun"
+            )
         return cubes, fps
 
     # -- building -----------------------------------------------------------------------------
@@ -216,8 +223,10 @@ class CompletenessCubeStore:
         cubes, fps = self._open()
         rows = np.asarray(view.indices, dtype=np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= self.key.n_rows):
-            raise DataError(f"view rows {rows.min()}..{rows.max()} exceed the catalogue's "
-                            f"{self.key.n_rows} rows in the cube cache {self.directory}")
+            raise DataError(
+                f"view rows {rows.min()}..{rows.max()} exceed the catalogue's "
+                f"{self.key.n_rows} rows in the cube cache {self.directory}"
+            )
         galaxies = view.lazy("galaxies")
         t0, built = time.perf_counter(), 0
         for pos, row in enumerate(rows):
@@ -241,6 +250,11 @@ class CompletenessCubeStore:
         self.last_built = built
         self.last_build_seconds = time.perf_counter() - t0
         if built:
-            log.info("built %d cubes at completeness %g in %.1f s (%s)", built, self.key.completeness,
-                     self.last_build_seconds, getattr(self.builder, "__name__", "builder"))
+            log.info(
+                "built %d cubes at completeness %g in %.1f s (%s)",
+                built,
+                self.key.completeness,
+                self.last_build_seconds,
+                getattr(self.builder, "__name__", "builder"),
+            )
         return RowAccessor(np.load(self.directory / "cubes.npy", mmap_mode="r"), rows)

@@ -29,8 +29,9 @@ class FusionRows(Dataset):
     map (channels first), ``cube`` (b, 64, 64, 64), ``y`` (b,) or an empty tensor.
     """
 
-    def __init__(self, maps: Any, cubes: Any, redshift: np.ndarray, norm: RedshiftNormalisation,
-                 target: np.ndarray | None = None):
+    def __init__(
+        self, maps: Any, cubes: Any, redshift: np.ndarray, norm: RedshiftNormalisation, target: np.ndarray | None = None
+    ):
         self.maps, self.cubes = maps, cubes
         self.redshift = np.asarray(redshift, dtype=float)
         self.norm = norm
@@ -50,13 +51,20 @@ class FusionRows(Dataset):
         return x, cube, y
 
 
-def batch_loader(ds: FusionRows, batch_size: int, shuffle: bool, generator: torch.Generator | None = None,
-                 num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
+def batch_loader(
+    ds: FusionRows,
+    batch_size: int,
+    shuffle: bool,
+    generator: torch.Generator | None = None,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
     """A DataLoader yielding whole batches read by one ``ds[list]`` call (sorted memory-map reads)."""
     base = RandomSampler(ds, generator=generator) if shuffle else SequentialSampler(ds)
     sampler = BatchSampler(base, batch_size=batch_size, drop_last=False)
-    return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=num_workers, pin_memory=pin_memory,
-                      persistent_workers=False)
+    return DataLoader(
+        ds, sampler=sampler, batch_size=None, num_workers=num_workers, pin_memory=pin_memory, persistent_workers=False
+    )
 
 
 @dataclass
@@ -81,7 +89,7 @@ class RunningMoments:
     def std(self) -> float:
         if not self.n:
             return 1.0
-        var = max(self.total_sq / self.n - self.mean ** 2, 0.0)
+        var = max(self.total_sq / self.n - self.mean**2, 0.0)
         return float(np.sqrt(var)) or 1.0
 
 

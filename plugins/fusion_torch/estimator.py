@@ -67,8 +67,10 @@ def resolve_device(requested: str) -> str:
     req = (requested or "auto").lower()
     if req in ("gpu", "cuda"):
         if not torch.cuda.is_available():
-            raise ConfigError("device 'gpu' was requested for fusion-xray-dyn but torch sees no CUDA GPU "
-                              "(this torch build: " + torch.__version__ + "); use device 'auto' or 'cpu'")
+            raise ConfigError(
+                "device 'gpu' was requested for fusion-xray-dyn but torch sees no CUDA GPU "
+                "(this torch build: " + torch.__version__ + "); use device 'auto' or 'cpu'"
+            )
         return "cuda"
     if req == "cpu":
         return "cpu"
@@ -102,8 +104,9 @@ class FusionXrayDyn(FusionParams, Estimator):
     def _config(self, map_size: int, cube_input: int) -> Any:
         from .network import FusionConfig
 
-        return FusionConfig(**self.layers(), map_size=map_size, cube_input=cube_input,
-                            cube_size=min(self.cube_size, cube_input))
+        return FusionConfig(
+            **self.layers(), map_size=map_size, cube_input=cube_input, cube_size=min(self.cube_size, cube_input)
+        )
 
     def _torch_setup(self) -> str:
         import torch
@@ -126,12 +129,19 @@ class FusionXrayDyn(FusionParams, Estimator):
         from .cubes import CompletenessCubeStore, CubeGrid, CubeStoreKey
 
         if "galaxies" not in view.inputs:
-            raise ConfigError("fusion-xray-dyn: completeness < 1 needs the dataset input 'galaxies' "
-                              f"(dataset {view.dataset!r} view has {list(view.inputs)})")
+            raise ConfigError(
+                "fusion-xray-dyn: completeness < 1 needs the dataset input 'galaxies' "
+                f"(dataset {view.dataset!r} view has {list(view.inputs)})"
+            )
         n_rows = len(view.arrays["galaxies"].data)
         grid = CubeGrid(n=int(view.lazy("dyn_cube").shape[1]))
-        key = CubeStoreKey(dataset=str(view.dataset), n_rows=n_rows, completeness=self.completeness,
-                           seed=self.completeness_seed, grid=grid)
+        key = CubeStoreKey(
+            dataset=str(view.dataset),
+            n_rows=n_rows,
+            completeness=self.completeness,
+            seed=self.completeness_seed,
+            grid=grid,
+        )
         store = CompletenessCubeStore(self.context.cache_dir, key)
         rows = store.rows(view)
         self.record.cube_build_seconds += store.last_build_seconds
@@ -146,12 +156,16 @@ class FusionXrayDyn(FusionParams, Estimator):
         assert self.norm is not None, "fit() first"
         maps = view.lazy("xray_bands")
         if len(maps.shape) != 4 or maps.shape[-1] != 3 or maps.shape[1] != maps.shape[2]:
-            raise DataError(f"fusion-xray-dyn: input 'xray_bands' of dataset {view.dataset!r} has shape "
-                            f"{maps.shape}; expected (n, 128, 128, 3) raw counts, channels last")
+            raise DataError(
+                f"fusion-xray-dyn: input 'xray_bands' of dataset {view.dataset!r} has shape "
+                f"{maps.shape}; expected (n, 128, 128, 3) raw counts, channels last"
+            )
         cubes = self._cube_rows(view)
         if len(cubes.shape) != 4 or not cubes.shape[1] == cubes.shape[2] == cubes.shape[3]:
-            raise DataError(f"fusion-xray-dyn: input 'dyn_cube' of dataset {view.dataset!r} has shape "
-                            f"{cubes.shape}; expected (n, 64, 64, 64)")
+            raise DataError(
+                f"fusion-xray-dyn: input 'dyn_cube' of dataset {view.dataset!r} has shape "
+                f"{cubes.shape}; expected (n, 64, 64, 64)"
+            )
         target = view.log10_m500c if with_target else None
         return FusionRows(maps, cubes, view.redshift, self.norm, target)
 
@@ -177,7 +191,9 @@ class FusionXrayDyn(FusionParams, Estimator):
         self.history = []
 
         if len(train) < 2:
-            raise DataError(f"fusion-xray-dyn: the training view of dataset {train.dataset!r} has {len(train)} clusters")
+            raise DataError(
+                f"fusion-xray-dyn: the training view of dataset {train.dataset!r} has {len(train)} clusters"
+            )
         self.norm = fit_redshift_normalisation(train.lazy("xray_bands"), train.redshift)
         train_ds = self._dataset(train, with_target=True)
         val_ds = self._dataset(val, with_target=True) if len(val) else None
@@ -198,8 +214,9 @@ class FusionXrayDyn(FusionParams, Estimator):
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
         loss_fn = self._loss_fn()
         pin = device == "cuda"
-        train_loader = batch_loader(train_ds, self.batch_size, shuffle=True, generator=loader_gen,
-                                    num_workers=self.num_workers, pin_memory=pin)
+        train_loader = batch_loader(
+            train_ds, self.batch_size, shuffle=True, generator=loader_gen, num_workers=self.num_workers, pin_memory=pin
+        )
 
         best_state, best_val, best_epoch, wait = None, math.inf, 0, 0
         t_start = time.perf_counter()
@@ -244,7 +261,9 @@ class FusionXrayDyn(FusionParams, Estimator):
         self.record.best_val_loss = float(best_val) if math.isfinite(best_val) else None
         self.record.train_seconds = elapsed
         self.record.train_cubes_per_second = seen / elapsed if elapsed > 0 else math.nan
-        self.context.info.update({f"fusion_{k}" if k != "device_used" else k: v for k, v in asdict(self.record).items()})
+        self.context.info.update(
+            {f"fusion_{k}" if k != "device_used" else k: v for k, v in asdict(self.record).items()}
+        )
         return self
 
     def _evaluate_loss(self, ds: Any, device: str, use_amp: bool) -> float:
@@ -287,8 +306,7 @@ class FusionXrayDyn(FusionParams, Estimator):
         ds = self._dataset(test, with_target=False)
         out = []
         with torch.no_grad():
-            for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False,
-                                           num_workers=self.num_workers):
+            for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
                 pred = self.net.log10_mass(self.net(x.to(device), cube.to(device)))
                 out.append(pred.double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
@@ -322,15 +340,14 @@ class FusionXrayDyn(FusionParams, Estimator):
         gx = np.zeros((len(ds), *ds.maps.shape[1:]), dtype=np.float32)
         gc = np.zeros((len(ds), *ds.cubes.shape[1:]), dtype=np.float32)
         start = 0
-        for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False,
-                                       num_workers=self.num_workers):
+        for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
             x = x.to(device).requires_grad_(True)
             cube = cube.to(device).requires_grad_(True)
             pred = self.net.log10_mass(self.net(x, cube))
             gxb, gcb = torch.autograd.grad(pred.sum(), (x, cube))
             b = len(pred)
-            gx[start:start + b] = np.moveaxis(gxb.float().cpu().numpy(), 1, -1)
-            gc[start:start + b] = gcb.float().cpu().numpy()
+            gx[start : start + b] = np.moveaxis(gxb.float().cpu().numpy(), 1, -1)
+            gc[start : start + b] = gcb.float().cpu().numpy()
             start += b
         return {"xray_bands": gx, "dyn_cube": gc}
 
@@ -346,12 +363,17 @@ class FusionXrayDyn(FusionParams, Estimator):
         d.mkdir(parents=True, exist_ok=True)
         torch.save({k: v.detach().cpu() for k, v in self.net.state_dict().items()}, d / MODEL_FILE)
         (d / PARAMS_FILE).write_text(json.dumps(self.params, indent=2))
-        (d / PREPROCESSING_FILE).write_text(json.dumps({
-            "redshift_normalisation": self.norm.to_dict(),
-            "scalers": self.net.scalers(),
-            "config": self.net.cfg.to_dict(),
-            "training": asdict(self.record),
-        }, indent=2))
+        (d / PREPROCESSING_FILE).write_text(
+            json.dumps(
+                {
+                    "redshift_normalisation": self.norm.to_dict(),
+                    "scalers": self.net.scalers(),
+                    "config": self.net.cfg.to_dict(),
+                    "training": asdict(self.record),
+                },
+                indent=2,
+            )
+        )
 
     @classmethod
     def load(cls, directory: Path) -> "FusionXrayDyn":

@@ -66,8 +66,10 @@ class SameConv2d(nn.Conv2d):
 
 def _check(cfg: FusionConfig) -> None:
     if not (len(cfg.xray_filters) == len(cfg.xray_kernels) == len(cfg.xray_strides) == 2 * len(cfg.xray_pools)):
-        raise ValueError("xray_filters, xray_kernels and xray_strides need the same length, "
-                         "twice that of xray_pools (two convolutions per pooling stage)")
+        raise ValueError(
+            "xray_filters, xray_kernels and xray_strides need the same length, "
+            "twice that of xray_pools (two convolutions per pooling stage)"
+        )
     if len(cfg.dyn_filters) != len(cfg.dyn_kernels):
         raise ValueError("dyn_filters and dyn_kernels need the same length")
     if cfg.cube_size <= 0 or cfg.cube_input % cfg.cube_size:
@@ -90,8 +92,14 @@ class FusionNet(nn.Module):
         super().__init__()
         _check(cfg)
         self.cfg = cfg
-        for name, value in (("map_mean", 0.0), ("map_std", 1.0), ("cube_mean", 0.0), ("cube_std", 1.0),
-                            ("y_min", -1.0), ("y_max", 1.0)):
+        for name, value in (
+            ("map_mean", 0.0),
+            ("map_std", 1.0),
+            ("cube_mean", 0.0),
+            ("cube_std", 1.0),
+            ("y_min", -1.0),
+            ("y_max", 1.0),
+        ):
             self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
 
         # 2D branch (the multi-band CNN's convolutional stages)
@@ -106,8 +114,9 @@ class FusionNet(nn.Module):
                 size //= p
         if size < 1:
             raise ValueError("the X-ray branch pools the map below one pixel: reduce strides or pools")
-        self.xray = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * size * size, cfg.xray_dense), nn.ReLU(),
-                                  nn.Dropout(cfg.dropout))
+        self.xray = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(ch * size * size, cfg.xray_dense), nn.ReLU(), nn.Dropout(cfg.dropout)
+        )
 
         # 3D branch (dynamics tied to the X-ray map at the same sky positions)
         self.cube_pool = cfg.cube_input // cfg.cube_size
@@ -118,10 +127,13 @@ class FusionNet(nn.Module):
             layers += [nn.Conv3d(ch, f, k), nn.ReLU(), nn.MaxPool3d(cfg.dyn_pool)]
             ch, size = f, (size - k + 1) // cfg.dyn_pool
             if size < 1:
-                raise ValueError(f"the 3D branch shrinks a {cfg.cube_size}^3 cube below one cell: "
-                                 "use a larger cube_size or smaller kernels")
-        self.dyn = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * size ** 3, cfg.dyn_dense), nn.ReLU(),
-                                 nn.Dropout(cfg.dropout))
+                raise ValueError(
+                    f"the 3D branch shrinks a {cfg.cube_size}^3 cube below one cell: "
+                    "use a larger cube_size or smaller kernels"
+                )
+        self.dyn = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(ch * size**3, cfg.dyn_dense), nn.ReLU(), nn.Dropout(cfg.dropout)
+        )
 
         # dense head on the concatenated features
         layers = []
@@ -148,11 +160,18 @@ class FusionNet(nn.Module):
         """sum_w w^2 over all kernels (Keras' L2 regulariser adds l2 * this to the loss)."""
         return sum((w.float() ** 2).sum() for w in self.kernels())  # type: ignore[return-value]
 
-    def set_scalers(self, map_mean: float, map_std: float, cube_mean: float, cube_std: float,
-                    y_min: float, y_max: float) -> None:
+    def set_scalers(
+        self, map_mean: float, map_std: float, cube_mean: float, cube_std: float, y_min: float, y_max: float
+    ) -> None:
         """Set the training-fold standardisation of x and the cube and the target range [log10 h^-1 Msun]."""
-        for name, value in (("map_mean", map_mean), ("map_std", map_std), ("cube_mean", cube_mean),
-                            ("cube_std", cube_std), ("y_min", y_min), ("y_max", y_max)):
+        for name, value in (
+            ("map_mean", map_mean),
+            ("map_std", map_std),
+            ("cube_mean", cube_mean),
+            ("cube_std", cube_std),
+            ("y_min", y_min),
+            ("y_max", y_max),
+        ):
             getattr(self, name).fill_(float(value))
 
     def scalers(self) -> dict[str, float]:

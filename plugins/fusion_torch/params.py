@@ -83,10 +83,10 @@ class FusionParams(FusionLayers):
         for key in ("batch_size", "epochs", "predict_batch_size", "cube_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"fusion-xray-dyn: {key} must be a positive integer, got {getattr(self, key)}")
-        if (self.patience < 0 or self.num_workers < 0 or self.num_threads < 0 or self.l2 < 0
-                or self.learning_rate <= 0):
-            raise ConfigError("fusion-xray-dyn: patience, num_workers, num_threads and l2 must be >= 0 "
-                              "and learning_rate > 0")
+        if self.patience < 0 or self.num_workers < 0 or self.num_threads < 0 or self.l2 < 0 or self.learning_rate <= 0:
+            raise ConfigError(
+                "fusion-xray-dyn: patience, num_workers, num_threads and l2 must be >= 0 and learning_rate > 0"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"fusion-xray-dyn: dropout must be in [0, 1), got {self.dropout}")
         for f in fields(FusionParams):
@@ -120,5 +120,8 @@ def _converter(tp: Any) -> Any:
     return None  # Literal etc.: kept as given
 
 
-_CONVERT: dict[str, Any] = {name: conv for name, tp in typing.get_type_hints(FusionParams).items()
-                            if name in {f.name for f in fields(FusionParams)} and (conv := _converter(tp))}
+_CONVERT: dict[str, Any] = {
+    name: conv
+    for name, tp in typing.get_type_hints(FusionParams).items()
+    if name in {f.name for f in fields(FusionParams)} and (conv := _converter(tp))
+}

@@ -114,7 +114,7 @@ from functools import lru_cache
 import numpy as np
 
 from .instrument import EROSITA, KEV_ERG, effective_area, photoabsorption
-from .spectra import E_EDGES, E_MID, E_WIDTH, _RESPONSE, sample_energies
+from .spectra import _RESPONSE, E_EDGES, E_MID, E_WIDTH, sample_energies
 
 ARCMIN_RAD = np.pi / (180.0 * 60.0)
 DEG2_PER_SR = (180.0 / np.pi) ** 2
@@ -124,9 +124,7 @@ N_TELESCOPES = 7
 #: energies [keV] of the three nodes of the analytic vignetting model (eROSITA wiki, Dwelly 2018)
 VIGNETTING_E_NODES = (1.25, 4.0, 7.5)
 #: (theta0 [deg], beta, alpha) of V = [1 + (theta/theta0)^alpha]^beta at each node
-VIGNETTING_PARAMS = ((0.44966, -1.02111, 1.71288),
-                     (0.22575, -0.83151, 1.97408),
-                     (0.10547, -0.50753, 2.52732))
+VIGNETTING_PARAMS = ((0.44966, -1.02111, 1.71288), (0.22575, -0.83151, 1.97408), (0.10547, -0.50753, 2.52732))
 _VIGN_E_CLIP = (0.0, 7.5)
 
 # -------------------------------------------------------------------------- particle background
@@ -140,8 +138,9 @@ TM_FOV_DEG2 = 0.83
 AL_KALPHA_KEV = 1.4867
 AL_KALPHA_EW_KEV = 0.05
 #: flat continuum of the particle background, seven TMs [counts s^-1 keV^-1 deg^-2]
-PARTICLE_CTS_S_KEV_DEG2 = (N_TELESCOPES * FWC_RATE_PER_TM_CTS_MIN / 60.0
-                           / (FWC_BAND_KEV[1] - FWC_BAND_KEV[0] + AL_KALPHA_EW_KEV) / TM_FOV_DEG2)
+PARTICLE_CTS_S_KEV_DEG2 = (
+    N_TELESCOPES * FWC_RATE_PER_TM_CTS_MIN / 60.0 / (FWC_BAND_KEV[1] - FWC_BAND_KEV[0] + AL_KALPHA_EW_KEV) / TM_FOV_DEG2
+)
 #: the same per arcmin^2 [counts s^-1 keV^-1 arcmin^-2]
 PARTICLE_CTS_S_KEV_ARCMIN2 = PARTICLE_CTS_S_KEV_DEG2 / 3600.0
 
@@ -169,12 +168,15 @@ SKY_INTENSITY_05_2_CGS = 4.57e-12
 
 # ============================================================================== vignetting
 
+
 def _lagrange3(x: np.ndarray, ys: tuple[float, float, float]) -> np.ndarray:
     x1, x2, x3 = VIGNETTING_E_NODES
     y1, y2, y3 = ys
-    return (y1 * (x - x2) * (x - x3) / ((x1 - x2) * (x1 - x3))
-            + y2 * (x - x1) * (x - x3) / ((x2 - x1) * (x2 - x3))
-            + y3 * (x - x1) * (x - x2) / ((x3 - x1) * (x3 - x2)))
+    return (
+        y1 * (x - x2) * (x - x3) / ((x1 - x2) * (x1 - x3))
+        + y2 * (x - x1) * (x - x3) / ((x2 - x1) * (x2 - x3))
+        + y3 * (x - x1) * (x - x2) / ((x3 - x1) * (x3 - x2))
+    )
 
 
 def _vignetting_wiki(theta_deg: np.ndarray, e_kev: np.ndarray) -> np.ndarray:
@@ -221,6 +223,7 @@ def _mean_vignetting(fov_radius_arcmin: float) -> np.ndarray:
 
 # ====================================================================== band bookkeeping
 
+
 def _band_overlap(e1: float, e2: float) -> np.ndarray:
     """Fraction of each bin of :data:`.spectra.E_EDGES` inside [e1, e2] keV (energies are uniform within a bin)."""
     lo = np.clip(E_EDGES[:-1], e1, e2)
@@ -238,6 +241,7 @@ def _energy_flux(photons_per_bin: np.ndarray, e1: float, e2: float) -> float:
 
 
 # ======================================================================= particle background
+
 
 @lru_cache(maxsize=1)
 def _particle_density() -> np.ndarray:
@@ -258,6 +262,7 @@ def particle_background_count_rate_density() -> np.ndarray:
 
 
 # ============================================================================ sky background
+
 
 def _moretti_dnds(s: np.ndarray) -> np.ndarray:
     """Differential soft-band source counts -dN/dS [deg^-2 (erg/s/cm^2)^-1] of Moretti et al. 2003."""
@@ -338,8 +343,9 @@ def sky_background_components(flux_limit_cgs: float = CXB_FLUX_LIMIT_CGS) -> dic
     return out
 
 
-def sky_background_intensity(e1_kev: float, e2_kev: float, flux_limit_cgs: float = CXB_FLUX_LIMIT_CGS,
-                             component: str | None = None) -> float:
+def sky_background_intensity(
+    e1_kev: float, e2_kev: float, flux_limit_cgs: float = CXB_FLUX_LIMIT_CGS, component: str | None = None
+) -> float:
     """Observed sky-background intensity [erg s^-1 cm^-2 deg^-2] in [e1_kev, e2_kev] keV.
 
     ``component`` selects one key of :func:`sky_background_components` (default: all, the total);
@@ -379,12 +385,14 @@ def sky_background_count_rate_density(flux_limit_cgs: float = CXB_FLUX_LIMIT_CGS
 
 # ========================================================================= counts and sampling
 
+
 def _disk_area_deg2(fov_radius_arcmin: float) -> float:
     return float(np.pi * (fov_radius_arcmin / 60.0) ** 2)
 
 
-def background_counts_per_field(exposure_s: float, fov_radius_arcmin: float,
-                                flux_limit_cgs: float = CXB_FLUX_LIMIT_CGS) -> dict[str, dict[str, float]]:
+def background_counts_per_field(
+    exposure_s: float, fov_radius_arcmin: float, flux_limit_cgs: float = CXB_FLUX_LIMIT_CGS
+) -> dict[str, dict[str, float]]:
     """Expected background counts over a circular field of radius ``fov_radius_arcmin`` [arcmin] in ``exposure_s`` [s].
 
     Returns ``{"particle": {...}, "sky": {...}, "sky_on_axis": {...}, "total": {...}}``, each with the
@@ -412,9 +420,9 @@ def _uniform_disk(rng: np.random.Generator, n: int, radius_rad: float) -> tuple[
     return r * np.cos(phi), r * np.sin(phi)
 
 
-def sample_background(rng: np.random.Generator, exposure_s: float, fov_radius_arcmin: float,
-                      flux_limit_cgs: float = CXB_FLUX_LIMIT_CGS
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def sample_background(
+    rng: np.random.Generator, exposure_s: float, fov_radius_arcmin: float, flux_limit_cgs: float = CXB_FLUX_LIMIT_CGS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Draw the background events of one field: ``(xi_rad, eta_rad, energy_kev, kind)``.
 
     Poisson numbers of particle and sky events over the disk of radius ``fov_radius_arcmin`` [arcmin] in

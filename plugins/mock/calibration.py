@@ -44,8 +44,16 @@ PIXEL_RATIO_SLOPE = 1.4
 
 def table1_counts(tasks: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Per-cluster N_phot, N_ICM, N_AGN (map, 0.5-10 keV) and N_gal (dynamical cylinder) of in-memory clusters."""
-    out: dict[str, list[float]] = {"n_phot": [], "n_icm": [], "n_agn": [], "n_bkg": [], "n_gal": [], "n_interlopers": [],
-                                   "agn_pixel_mean": [], "icm_pixel_mean": []}
+    out: dict[str, list[float]] = {
+        "n_phot": [],
+        "n_icm": [],
+        "n_agn": [],
+        "n_bkg": [],
+        "n_gal": [],
+        "n_interlopers": [],
+        "agn_pixel_mean": [],
+        "icm_pixel_mean": [],
+    }
     for t in tasks:
         gal, ph = simulate_cluster(t)
         x, y = sky_to_projected(ph.ra, ph.dec, EROSITA.ra_pointing_deg, EROSITA.dec_pointing_deg, t["redshift"])
@@ -60,8 +68,9 @@ def table1_counts(tasks: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
-def calibrate(n_clusters: int = 500, seeds: tuple[int, ...] = (1000, 1001, 1002), iterations: int = 5,
-              verbose: bool = True) -> MockConfig:
+def calibrate(
+    n_clusters: int = 500, seeds: tuple[int, ...] = (1000, 1001, 1002), iterations: int = 5, verbose: bool = True
+) -> MockConfig:
     """Fixed-point iterations of the four normalisations on in-memory samples pooled over ``seeds``."""
     cfg = MockConfig()
     for it in range(iterations):
@@ -73,8 +82,13 @@ def calibrate(n_clusters: int = 500, seeds: tuple[int, ...] = (1000, 1001, 1002)
         agn = cfg.agn_scale * (TARGETS["n_agn"] / max(med["n_agn"], 1.0)) ** 0.8
         gas = cfg.gas_scale * (TARGETS["n_icm"] / max(med["n_icm"], 1.0)) ** 0.5
         lmin = cfg.agn_log_lmin + np.log(TARGETS["pixel_ratio"] / med["pixel_ratio"]) / PIXEL_RATIO_SLOPE
-        cfg = replace(cfg, richness_norm=round(richness, 1), agn_scale=round(agn, 2), gas_scale=round(gas, 3),
-                      agn_log_lmin=round(float(lmin), 2))
+        cfg = replace(
+            cfg,
+            richness_norm=round(richness, 1),
+            agn_scale=round(agn, 2),
+            gas_scale=round(gas, 3),
+            agn_log_lmin=round(float(lmin), 2),
+        )
     return cfg
 
 

@@ -12,8 +12,7 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(help="Synthetic eROSITA / Magneticum-SIXTE catalogues: generate and describe.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Synthetic eROSITA / Magneticum-SIXTE catalogues: generate and describe.", no_args_is_help=True)
 
 
 @app.command("generate")
@@ -21,10 +20,15 @@ def generate(
     directory: Path = typer.Argument(..., help="Output catalogue directory (halos.fits, events/, galaxies.fits)."),
     n_clusters: int = typer.Option(3285, "--n-clusters", min=1, help="Number of clusters (the paper has 3,285)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Generator seed."),
-    mode: str = typer.Option("photon-list", "--mode",
-                             help="photon-list (the paper's SIXTE photon lists: no PSF, vignetting or background) "
-                                  "or events (eROSITA PSF, vignetting, particle and sky background)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes (default: 2 for large catalogues)."),
+    mode: str = typer.Option(
+        "photon-list",
+        "--mode",
+        help="photon-list (the paper's SIXTE photon lists: no PSF, vignetting or background) "
+        "or events (eROSITA PSF, vignetting, particle and sky background).",
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="Processes (default: 2 for large catalogues)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a catalogue already in DIRECTORY."),
 ) -> None:
     """Generate a synthetic catalogue in the Magneticum/SIXTE layout."""
@@ -39,9 +43,15 @@ def generate(
     t0 = time.time()
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("generating", total=n_clusters)
-        generate_catalogue(directory, n_clusters=n_clusters, seed=seed, workers=workers, overwrite=overwrite,
-                           config=MockConfig(mode=mode),
-                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+        generate_catalogue(
+            directory,
+            n_clusters=n_clusters,
+            seed=seed,
+            workers=workers,
+            overwrite=overwrite,
+            config=MockConfig(mode=mode),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     console.print(f"wrote {n_clusters} clusters to {directory} in {time.time() - t0:.1f} s")
 
 
@@ -50,7 +60,9 @@ def describe(
     directory: Path = typer.Argument(..., help="Catalogue directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the Table-1 summary and the physics statistics as JSON."),
     out: Optional[Path] = typer.Option(None, "--out", help="Gallery directory (default: DIRECTORY/gallery)."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Processed-array cache (default: $MASSBENCH_CACHE)."),
+    cache_dir: Optional[Path] = typer.Option(
+        None, "--cache-dir", help="Processed-array cache (default: $MASSBENCH_CACHE)."
+    ),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG gallery."),
 ) -> None:
     """Print Table 1 (min, median, max) and the mock's physics statistics; write a gallery like Figures 1-2.
@@ -63,8 +75,15 @@ def describe(
 
     from massbench.estimator import default_cache_dir
 
-    from .describe import (PAPER_TABLE1, TABLE1_KEYS, gallery, physics_rows, physics_summary, read_halo_truth,
-                           table1_summary)
+    from .describe import (
+        PAPER_TABLE1,
+        TABLE1_KEYS,
+        gallery,
+        physics_rows,
+        physics_summary,
+        read_halo_truth,
+        table1_summary,
+    )
     from .loader import load_catalogue
 
     console = Console(stderr=True)

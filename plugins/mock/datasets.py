@@ -43,10 +43,13 @@ class ErositaMock:
 
     name = "erosita-mock"
 
-    def __init__(self, n_clusters: int = 3285, seed: int = 0, mode: str = "photon-list",
-                 cache_dir: Optional[str] = None) -> None:
+    def __init__(
+        self, n_clusters: int = 3285, seed: int = 0, mode: str = "photon-list", cache_dir: Optional[str] = None
+    ) -> None:
         if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or n_clusters < 1:
-            raise ConfigError(f"dataset {self.name!r}: param 'n_clusters' must be a positive integer, got {n_clusters!r}")
+            raise ConfigError(
+                f"dataset {self.name!r}: param 'n_clusters' must be a positive integer, got {n_clusters!r}"
+            )
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"dataset {self.name!r}: param 'seed' must be a non-negative integer, got {seed!r}")
         if mode not in ("photon-list", "events"):
@@ -62,8 +65,12 @@ class ErositaMock:
         """Where the raw catalogue of these params lives (generated there on first use)."""
         from .generator import GENERATOR_VERSION
 
-        return (_cache_root(self.cache_dir, context) / self.name / "raw"
-                / f"n{self.n_clusters}-seed{self.seed}-{self.mode}-v{GENERATOR_VERSION}")
+        return (
+            _cache_root(self.cache_dir, context)
+            / self.name
+            / "raw"
+            / f"n{self.n_clusters}-seed{self.seed}-{self.mode}-v{GENERATOR_VERSION}"
+        )
 
     def ensure_raw(self, context: Any = None) -> Path:
         """Generate the raw catalogue if it is not there yet (atomically: a temporary directory is renamed)."""
@@ -97,8 +104,15 @@ class ErositaMock:
         raw = self.ensure_raw(context)
         from .generator import GENERATOR_VERSION
 
-        meta = {"generator": {"n_clusters": self.n_clusters, "seed": self.seed, "mode": self.mode,
-                              "version": GENERATOR_VERSION}, "raw_dir": str(raw)}
+        meta = {
+            "generator": {
+                "n_clusters": self.n_clusters,
+                "seed": self.seed,
+                "mode": self.mode,
+                "version": GENERATOR_VERSION,
+            },
+            "raw_dir": str(raw),
+        }
         return load_catalogue(raw, _cache_root(self.cache_dir, context), name=self.name, meta=meta)
 
 

@@ -28,22 +28,27 @@ from .projection import MAP_CENTRES
 
 TABLE1_KEYS = ("log10_m500c", "redshift", "n_phot", "n_icm", "n_agn", "n_gal")
 PAPER_TABLE1 = {
-    "log10_m500c": (13.50, 13.94, 15.07), "redshift": (0.07, 0.21, 0.47), "n_phot": (17, 1072, 2.37e5),
-    "n_icm": (9, 762, 2.00e5), "n_agn": (0, 225, 2.03e5), "n_gal": (28, 112, 520),
+    "log10_m500c": (13.50, 13.94, 15.07),
+    "redshift": (0.07, 0.21, 0.47),
+    "n_phot": (17, 1072, 2.37e5),
+    "n_icm": (9, 762, 2.00e5),
+    "n_agn": (0, 225, 2.03e5),
+    "n_gal": (28, 112, 520),
 }
 
 
 def _map_totals(data: Any) -> np.ndarray:
     out = []
     for a in range(0, len(data), 256):
-        out.append(np.asarray(data[a:a + 256], dtype=np.float64).reshape(min(256, len(data) - a), -1).sum(axis=1))
+        out.append(np.asarray(data[a : a + 256], dtype=np.float64).reshape(min(256, len(data) - a), -1).sum(axis=1))
     return np.concatenate(out) if out else np.zeros(0)
 
 
 def table1_values(cat: Catalogue) -> dict[str, np.ndarray | None]:
     """Per-cluster values of Table 1's quantities (None where unavailable)."""
     vals: dict[str, np.ndarray | None] = {
-        "log10_m500c": np.asarray(cat.log10_m500c), "redshift": np.asarray(cat.redshift),
+        "log10_m500c": np.asarray(cat.log10_m500c),
+        "redshift": np.asarray(cat.redshift),
         "n_phot": _map_totals(cat.inputs["xray_map"].data),
         "n_icm": np.asarray(cat.inputs["n_icm"].data) if "n_icm" in cat.inputs else None,
         "n_agn": np.asarray(cat.inputs["n_agn"].data) if "n_agn" in cat.inputs else None,
@@ -123,12 +128,14 @@ def gallery(cat: Catalogue, out_dir: str | Path, n_rows: int = 3, n_cols: int = 
         axes[b].imshow(np.log10(bands[..., b].T + 1), origin="lower", extent=ext, cmap="magma")
         axes[b].set_title(f"{lo}-{hi} keV", fontsize=9)
         axes[b].set_xlabel("x [h^-1 Mpc]")
-    axes[3].imshow(cube.sum(axis=2).T, origin="lower", extent=[ex[0], ex[-1], ey[0], ey[-1]], cmap="viridis",
-                   aspect="auto")
+    axes[3].imshow(
+        cube.sum(axis=2).T, origin="lower", extent=[ex[0], ex[-1], ey[0], ey[-1]], cmap="viridis", aspect="auto"
+    )
     axes[3].set_title("cube: sum over v_los", fontsize=9)
     axes[3].set_xlabel("x [h^-1 Mpc]"), axes[3].set_ylabel("y [h^-1 Mpc]")
-    axes[4].imshow(cube.sum(axis=1).T, origin="lower", extent=[ex[0], ex[-1], ev[0], ev[-1]], cmap="viridis",
-                   aspect="auto")
+    axes[4].imshow(
+        cube.sum(axis=1).T, origin="lower", extent=[ex[0], ex[-1], ev[0], ev[-1]], cmap="viridis", aspect="auto"
+    )
     gal = np.asarray(cat.inputs["galaxies"].data[i])
     if len(gal):
         axes[4].scatter(gal[:, 0], gal[:, 2], s=3, c="w")
@@ -244,7 +251,7 @@ def _area_table() -> tuple[np.ndarray, np.ndarray]:
     """Fractions of each pixel of the central window inside circles of radii ``radii`` (table, then interpolated)."""
     pix = MAP_CENTRES[1] - MAP_CENTRES[0]
     lo = len(MAP_CENTRES) // 2 - _AREA_HALF
-    centres = MAP_CENTRES[lo:lo + 2 * _AREA_HALF]
+    centres = MAP_CENTRES[lo : lo + 2 * _AREA_HALF]
     offs = (np.arange(_AREA_SUB) + 0.5) / _AREA_SUB * pix - 0.5 * pix
     sx = (centres[:, None] + offs[None, :]).ravel()
     sub_r = np.sqrt(sx[:, None] ** 2 + sx[None, :] ** 2).reshape(len(centres), _AREA_SUB, len(centres), _AREA_SUB)
@@ -266,7 +273,7 @@ def aperture_counts_area(maps: np.ndarray, radii_hmpc: np.ndarray) -> np.ndarray
     """
     table_r, frac = _area_table()
     lo = len(MAP_CENTRES) // 2 - _AREA_HALF
-    win = np.asarray(maps, dtype=np.float64)[:, lo:lo + 2 * _AREA_HALF, lo:lo + 2 * _AREA_HALF]
+    win = np.asarray(maps, dtype=np.float64)[:, lo : lo + 2 * _AREA_HALF, lo : lo + 2 * _AREA_HALF]
     radii = np.asarray(radii_hmpc, dtype=np.float64)
     if radii.size and radii.max() > table_r[-1]:
         raise ValueError(f"area-weighted apertures reach at most {table_r[-1]:.3f} h^-1 Mpc")
@@ -336,8 +343,10 @@ def _shares(part: Optional[np.ndarray], n_phot: np.ndarray) -> tuple[Optional[fl
     part = np.asarray(part, dtype=np.float64)
     seen = n_phot > 0
     total = float(n_phot.sum())
-    return (float(part.sum()) / total if total > 0 else None,
-            float(np.median(part[seen] / n_phot[seen])) if seen.any() else None)
+    return (
+        float(part.sum()) / total if total > 0 else None,
+        float(np.median(part[seen] / n_phot[seen])) if seen.any() else None,
+    )
 
 
 def _align_halos(halos: Mapping[str, np.ndarray], cluster_id: np.ndarray) -> dict[str, np.ndarray]:
@@ -367,8 +376,9 @@ class _MapPass:
 def _map_pass(icm: Any, agn: Any, r500c: np.ndarray, redshift: np.ndarray, chunk: int) -> _MapPass:
     """Read the (memory-mapped) maps ``chunk`` clusters at a time; aperture counts and pixel means."""
     radii = np.stack([r500c, CORE_FRACTION * r500c], axis=1)
-    cc_radii = np.stack([physical_kpc_to_hmpc(CC_INNER_KPC, redshift), physical_kpc_to_hmpc(CC_OUTER_KPC, redshift)],
-                        axis=1)
+    cc_radii = np.stack(
+        [physical_kpc_to_hmpc(CC_INNER_KPC, redshift), physical_kpc_to_hmpc(CC_OUTER_KPC, redshift)], axis=1
+    )
     counts = np.zeros((len(r500c), 4))
     means = np.full((2, len(r500c)), np.nan)
     for a in range(0, len(r500c), chunk):
@@ -382,8 +392,9 @@ def _map_pass(icm: Any, agn: Any, r500c: np.ndarray, redshift: np.ndarray, chunk
     return _MapPass(*counts.T, means[0] if has_agn else None, means[1] if has_agn else None)
 
 
-def physics_summary(cat: Catalogue, halos: Optional[Mapping[str, np.ndarray]] = None,
-                    chunk: int = MAP_CHUNK) -> PhysicsSummary:
+def physics_summary(
+    cat: Catalogue, halos: Optional[Mapping[str, np.ndarray]] = None, chunk: int = MAP_CHUNK
+) -> PhysicsSummary:
     """Physics statistics of a processed catalogue, from its truth maps and (optionally) halos.fits truth.
 
     ``cat``: a :class:`massbench.Catalogue` (``load_catalogue``); uses ``xray_map``, ``xray_icm_map``,
@@ -424,25 +435,31 @@ def physics_summary(cat: Catalogue, halos: Optional[Mapping[str, np.ndarray]] = 
     maps = None
     if "xray_icm_map" in cat.inputs and "r500c" in cat.inputs:
         agn = cat.inputs["xray_agn_map"].data if "xray_agn_map" in cat.inputs else None
-        maps = _map_pass(cat.inputs["xray_icm_map"].data, agn,
-                         np.asarray(cat.inputs["r500c"].data, dtype=np.float64), z, chunk)
+        maps = _map_pass(
+            cat.inputs["xray_icm_map"].data, agn, np.asarray(cat.inputs["r500c"].data, dtype=np.float64), z, chunk
+        )
     res_500 = fixed_mass_residuals(np.log10(maps.n_500 + 1), lm, z) if maps is not None else None
     return PhysicsSummary(
-        n_clusters=len(cat), mode=None if mode is None else str(mode),
+        n_clusters=len(cat),
+        mode=None if mode is None else str(mode),
         icm_scatter_dex=_icm_scatter(maps, res_500, lm, z) if maps is not None else None,
         cool_core_fraction=_cool_core_fraction(maps, truth),
         agn_icm_pixel_ratio=_pixel_ratio(maps),
         n_phot_shares=_phot_shares(cat, truth),
-        lineage_correlation=_lineage_correlation(cat, truth, res_500, lm, z))
+        lineage_correlation=_lineage_correlation(cat, truth, res_500, lm, z),
+    )
 
 
 def _icm_scatter(maps: _MapPass, res_500: Optional[np.ndarray], lm: np.ndarray, z: np.ndarray) -> Stat:
     """Item 1 of :func:`physics_summary`: scatters at fixed mass of log10(N_ICM + 1) in three apertures."""
     s_total = _scatter(res_500)
     s_excised = _scatter(fixed_mass_residuals(np.log10(maps.n_500 - maps.n_core + 1), lm, z))
-    return {"r500c": s_total, "r015_1": s_excised,
-            "core_015": _scatter(fixed_mass_residuals(np.log10(maps.n_core + 1), lm, z)),
-            "ratio_excised_to_total": s_excised / s_total if s_excised is not None and s_total else None}
+    return {
+        "r500c": s_total,
+        "r015_1": s_excised,
+        "core_015": _scatter(fixed_mass_residuals(np.log10(maps.n_core + 1), lm, z)),
+        "ratio_excised_to_total": s_excised / s_total if s_excised is not None and s_total else None,
+    }
 
 
 def _cool_core_fraction(maps: Optional[_MapPass], truth: Mapping[str, np.ndarray]) -> Stat:
@@ -453,8 +470,11 @@ def _cool_core_fraction(maps: Optional[_MapPass], truth: Mapping[str, np.ndarray
         ratio = maps.n_40[seen] / maps.n_400[seen]
         c_sb, c_sb_strong = _fraction(ratio > CC_THRESHOLD), _fraction(ratio > CC_STRONG_THRESHOLD)
     cool = truth.get("cool_core")
-    return {"truth": None if cool is None else _fraction(np.asarray(cool, dtype=bool)), "c_sb": c_sb,
-            "c_sb_strong": c_sb_strong}
+    return {
+        "truth": None if cool is None else _fraction(np.asarray(cool, dtype=bool)),
+        "c_sb": c_sb,
+        "c_sb_strong": c_sb_strong,
+    }
 
 
 def _pixel_ratio(maps: Optional[_MapPass]) -> Optional[dict[str, Optional[float | int]]]:
@@ -467,8 +487,9 @@ def _pixel_ratio(maps: Optional[_MapPass]) -> Optional[dict[str, Optional[float 
 def _phot_shares(cat: Catalogue, truth: Mapping[str, np.ndarray]) -> dict[str, Optional[float]]:
     """Item 4 of :func:`physics_summary`: AGN, neighbour and background shares of the map's photons."""
     n_phot = _map_totals(cat.inputs["xray_map"].data)
-    n_icm, n_agn = (np.asarray(cat.inputs[k].data, dtype=np.float64) if k in cat.inputs else None
-                    for k in ("n_icm", "n_agn"))
+    n_icm, n_agn = (
+        np.asarray(cat.inputs[k].data, dtype=np.float64) if k in cat.inputs else None for k in ("n_icm", "n_agn")
+    )
     background = n_phot - n_icm - n_agn if n_icm is not None and n_agn is not None else None
     shares: dict[str, Optional[float]] = {}
     for key, part in (("agn", n_agn), ("neighbours", truth.get("n_nbr")), ("background", background)):
@@ -476,8 +497,9 @@ def _phot_shares(cat: Catalogue, truth: Mapping[str, np.ndarray]) -> dict[str, O
     return shares
 
 
-def _lineage_correlation(cat: Catalogue, truth: Mapping[str, np.ndarray], res_500: Optional[np.ndarray],
-                         lm: np.ndarray, z: np.ndarray) -> Optional[dict[str, Optional[float | int]]]:
+def _lineage_correlation(
+    cat: Catalogue, truth: Mapping[str, np.ndarray], res_500: Optional[np.ndarray], lm: np.ndarray, z: np.ndarray
+) -> Optional[dict[str, Optional[float | int]]]:
     """Item 5 of :func:`physics_summary`: correlation of fixed-mass residuals between snapshots of one halo."""
     if "tree_id" not in truth:
         return None
@@ -485,8 +507,11 @@ def _lineage_correlation(cat: Catalogue, truth: Mapping[str, np.ndarray], res_50
     res_lx = None
     if "L_X" in cat.inputs:
         res_lx = fixed_mass_residuals(np.log10(np.asarray(cat.inputs["L_X"].data, dtype=np.float64)), lm, z)
-    return {"n_icm_500c": _pair_correlation(res_500, left, right), "l_x": _pair_correlation(res_lx, left, right),
-            "n_pairs": len(left) // 2}
+    return {
+        "n_icm_500c": _pair_correlation(res_500, left, right),
+        "l_x": _pair_correlation(res_lx, left, right),
+        "n_pairs": len(left) // 2,
+    }
 
 
 def read_halo_truth(directory: str | Path) -> dict[str, np.ndarray]:
@@ -518,26 +543,44 @@ def physics_rows(summary: PhysicsSummary) -> list[tuple[str, str, str]]:
         ("icm_scatter_dex.r500c", _fmt(scat.get("r500c")), fixed + "R_proj <= R500c [dex]"),
         ("icm_scatter_dex.r015_1", _fmt(scat.get("r015_1")), fixed + "0.15 R500c < R_proj <= R500c [dex]"),
         ("icm_scatter_dex.core_015", _fmt(scat.get("core_015")), fixed + "R_proj <= 0.15 R500c [dex]"),
-        ("icm_scatter_dex.ratio_excised_to_total", _fmt(scat.get("ratio_excised_to_total")),
-         "scatter in 0.15-1 R500c / scatter in R500c"),
+        (
+            "icm_scatter_dex.ratio_excised_to_total",
+            _fmt(scat.get("ratio_excised_to_total")),
+            "scatter in 0.15-1 R500c / scatter in R500c",
+        ),
         ("cool_core_fraction.truth", _fmt(cc["truth"]), "fraction of halos.fits cool_core (mock truth)"),
-        ("cool_core_fraction.c_sb", _fmt(cc["c_sb"]),
-         "fraction with c_SB = N_ICM(<40 kpc) / N_ICM(<400 kpc) > 0.075, area-weighted apertures "
-         "(Santos et al. 2008: moderate and strong cool cores)"),
+        (
+            "cool_core_fraction.c_sb",
+            _fmt(cc["c_sb"]),
+            "fraction with c_SB = N_ICM(<40 kpc) / N_ICM(<400 kpc) > 0.075, area-weighted apertures "
+            "(Santos et al. 2008: moderate and strong cool cores)",
+        ),
         ("cool_core_fraction.c_sb_strong", _fmt(cc["c_sb_strong"]), "fraction with c_SB > 0.155 (strong cool cores)"),
-        ("agn_icm_pixel_ratio.ratio_of_means", _fmt(ratio.get("ratio_of_means")),
-         "mean counts of AGN- over ICM-dominated pixels, means over clusters (paper: > 13)"),
+        (
+            "agn_icm_pixel_ratio.ratio_of_means",
+            _fmt(ratio.get("ratio_of_means")),
+            "mean counts of AGN- over ICM-dominated pixels, means over clusters (paper: > 13)",
+        ),
         ("agn_icm_pixel_ratio.median_ratio", _fmt(ratio.get("median_ratio")), "median over clusters of that ratio"),
         ("n_phot_shares.agn", _fmt(share["agn"]), "sum n_agn / sum N_phot (map, 0.5-10 keV)"),
         ("n_phot_shares.agn_median", _fmt(share["agn_median"]), "median over clusters of n_agn / N_phot"),
-        ("n_phot_shares.neighbours", _fmt(share["neighbours"]),
-         "sum n_nbr / sum N_phot: neighbouring halos' ICM (inside n_icm)"),
+        (
+            "n_phot_shares.neighbours",
+            _fmt(share["neighbours"]),
+            "sum n_nbr / sum N_phot: neighbouring halos' ICM (inside n_icm)",
+        ),
         ("n_phot_shares.neighbours_median", _fmt(share["neighbours_median"]), "median of n_nbr / N_phot"),
         ("n_phot_shares.background", _fmt(share["background"]), "sum (N_phot - n_icm - n_agn) / sum N_phot"),
-        ("n_phot_shares.background_median", _fmt(share["background_median"]),
-         "median of (N_phot - n_icm - n_agn) / N_phot"),
-        ("lineage_correlation.n_icm_500c", _fmt(lin.get("n_icm_500c")),
-         "Pearson r of R500c-count residuals between snapshots of one halo (tree_id)"),
+        (
+            "n_phot_shares.background_median",
+            _fmt(share["background_median"]),
+            "median of (N_phot - n_icm - n_agn) / N_phot",
+        ),
+        (
+            "lineage_correlation.n_icm_500c",
+            _fmt(lin.get("n_icm_500c")),
+            "Pearson r of R500c-count residuals between snapshots of one halo (tree_id)",
+        ),
         ("lineage_correlation.l_x", _fmt(lin.get("l_x")), "the same for log10 L_X (idealised) residuals"),
         ("lineage_correlation.n_pairs", _fmt(lin.get("n_pairs"), "d"), "pairs of clusters sharing a tree_id"),
     ]

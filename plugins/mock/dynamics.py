@@ -61,12 +61,21 @@ def sigma_clip_velocities(v: np.ndarray, nsigma: float = CLIP_NSIGMA, max_iter: 
     return keep
 
 
-def dynamical_selection(x: np.ndarray, y: np.ndarray, v: np.ndarray, log_mstar: np.ndarray,
-                        aperture: float = APERTURE_HMPC, vcut: float = V_CUT_KMS,
-                        log_mstar_min: float = LOG_MSTAR_MIN) -> np.ndarray:
+def dynamical_selection(
+    x: np.ndarray,
+    y: np.ndarray,
+    v: np.ndarray,
+    log_mstar: np.ndarray,
+    aperture: float = APERTURE_HMPC,
+    vcut: float = V_CUT_KMS,
+    log_mstar_min: float = LOG_MSTAR_MIN,
+) -> np.ndarray:
     """Mask of galaxies in the dynamical cylinder (R_proj <= aperture, |v| <= vcut, log M_star >= min)."""
-    return ((np.asarray(x) ** 2 + np.asarray(y) ** 2 <= aperture**2) & (np.abs(v) <= vcut)
-            & (np.asarray(log_mstar) >= log_mstar_min))
+    return (
+        (np.asarray(x) ** 2 + np.asarray(y) ** 2 <= aperture**2)
+        & (np.abs(v) <= vcut)
+        & (np.asarray(log_mstar) >= log_mstar_min)
+    )
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,14 @@ class Richness:
     sigma_v: float
 
 
-def richness_and_dispersion(x: np.ndarray, y: np.ndarray, v: np.ndarray, radius: float = RICH_RADIUS_HMPC,
-                            vcut: float = RICH_VCUT_KMS, nsigma: float = CLIP_NSIGMA) -> Richness:
+def richness_and_dispersion(
+    x: np.ndarray,
+    y: np.ndarray,
+    v: np.ndarray,
+    radius: float = RICH_RADIUS_HMPC,
+    vcut: float = RICH_VCUT_KMS,
+    nsigma: float = CLIP_NSIGMA,
+) -> Richness:
     """N_gal and gapper sigma_v of (already mass-selected) galaxies with R_proj <= radius, |v| <= vcut, clipped."""
     inside = (np.asarray(x) ** 2 + np.asarray(y) ** 2 <= radius**2) & (np.abs(v) <= vcut)
     vin = np.asarray(v, dtype=float)[inside]

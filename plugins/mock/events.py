@@ -42,8 +42,13 @@ def event_file_candidates(directory: Path, cluster_id: int) -> list[Path]:
     """Paths tried for a cluster's photons, in order."""
     d = Path(directory) / EVENTS_DIR
     cid = str(int(cluster_id))
-    return [d / f"{cid}.fits", d / f"{cid}_evt.fits", d / f"{cid}_phlist.fits", d / f"{cid}.phlist.fits",
-            d / f"{cid}.fits.gz"]
+    return [
+        d / f"{cid}.fits",
+        d / f"{cid}_evt.fits",
+        d / f"{cid}_phlist.fits",
+        d / f"{cid}.phlist.fits",
+        d / f"{cid}.fits.gz",
+    ]
 
 
 def find_event_file(directory: Path, cluster_id: int) -> Path:
@@ -51,8 +56,10 @@ def find_event_file(directory: Path, cluster_id: int) -> Path:
     for p in event_file_candidates(directory, cluster_id):
         if p.is_file():
             return p
-    raise DataError(f"cluster {int(cluster_id)}: no event file; expected {Path(directory) / EVENTS_DIR / f'{int(cluster_id)}.fits'}"
-                    f" (or {int(cluster_id)}_phlist.fits)")
+    raise DataError(
+        f"cluster {int(cluster_id)}: no event file; expected {Path(directory) / EVENTS_DIR / f'{int(cluster_id)}.fits'}"
+        f" (or {int(cluster_id)}_phlist.fits)"
+    )
 
 
 def _header_centre(*headers: Any) -> tuple[float, float] | None:
@@ -85,8 +92,10 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
             ecol = "SIGNAL" if "SIGNAL" in cols else "ENERGY"
             for need in ("RA", "DEC", ecol):
                 if need not in cols:
-                    raise DataError(f"{where}: missing column {need!r} in extension {hdu.name!r} "
-                                    f"(needs RA, DEC and SIGNAL or ENERGY)")
+                    raise DataError(
+                        f"{where}: missing column {need!r} in extension {hdu.name!r} "
+                        f"(needs RA, DEC and SIGNAL or ENERGY)"
+                    )
             data = hdu.data
             n = 0 if data is None else len(data)
             arrays = {}
@@ -96,8 +105,11 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
                 arrays[key] = convert_column(raw, tunit, unit, where, name)
             comp = None
             if "COMPONENT" in cols:
-                labels = np.zeros(0, dtype="U3") if n == 0 else np.char.upper(np.char.strip(
-                    np.asarray(data[cols["COMPONENT"][0]]).astype("U8")))
+                labels = (
+                    np.zeros(0, dtype="U3")
+                    if n == 0
+                    else np.char.upper(np.char.strip(np.asarray(data[cols["COMPONENT"][0]]).astype("U8")))
+                )
                 comp = np.full(len(labels), -1, dtype=np.int8)
                 for code, lab in enumerate(COMPONENTS):
                     comp[labels == lab] = code
@@ -112,15 +124,26 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
     for key, arr in arrays.items():
         bad = ~np.isfinite(arr)
         if bad.any():
-            raise DataError(f"{where}: column {key!r} has {int(bad.sum())} NaN or infinite values; "
-                            f"fix or remove those photons")
+            raise DataError(
+                f"{where}: column {key!r} has {int(bad.sum())} NaN or infinite values; fix or remove those photons"
+            )
     return EventList(arrays["RA"], arrays["DEC"], arrays[ecol], comp, centre, kind, Path(path))
 
 
-def write_event_file(path: Path, cluster_id: int, redshift: float, time: np.ndarray, ra: np.ndarray,
-                     dec: np.ndarray, signal: np.ndarray, component: np.ndarray, src_id: np.ndarray,
-                     setup: ErositaSetup = EROSITA, extra_header: dict[str, Any] | None = None,
-                     photon_list: bool = False) -> None:
+def write_event_file(
+    path: Path,
+    cluster_id: int,
+    redshift: float,
+    time: np.ndarray,
+    ra: np.ndarray,
+    dec: np.ndarray,
+    signal: np.ndarray,
+    component: np.ndarray,
+    src_id: np.ndarray,
+    setup: ErositaSetup = EROSITA,
+    extra_header: dict[str, Any] | None = None,
+    photon_list: bool = False,
+) -> None:
     """Write a SIXTE-style event list (extension EVENTS, measured energies in SIGNAL) or, with
     ``photon_list``, a photon list (extension PHOTONS, true energies in ENERGY), with the mock truth
     columns COMPONENT and SRC_ID."""
@@ -129,9 +152,14 @@ def write_event_file(path: Path, cluster_id: int, redshift: float, time: np.ndar
     order = np.argsort(time, kind="stable")
     labels = np.array(COMPONENTS, dtype="S3")[np.asarray(component, dtype=np.int64)]
     ecol, columns, ext = ("ENERGY", PHOTON_COLUMNS, "PHOTONS") if photon_list else ("SIGNAL", EVENT_COLUMNS, "EVENTS")
-    data = {"TIME": np.asarray(time)[order], "RA": np.asarray(ra)[order], "DEC": np.asarray(dec)[order],
-            ecol: np.asarray(signal, dtype=np.float32)[order], "COMPONENT": labels[order],
-            "SRC_ID": np.asarray(src_id, dtype=np.int32)[order]}
+    data = {
+        "TIME": np.asarray(time)[order],
+        "RA": np.asarray(ra)[order],
+        "DEC": np.asarray(dec)[order],
+        ecol: np.asarray(signal, dtype=np.float32)[order],
+        "COMPONENT": labels[order],
+        "SRC_ID": np.asarray(src_id, dtype=np.int32)[order],
+    }
     hdu = fits.BinTableHDU.from_columns(fits_columns(columns, data), name=ext)
     h = hdu.header
     h["HDUCLAS1"] = ext

@@ -21,9 +21,8 @@ taken in the documented unit. Position columns are comoving.
 
 from __future__ import annotations
 
-import os
-
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +80,11 @@ EVENT_COLUMNS = (
 
 #: SIXTE photon lists (``*phlist.fits``, extension PHOTONS): the event columns with true energies in ENERGY
 #: instead of SIGNAL and exact positions (no sky pixels); COMPONENT and SRC_ID are mock truth
-_PHOTON_OVERRIDES = {"RA": Column("RA", "deg", "D", "right ascension [deg]"),
-                     "DEC": Column("DEC", "deg", "D", "declination [deg]"),
-                     "SIGNAL": Column("ENERGY", "keV", "E", "photon energy [keV]")}
+_PHOTON_OVERRIDES = {
+    "RA": Column("RA", "deg", "D", "right ascension [deg]"),
+    "DEC": Column("DEC", "deg", "D", "declination [deg]"),
+    "SIGNAL": Column("ENERGY", "keV", "E", "photon energy [keV]"),
+}
 PHOTON_COLUMNS = tuple(_PHOTON_OVERRIDES.get(c.name, c) for c in EVENT_COLUMNS)
 
 GALAXY_COLUMNS = (
@@ -142,8 +143,9 @@ def convert_column(values: np.ndarray, unit_text: str, expected: str, where: str
     try:
         src = parse_unit(unit_text)
     except ValueError:
-        raise DataError(f"{where}: column {column!r} has unit {unit_text!r}, which astropy cannot parse; "
-                        f"expected {expected!r}") from None
+        raise DataError(
+            f"{where}: column {column!r} has unit {unit_text!r}, which astropy cannot parse; expected {expected!r}"
+        ) from None
     dst = parse_unit(expected)
     if src == dst:
         return values
@@ -151,16 +153,21 @@ def convert_column(values: np.ndarray, unit_text: str, expected: str, where: str
         with u.add_enabled_units(cu):
             return (values * src).to_value(dst, equivalencies=cu.with_H0(WMAP7.H0))
     except u.UnitConversionError:
-        raise DataError(f"{where}: column {column!r} has unit {unit_text!r}, which does not convert to "
-                        f"{expected!r}; fix the column or its TUNIT") from None
+        raise DataError(
+            f"{where}: column {column!r} has unit {unit_text!r}, which does not convert to "
+            f"{expected!r}; fix the column or its TUNIT"
+        ) from None
 
 
 def fits_columns(columns: tuple[Column, ...], data: dict[str, np.ndarray]) -> list[Any]:
     """astropy ``fits.Column`` objects for ``data`` following the column specs."""
     from astropy.io import fits
 
-    return [fits.Column(name=c.name, format=c.fits_format, unit=c.unit or None, array=data[c.name])
-            for c in columns if c.name in data]
+    return [
+        fits.Column(name=c.name, format=c.fits_format, unit=c.unit or None, array=data[c.name])
+        for c in columns
+        if c.name in data
+    ]
 
 
 def table_columns(hdu: Any) -> dict[str, tuple[str, str]]:
@@ -168,8 +175,13 @@ def table_columns(hdu: Any) -> dict[str, tuple[str, str]]:
     return {c.name.upper(): (c.name, c.unit or "") for c in hdu.columns}
 
 
-def write_table(path: Path, extname: str, columns: tuple[Column, ...], data: dict[str, np.ndarray],
-                cards: dict[str, tuple[Any, str]] | None = None) -> None:
+def write_table(
+    path: Path,
+    extname: str,
+    columns: tuple[Column, ...],
+    data: dict[str, np.ndarray],
+    cards: dict[str, tuple[Any, str]] | None = None,
+) -> None:
     """Write a FITS table with astropy-serialised units (``littleh`` round-trips through ``QTable``).
 
     Columns in FITS-standard units also get ``TUNITn``; a COMMENT spells out the h-scaled ones for
@@ -201,12 +213,16 @@ def write_table(path: Path, extname: str, columns: tuple[Column, ...], data: dic
         for k, (_, comment) in (cards or {}).items():
             hdr.comments[k] = comment
         if h_cols:
-            hdr.add_comment(f"h-scaled units (astropy: enable astropy.cosmology.units): {', '.join(h_cols)} "
-                            f"in solMass / littleh or comoving Mpc / littleh", before="COMMENT")
+            hdr.add_comment(
+                f"h-scaled units (astropy: enable astropy.cosmology.units): {', '.join(h_cols)} "
+                f"in solMass / littleh or comoving Mpc / littleh",
+                before="COMMENT",
+            )
 
 
-def read_table(path: Path, extname: str, columns: tuple[Column, ...], optional: tuple[Column, ...] = (),
-               what: str = "") -> tuple[dict[str, np.ndarray], Any]:
+def read_table(
+    path: Path, extname: str, columns: tuple[Column, ...], optional: tuple[Column, ...] = (), what: str = ""
+) -> tuple[dict[str, np.ndarray], Any]:
     """Read a FITS table into arrays in the documented units, checking columns, units and NaNs.
 
     Units come from astropy's serialised column metadata or ``TUNITn``. Missing required columns,
@@ -268,8 +284,10 @@ def read_table(path: Path, extname: str, columns: tuple[Column, ...], optional: 
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             who = f"cluster {int(ids[first])}" if ids is not None else f"row {first}"
-            raise DataError(f"{where}: column {spec.name!r} is NaN or infinite for {who} "
-                            f"({int(bad.sum())} rows); fix or remove those rows")
+            raise DataError(
+                f"{where}: column {spec.name!r} is NaN or infinite for {who} "
+                f"({int(bad.sum())} rows); fix or remove those rows"
+            )
     return out, header
 
 

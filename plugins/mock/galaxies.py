@@ -54,7 +54,9 @@ def sample_log_mstar(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.interp(rng.random(n), cdf, lm)
 
 
-def sample_nfw_projected(n: int, r200: float, c: float, rmax_frac: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def sample_nfw_projected(
+    n: int, r200: float, c: float, rmax_frac: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Projected positions of ``n`` points from a 3D NFW profile truncated at ``rmax_frac`` R200."""
     xmax = c * rmax_frac
     xs = np.linspace(0, xmax, 512)
@@ -83,9 +85,19 @@ class Galaxies:
         return len(self.x)
 
 
-def make_galaxies(rng: np.random.Generator, z: float, m500c: float, r500c: float, sigma_v: float,
-                  richness: float, merger_ratio: float, sub_dx: float, sub_dy: float, sub_dv: float,
-                  field_density: float) -> Galaxies:
+def make_galaxies(
+    rng: np.random.Generator,
+    z: float,
+    m500c: float,
+    r500c: float,
+    sigma_v: float,
+    richness: float,
+    merger_ratio: float,
+    sub_dx: float,
+    sub_dy: float,
+    sub_dv: float,
+    field_density: float,
+) -> Galaxies:
     """Galaxies around one cluster (see the module docstring). ``r500c`` comoving h^-1 Mpc, ``field_density``
     the field number density of galaxies above 10^9.5 h^-1 Msun [(comoving h^-1 Mpc)^-3]."""
     m200, c = m500c_to_m200c(np.array([m500c]), np.array([z]))

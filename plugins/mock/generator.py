@@ -28,8 +28,8 @@ import numpy as np
 from massbench.errors import ConfigError, UserError
 
 from .cosmology import BOX_SIZE_HMPC, OMEGA_B, OMEGA_M, comoving_distance_hmpc, r500c_hmpc
-from .formats import default_workers as _default_workers
 from .formats import EVENTS_DIR, GALAXIES_FILE, GALAXY_COLUMNS, HALOS_COLUMNS, HALOS_FILE, Column, write_table
+from .formats import default_workers as _default_workers
 from .instrument import EROSITA
 
 GENERATOR_VERSION = "2"
@@ -99,18 +99,36 @@ def simulate_cluster(task: dict[str, Any]) -> tuple[Any, Any]:
     morph = task["morph"]
     off = morph["sub_offset_frac"] * r500
     sub_x, sub_y = off * np.cos(morph["sub_angle"]), off * np.sin(morph["sub_angle"])
-    gal = make_galaxies(rng, z, m500, r500, task["sigma_v_true"], task["richness"], morph["merger_ratio"],
-                        sub_x, sub_y, morph["sub_dv_sigma"] * task["sigma_v_true"], cfg.field_galaxy_density)
+    gal = make_galaxies(
+        rng,
+        z,
+        m500,
+        r500,
+        task["sigma_v_true"],
+        task["richness"],
+        morph["merger_ratio"],
+        sub_x,
+        sub_y,
+        morph["sub_dv_sigma"] * task["sigma_v_true"],
+        cfg.field_galaxy_density,
+    )
     # AGN: massive members host them (fraction rising toward groups); field AGN in the cone of the field
     above = xlf_fraction_above(cfg.agn_log_lmin)  # the literature densities count AGN above 10^41 erg/s
     frac = min(0.9, cfg.agn_scale * MEMBER_AGN_FRACTION * above * (m500 / 1e14) ** -0.3)
     hosts = np.flatnonzero((gal.kind > 0) & (gal.log_mstar >= 10.0) & (rng.random(len(gal)) < frac))
     fx, fy, flos = draw_field_agn(rng, z, cfg.agn_scale * FIELD_AGN_DENSITY * above, cfg.box_size)
-    agn = draw_agn(len(hosts) + len(fx), np.concatenate([gal.x[hosts], fx]), np.concatenate([gal.y[hosts], fy]),
-                   np.concatenate([np.zeros(len(hosts)), flos]), rng, log_lmin=cfg.agn_log_lmin)
+    agn = draw_agn(
+        len(hosts) + len(fx),
+        np.concatenate([gal.x[hosts], fx]),
+        np.concatenate([gal.y[hosts], fy]),
+        np.concatenate([np.zeros(len(hosts)), flos]),
+        rng,
+        log_lmin=cfg.agn_log_lmin,
+    )
     # gas: the cluster (its share of the budget), a merging subcluster, projected neighbours
-    sources = [GasSource(0.0, 0.0, r500, task["M_gas_main"], task["T"], gas_row(morph), morph["axis_ratio"],
-                         morph["angle"])]
+    sources = [
+        GasSource(0.0, 0.0, r500, task["M_gas_main"], task["T"], gas_row(morph), morph["axis_ratio"], morph["angle"])
+    ]
     if morph["merger_ratio"] > 0:
         sub = task["sub"]
         sources.append(GasSource(sub_x, sub_y, sub["R500c"], sub["M_gas"], sub["T"], sub["gas"], src_id=SRC_SUB))
@@ -123,9 +141,20 @@ def simulate_cluster(task: dict[str, Any]) -> tuple[Any, Any]:
         q = np.clip(rng.normal(0.85, 0.1, n), 0.5, 1.0)
         ang = rng.uniform(0, np.pi, n)
         for k in range(n):
-            sources.append(GasSource(nb["dx"][k], nb["dy"][k], nb["R500c"][k], float(obs["M_gas"][k]),
-                                     float(obs["T"][k]), gas.row(k), float(q[k]), float(ang[k]), nb["dz"][k],
-                                     NBR_SRC0 + k))
+            sources.append(
+                GasSource(
+                    nb["dx"][k],
+                    nb["dy"][k],
+                    nb["R500c"][k],
+                    float(obs["M_gas"][k]),
+                    float(obs["T"][k]),
+                    gas.row(k),
+                    float(q[k]),
+                    float(ang[k]),
+                    nb["dz"][k],
+                    NBR_SRC0 + k,
+                )
+            )
     ph = make_photons(rng, z, sources, agn, cfg.mode)
     return gal, ph
 
@@ -137,15 +166,34 @@ def _cluster_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
 
     gal, ph = simulate_cluster(task)
     z = task["redshift"]
-    write_event_file(Path(task["events_dir"]) / f"{task['cluster_id']}.fits", task["cluster_id"], z,
-                     ph.time, ph.ra, ph.dec, ph.signal, ph.component, ph.src_id,
-                     photon_list=task["config"]["mode"] == "photon-list")
+    write_event_file(
+        Path(task["events_dir"]) / f"{task['cluster_id']}.fits",
+        task["cluster_id"],
+        z,
+        ph.time,
+        ph.ra,
+        ph.dec,
+        ph.signal,
+        ph.component,
+        ph.src_id,
+        photon_list=task["config"]["mode"] == "photon-list",
+    )
     ra, dec = projected_to_sky(gal.x, gal.y, EROSITA.ra_pointing_deg, EROSITA.dec_pointing_deg, z)
-    return {"x_proj": gal.x, "y_proj": gal.y, "v_los": gal.v, "M_star": 10**gal.log_mstar, "kind": gal.kind,
-            "RA": ra, "DEC": dec, "n_nbr": np.array([ph.n_nbr])}
+    return {
+        "x_proj": gal.x,
+        "y_proj": gal.y,
+        "v_los": gal.v,
+        "M_star": 10**gal.log_mstar,
+        "kind": gal.kind,
+        "RA": ra,
+        "DEC": dec,
+        "n_nbr": np.array([ph.n_nbr]),
+    }
 
 
-def cluster_tasks(n_clusters: int, seed: int, config: MockConfig, events_dir: str = "") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def cluster_tasks(
+    n_clusters: int, seed: int, config: MockConfig, events_dir: str = ""
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The halo sample and per-cluster task records of a catalogue (deterministic in ``n_clusters``, ``seed``).
 
     L_X (bolometric, within R500c) is the emission integral of the gas-budget model (:mod:`.icm`): the
@@ -180,20 +228,48 @@ def cluster_tasks(n_clusters: int, seed: int, config: MockConfig, events_dir: st
     l_x = em_main.within_r500c + np.where(xi > 0, em_sub.within_r500c, 0.0)
     neighbours = find_neighbours(halos, lineages, r500)
     cluster_id = np.arange(1, n + 1, dtype=np.int64)
-    tasks = [{
-        "cluster_id": int(cluster_id[i]), "seed": int(seed), "redshift": float(halos.redshift[i]),
-        "M500c": float(halos.m500c[i]), "R500c": float(r500[i]), "T": float(obs["T"][i]),
-        "M_gas_main": float(m_gas_main[i]), "sigma_v_true": float(obs["sigma_v_true"][i]),
-        "richness": float(obs["richness"][i]), "morph": morph.row(i),
-        "sub": {"R500c": float(sub_r500[i]), "M_gas": float(obs["M_gas"][i] * f_sub[i]), "T": float(sub_t[i]),
-                "gas": sub_gas.row(i)},
-        "neighbours": neighbours[i], "config": asdict(config), "events_dir": events_dir,
-    } for i in range(n)]
-    table = {"cluster_id": cluster_id, "snapshot": halos.snapshot.astype(np.int32), "redshift": halos.redshift,
-             "pos_x": halos.pos[:, 0], "pos_y": halos.pos[:, 1], "pos_z": halos.pos[:, 2], "M500c": halos.m500c,
-             "R500c": r500, "T": obs["T"], "L_X": l_x, "M_gas": obs["M_gas"], "M_star": obs["M_star"],
-             "sigma_v_true": obs["sigma_v_true"], "tree_id": halos.tree_id, "cool_core": morph.cool_core,
-             "merger_ratio": morph.merger_ratio}
+    tasks = [
+        {
+            "cluster_id": int(cluster_id[i]),
+            "seed": int(seed),
+            "redshift": float(halos.redshift[i]),
+            "M500c": float(halos.m500c[i]),
+            "R500c": float(r500[i]),
+            "T": float(obs["T"][i]),
+            "M_gas_main": float(m_gas_main[i]),
+            "sigma_v_true": float(obs["sigma_v_true"][i]),
+            "richness": float(obs["richness"][i]),
+            "morph": morph.row(i),
+            "sub": {
+                "R500c": float(sub_r500[i]),
+                "M_gas": float(obs["M_gas"][i] * f_sub[i]),
+                "T": float(sub_t[i]),
+                "gas": sub_gas.row(i),
+            },
+            "neighbours": neighbours[i],
+            "config": asdict(config),
+            "events_dir": events_dir,
+        }
+        for i in range(n)
+    ]
+    table = {
+        "cluster_id": cluster_id,
+        "snapshot": halos.snapshot.astype(np.int32),
+        "redshift": halos.redshift,
+        "pos_x": halos.pos[:, 0],
+        "pos_y": halos.pos[:, 1],
+        "pos_z": halos.pos[:, 2],
+        "M500c": halos.m500c,
+        "R500c": r500,
+        "T": obs["T"],
+        "L_X": l_x,
+        "M_gas": obs["M_gas"],
+        "M_star": obs["M_star"],
+        "sigma_v_true": obs["sigma_v_true"],
+        "tree_id": halos.tree_id,
+        "cool_core": morph.cool_core,
+        "merger_ratio": morph.merger_ratio,
+    }
     return tasks, table
 
 
@@ -229,17 +305,34 @@ def find_neighbours(halos: Any, lineages: Any, r500: np.ndarray) -> list[dict[st
         d = d_c + dpos[:, 2]
         r500_n = r500c_hmpc(np.maximum(m, 1.0), z)
         theta_max = min(theta_fov, np.sqrt(2.0) * APERTURE_HMPC / d_c)
-        ok = ((m >= NEIGHBOUR_MIN_MASS) & (np.arange(len(m)) != halos.tree_id[i]) & (d > 1.0)
-              & (np.hypot(dpos[:, 0], dpos[:, 1]) < theta_max * d + 3.0 * r500_n))
+        ok = (
+            (m >= NEIGHBOUR_MIN_MASS)
+            & (np.arange(len(m)) != halos.tree_id[i])
+            & (d > 1.0)
+            & (np.hypot(dpos[:, 0], dpos[:, 1]) < theta_max * d + 3.0 * r500_n)
+        )
         sel = np.flatnonzero(ok)
-        out.append({"dx": dpos[sel, 0].tolist(), "dy": dpos[sel, 1].tolist(), "dz": dpos[sel, 2].tolist(),
-                    "M500c": m[sel].tolist(), "R500c": r500_n[sel].tolist()})
+        out.append(
+            {
+                "dx": dpos[sel, 0].tolist(),
+                "dy": dpos[sel, 1].tolist(),
+                "dz": dpos[sel, 2].tolist(),
+                "M500c": m[sel].tolist(),
+                "R500c": r500_n[sel].tolist(),
+            }
+        )
     return out
 
 
-def generate_catalogue(directory: str | Path, n_clusters: int = 3285, seed: int = 0, workers: Optional[int] = None,
-                       config: Optional[MockConfig] = None, overwrite: bool = False,
-                       progress: Optional[Callable[[int, int], None]] = None) -> Path:
+def generate_catalogue(
+    directory: str | Path,
+    n_clusters: int = 3285,
+    seed: int = 0,
+    workers: Optional[int] = None,
+    config: Optional[MockConfig] = None,
+    overwrite: bool = False,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> Path:
     """Generate a synthetic catalogue of ``n_clusters`` clusters into ``directory`` (layout of :mod:`.formats`).
 
     Deterministic for a given (``n_clusters``, ``seed``, ``config``), whatever ``workers``.
@@ -286,16 +379,27 @@ def generate_catalogue(directory: str | Path, n_clusters: int = 3285, seed: int 
     counts = np.array([len(r["x_proj"]) for r in results])
     gal = {key: np.concatenate([r[key] for r in results]) for key in results[0]}
     gal["cluster_id"] = np.repeat(cluster_id, counts)
-    write_table(out / GALAXIES_FILE, "GALAXIES", GALAXY_COLUMNS + GALAXY_EXTRA, gal, {
-        "APERTURE": (2.6, "[h-1 Mpc] half-width of the written region"),
-        "VMAX": (4500.0, "[km/s] written |v_los| range"),
-        "MSTARMIN": (10**9.3, "[h-1 Msun] lowest stellar mass written")})
+    write_table(
+        out / GALAXIES_FILE,
+        "GALAXIES",
+        GALAXY_COLUMNS + GALAXY_EXTRA,
+        gal,
+        {
+            "APERTURE": (2.6, "[h-1 Mpc] half-width of the written region"),
+            "VMAX": (4500.0, "[km/s] written |v_los| range"),
+            "MSTARMIN": (10**9.3, "[h-1 Msun] lowest stellar mass written"),
+        },
+    )
     cards = {
         "BOXSIZE": (cfg.box_size, "[h-1 Mpc] comoving side of the periodic box"),
-        "H0": (70.4, "[km/s/Mpc] WMAP7"), "OM0": (OMEGA_M, "WMAP7"), "OB0": (OMEGA_B, "WMAP7"),
+        "H0": (70.4, "[km/s/Mpc] WMAP7"),
+        "OM0": (OMEGA_M, "WMAP7"),
+        "OB0": (OMEGA_B, "WMAP7"),
         "ORIGIN": ("massbench erosita-mock", "synthetic catalogue"),
-        "GENVER": (GENERATOR_VERSION, "generator version"), "SEED": (int(seed), "generator seed"),
-        "NCLUST": (int(n), "clusters"), **cfg.header_cards(),
+        "GENVER": (GENERATOR_VERSION, "generator version"),
+        "SEED": (int(seed), "generator seed"),
+        "NCLUST": (int(n), "clusters"),
+        **cfg.header_cards(),
     }
     tmp = out / (HALOS_FILE + ".tmp")
     write_table(tmp, "HALOS", HALOS_COLUMNS + HALOS_EXTRA, hal, cards)

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import integrate
 
-from .cosmology import H, N_S, OMEGA_B, OMEGA_M, SIGMA_8, T_CMB, efunc
+from .cosmology import N_S, OMEGA_B, OMEGA_M, SIGMA_8, T_CMB, H, efunc
 
 DELTA_C = 1.686
 RHO_CRIT0 = 2.77536627e11  # h^2 Msun Mpc^-3 == (h^-1 Msun) (h^-1 Mpc)^-3

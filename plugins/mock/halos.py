@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cosmology import BOX_SIZE_HMPC, H, SNAPSHOT_REDSHIFTS
+from .cosmology import BOX_SIZE_HMPC, SNAPSHOT_REDSHIFTS, H
 from .halo_model import displacement_rms_1d, growth_factor, linear_power, mass_function_500c, tinker10_bias
 
 LOG_M_MIN = 13.5
@@ -62,12 +62,20 @@ class HaloSample:
         return len(self.tree_id)
 
     def take(self, idx: np.ndarray) -> "HaloSample":
-        return HaloSample(self.tree_id[idx], self.snapshot[idx], self.redshift[idx], self.m500c[idx],
-                          self.pos[idx], self.accretion_factor[idx], self.box_size)
+        return HaloSample(
+            self.tree_id[idx],
+            self.snapshot[idx],
+            self.redshift[idx],
+            self.m500c[idx],
+            self.pos[idx],
+            self.accretion_factor[idx],
+            self.box_size,
+        )
 
 
-def sample_masses(rng: np.random.Generator, z: float, volume: float, log_m_min: float = LOG_M_MIN,
-                  log_m_max: float = 15.8) -> np.ndarray:
+def sample_masses(
+    rng: np.random.Generator, z: float, volume: float, log_m_min: float = LOG_M_MIN, log_m_max: float = 15.8
+) -> np.ndarray:
     """A Poisson realisation of the Tinker et al. (2008) M500c mass function in ``volume`` [(h^-1 Mpc)^3]."""
     lnm = np.linspace(log_m_min * np.log(10), log_m_max * np.log(10), 600)
     dn = mass_function_500c(np.exp(lnm), z)
@@ -88,12 +96,13 @@ def mass_histories(m0: np.ndarray, z0: float, redshifts: np.ndarray, rate_factor
     # int_{z0}^{z} (1 + 1.11 z') / (1 + z') dz' = 1.11 (z - z0) - 0.11 ln((1 + z) / (1 + z0))
     integral = 1.11 * (zs - z0) - 0.11 * np.log((1.0 + zs) / (1.0 + z0))
     m_sun0 = np.asarray(m0)[:, None] / H / 1e12
-    inv = m_sun0 ** -0.1 + k * np.asarray(rate_factor)[:, None] * integral[None, :]
-    return inv ** -10.0 * 1e12 * H
+    inv = m_sun0**-0.1 + k * np.asarray(rate_factor)[:, None] * integral[None, :]
+    return inv**-10.0 * 1e12 * H
 
 
-def lognormal_field(rng: np.random.Generator, box: float, z: float, cells: int = FIELD_CELLS,
-                    smoothing: float = 8.0) -> tuple[np.ndarray, float]:
+def lognormal_field(
+    rng: np.random.Generator, box: float, z: float, cells: int = FIELD_CELLS, smoothing: float = 8.0
+) -> tuple[np.ndarray, float]:
     """Gaussian linear density field delta_G on a ``cells``^3 grid, Gaussian-smoothed on ``smoothing`` h^-1 Mpc.
 
     Returns (delta_G, its variance). Used as a log-normal (Coles & Jones 1991) halo density field.
@@ -104,7 +113,7 @@ def lognormal_field(rng: np.random.Generator, box: float, z: float, cells: int =
     kk = np.sqrt(k1[:, None, None] ** 2 + k1[None, :, None] ** 2 + kz[None, None, :] ** 2)
     pk = np.zeros_like(kk)
     nz = kk > 0
-    pk[nz] = linear_power(kk[nz], z) * np.exp(-(kk[nz] * smoothing) ** 2)
+    pk[nz] = linear_power(kk[nz], z) * np.exp(-((kk[nz] * smoothing) ** 2))
     amp = np.sqrt(pk * cells**6 / box**3 / 2.0)
     field_k = amp * (rng.standard_normal(kk.shape) + 1j * rng.standard_normal(kk.shape))
     delta = np.fft.irfftn(field_k, s=(cells, cells, cells), axes=(0, 1, 2))
@@ -132,9 +141,14 @@ def clustered_positions(rng: np.random.Generator, bias: np.ndarray, box: float, 
     return pos
 
 
-def flattened_selection(masses: np.ndarray, rng: np.random.Generator, n_target: int,
-                        log_m_min: float = LOG_M_MIN, log_m_max: float = LOG_M_MAX,
-                        dlogm: float = 0.1) -> list[tuple[int, int]]:
+def flattened_selection(
+    masses: np.ndarray,
+    rng: np.random.Generator,
+    n_target: int,
+    log_m_min: float = LOG_M_MIN,
+    log_m_max: float = LOG_M_MAX,
+    dlogm: float = 0.1,
+) -> list[tuple[int, int]]:
     """Choose (lineage, snapshot) pairs flat in mass: at most ``cap`` per 0.1 dex bin over all snapshots.
 
     ``masses`` is (n_lineages, n_snapshots). Within a bin the halos are drawn at random from every
@@ -186,8 +200,9 @@ class Lineages:
         return np.mod(self.pos0 + self.growth[snapshot_index] * self.psi, self.box_size)
 
 
-def build_halo_catalogue(rng: np.random.Generator, n_clusters: int, box: float = BOX_SIZE_HMPC,
-                         parent_size: int = PARENT_SIZE) -> tuple[HaloSample, Lineages]:
+def build_halo_catalogue(
+    rng: np.random.Generator, n_clusters: int, box: float = BOX_SIZE_HMPC, parent_size: int = PARENT_SIZE
+) -> tuple[HaloSample, Lineages]:
     """The selected halos of a catalogue of ``n_clusters`` and every lineage of the box (for neighbours)."""
     snaps = np.array(sorted(SNAPSHOT_REDSHIFTS, reverse=True))  # 136 (z = 0.066) first
     zs = np.array([SNAPSHOT_REDSHIFTS[s] for s in snaps])
@@ -208,12 +223,20 @@ def build_halo_catalogue(rng: np.random.Generator, n_clusters: int, box: float =
     si = np.array([c[1] for c in chosen], dtype=np.int64)
     pos = np.mod(pos0[lin] + dz[si][:, None] * psi[lin], box)
     order = np.lexsort((-masses[lin, si], si))
-    sample = HaloSample(tree_id=lin[order], snapshot=snaps[si][order], redshift=zs[si][order],
-                        m500c=masses[lin, si][order], pos=pos[order], accretion_factor=rate[lin][order], box_size=box)
+    sample = HaloSample(
+        tree_id=lin[order],
+        snapshot=snaps[si][order],
+        redshift=zs[si][order],
+        m500c=masses[lin, si][order],
+        pos=pos[order],
+        accretion_factor=rate[lin][order],
+        box_size=box,
+    )
     return sample, lineages
 
 
-def build_halo_sample(rng: np.random.Generator, n_clusters: int, box: float = BOX_SIZE_HMPC,
-                      parent_size: int = PARENT_SIZE) -> HaloSample:
+def build_halo_sample(
+    rng: np.random.Generator, n_clusters: int, box: float = BOX_SIZE_HMPC, parent_size: int = PARENT_SIZE
+) -> HaloSample:
     """The selected halos of a catalogue of ``n_clusters`` (a random subset of the flattened parent sample)."""
     return build_halo_catalogue(rng, n_clusters, box, parent_size)[0]

@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .cosmology import H, MPC_CM
+from .cosmology import MPC_CM, H
 
 M_P_G = 1.67262192e-24
 MSUN_G = 1.98847e33
@@ -78,8 +78,9 @@ class GasProfiles:
         return GasProfiles(**{f.name: np.array([row[f.name]], dtype=float) for f in fields(GasProfiles)})
 
 
-def draw_gas_profiles(cool: np.ndarray, disturbed: np.ndarray, rng: np.random.Generator,
-                      latent: np.ndarray | None = None) -> GasProfiles:
+def draw_gas_profiles(
+    cool: np.ndarray, disturbed: np.ndarray, rng: np.random.Generator, latent: np.ndarray | None = None
+) -> GasProfiles:
     """Profile parameters for clusters flagged cool-core (``cool``) or disturbed (``disturbed``; mergers).
 
     The three populations are described in the module docstring. ``latent`` (n, 3) standard-normal
@@ -110,13 +111,17 @@ def emission_shape(x: np.ndarray, p: GasProfiles) -> np.ndarray:
     x = np.maximum(np.asarray(x, float)[None, :], 1e-5)
     c = lambda a: np.asarray(a, float)[:, None]  # noqa: E731
     u = x / c(p.xc)
-    em = u ** (-c(p.alpha)) / (1 + u**2) ** (3 * c(p.beta) - c(p.alpha) / 2) / (1 + (x / c(p.xs)) ** 3) ** (c(p.eps) / 3)
+    em = (
+        u ** (-c(p.alpha)) / (1 + u**2) ** (3 * c(p.beta) - c(p.alpha) / 2) / (1 + (x / c(p.xs)) ** 3) ** (c(p.eps) / 3)
+    )
     em = em + c(p.a2) * 2.0 ** (-3 * c(p.beta)) / (1 + (x / c(p.xc2)) ** 2) ** 3
     return em
 
 
 def _cumtrapz(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(0.5 * (y[:, 1:] + y[:, :-1]) * np.diff(x)[None, :], axis=1)], axis=1)
+    return np.concatenate(
+        [np.zeros((y.shape[0], 1)), np.cumsum(0.5 * (y[:, 1:] + y[:, :-1]) * np.diff(x)[None, :], axis=1)], axis=1
+    )
 
 
 @dataclass
@@ -128,7 +133,7 @@ class ProfileIntegrals:
 
     def clumping(self) -> np.ndarray:
         """I_e(x) / I_m(1)^2 (n, len(RGRID)): the emission measure per M_gas^2 / R500c^3, up to constants."""
-        return self.i_e / self.i_m[:, _I_R500:_I_R500 + 1] ** 2
+        return self.i_e / self.i_m[:, _I_R500 : _I_R500 + 1] ** 2
 
 
 def profile_integrals(p: GasProfiles) -> ProfileIntegrals:
@@ -137,7 +142,9 @@ def profile_integrals(p: GasProfiles) -> ProfileIntegrals:
     return ProfileIntegrals(_cumtrapz(w * np.sqrt(em), RGRID), _cumtrapz(w * em, RGRID))
 
 
-def emission_measure_cm3(m_gas: np.ndarray, r500c_hmpc: np.ndarray, z: np.ndarray, integ: ProfileIntegrals) -> np.ndarray:
+def emission_measure_cm3(
+    m_gas: np.ndarray, r500c_hmpc: np.ndarray, z: np.ndarray, integ: ProfileIntegrals
+) -> np.ndarray:
     """Cumulative emission measure int n_e n_H dV [cm^-3] on :data:`RGRID`, (n, len(RGRID)).
 
     ``m_gas`` gas mass within R500c [h^-1 Msun], ``r500c_hmpc`` comoving h^-1 Mpc, ``z`` redshift.
@@ -161,8 +168,14 @@ class Emission:
         return self.core + self.r015_1
 
 
-def emission(m_gas: np.ndarray, t_kev: np.ndarray, r500c_hmpc: np.ndarray, z: np.ndarray, p: GasProfiles,
-             integ: ProfileIntegrals | None = None) -> Emission:
+def emission(
+    m_gas: np.ndarray,
+    t_kev: np.ndarray,
+    r500c_hmpc: np.ndarray,
+    z: np.ndarray,
+    p: GasProfiles,
+    integ: ProfileIntegrals | None = None,
+) -> Emission:
     """Luminosities of the three radial zones: Lambda(T_zone) x EM(zone)."""
     from .spectra import cooling_function
 
@@ -171,8 +184,11 @@ def emission(m_gas: np.ndarray, t_kev: np.ndarray, r500c_hmpc: np.ndarray, z: np
     t = np.asarray(t_kev, float)
     lam_out = cooling_function(t)
     lam_core = cooling_function(t * p.t_core)
-    return Emission(core=lam_core * em[:, _I_CORE], r015_1=lam_out * (em[:, _I_R500] - em[:, _I_CORE]),
-                    outer=lam_out * (em[:, -1] - em[:, _I_R500]))
+    return Emission(
+        core=lam_core * em[:, _I_CORE],
+        r015_1=lam_out * (em[:, _I_R500] - em[:, _I_CORE]),
+        outer=lam_out * (em[:, -1] - em[:, _I_R500]),
+    )
 
 
 def radial_sampler(integ: ProfileIntegrals, i: int, lo: float, hi: float) -> np.ndarray:

@@ -22,17 +22,19 @@ import numpy as np
 KEV_ERG = 1.602176634e-9
 
 #: (energy [keV], effective area [cm^2]); 0.3 and 10 keV are extrapolated anchors.
-_AEFF_TABLE = np.array([
-    (0.3, 700.0),
-    (0.5, 1082.0),
-    (1.0, 2189.0),
-    (1.5, 2504.0),
-    (2.0, 1982.0),
-    (3.0, 683.0),
-    (5.0, 432.0),
-    (7.0, 203.0),
-    (10.0, 40.0),
-])
+_AEFF_TABLE = np.array(
+    [
+        (0.3, 700.0),
+        (0.5, 1082.0),
+        (1.0, 2189.0),
+        (1.5, 2504.0),
+        (2.0, 1982.0),
+        (3.0, 683.0),
+        (5.0, 432.0),
+        (7.0, 203.0),
+        (10.0, 40.0),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,9 @@ def photoabsorption(e_kev: np.ndarray, nh_cm2: float | np.ndarray) -> np.ndarray
     return np.exp(-np.asarray(nh_cm2, dtype=float) * absorption_cross_section(e_kev))
 
 
-def psf_offsets_arcsec(n: int, rng: np.random.Generator, setup: ErositaSetup = EROSITA) -> tuple[np.ndarray, np.ndarray]:
+def psf_offsets_arcsec(
+    n: int, rng: np.random.Generator, setup: ErositaSetup = EROSITA
+) -> tuple[np.ndarray, np.ndarray]:
     """Random PSF displacements [arcsec] from the King profile (1 + (r/r_c)^2)^-index, truncated.
 
     The encircled fraction is F(<r) = 1 - (1 + (r/r_c)^2)^(1 - index); inverse-CDF sampling.

@@ -32,21 +32,22 @@ _MAX_EXPONENT = 600.0
 _MAX_EXPONENT_F32 = 40.0
 
 
-def cube_edges(bins: int = CUBE_BINS, aperture: float = APERTURE_HMPC,
-               vcut: float = V_CUT_KMS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cube_edges(
+    bins: int = CUBE_BINS, aperture: float = APERTURE_HMPC, vcut: float = V_CUT_KMS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cell edges of the cube: x and y [comoving h^-1 Mpc], v_los [km/s]."""
     e = np.linspace(-aperture, aperture, bins + 1)
     return e, e.copy(), np.linspace(-vcut, vcut, bins + 1)
 
 
-def cube_centres(bins: int = CUBE_BINS, aperture: float = APERTURE_HMPC,
-                 vcut: float = V_CUT_KMS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cube_centres(
+    bins: int = CUBE_BINS, aperture: float = APERTURE_HMPC, vcut: float = V_CUT_KMS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cell centres of the cube (the KDE's evaluation points) per axis."""
     return tuple(0.5 * (e[1:] + e[:-1]) for e in cube_edges(bins, aperture, vcut))  # type: ignore[return-value]
 
 
-def kernel_covariance(points: np.ndarray, bw_factor: float = BW_FACTOR,
-                      cell: np.ndarray | None = None) -> np.ndarray:
+def kernel_covariance(points: np.ndarray, bw_factor: float = BW_FACTOR, cell: np.ndarray | None = None) -> np.ndarray:
     """scipy's gaussian_kde kernel covariance: sample covariance (ddof = 1) times ``bw_factor``^2.
 
     With fewer than two points, or a singular covariance (scipy raises there), the squared cell
@@ -61,8 +62,13 @@ def kernel_covariance(points: np.ndarray, bw_factor: float = BW_FACTOR,
     return cov
 
 
-def dynamical_cube_scipy(galaxies_xyv: np.ndarray, bins: int = CUBE_BINS, aperture: float = APERTURE_HMPC,
-                         vcut: float = V_CUT_KMS, bw_factor: float = BW_FACTOR) -> np.ndarray:
+def dynamical_cube_scipy(
+    galaxies_xyv: np.ndarray,
+    bins: int = CUBE_BINS,
+    aperture: float = APERTURE_HMPC,
+    vcut: float = V_CUT_KMS,
+    bw_factor: float = BW_FACTOR,
+) -> np.ndarray:
     """Reference cube with ``scipy.stats.gaussian_kde`` (slow: about 0.35 s per cluster), sum 1, float64."""
     from scipy.stats import gaussian_kde
 
@@ -73,9 +79,15 @@ def dynamical_cube_scipy(galaxies_xyv: np.ndarray, bins: int = CUBE_BINS, apertu
     return cube / cube.sum()
 
 
-def dynamical_cube(galaxies_xyv: np.ndarray, bins: int = CUBE_BINS, aperture: float = APERTURE_HMPC,
-                   vcut: float = V_CUT_KMS, bw_factor: float = BW_FACTOR, truncate: float = TRUNCATE,
-                   dtype: type = np.float32) -> np.ndarray:
+def dynamical_cube(
+    galaxies_xyv: np.ndarray,
+    bins: int = CUBE_BINS,
+    aperture: float = APERTURE_HMPC,
+    vcut: float = V_CUT_KMS,
+    bw_factor: float = BW_FACTOR,
+    truncate: float = TRUNCATE,
+    dtype: type = np.float32,
+) -> np.ndarray:
     """Gaussian-KDE phase-space cube of galaxies (fast, equal to scipy's to ~1e-6 of the maximum).
 
     Parameters
@@ -105,12 +117,17 @@ def dynamical_cube(galaxies_xyv: np.ndarray, bins: int = CUBE_BINS, aperture: fl
     width = 2 * half + 1
     centre = np.floor((pts - lo) / cell + 0.5).astype(np.int64)  # nearest cell index per axis
     start = centre - half  # window start per galaxy and axis
-    offs = [lo[k] + (start[:, k:k + 1] + np.arange(width[k])[None, :]) * cell[k] - pts[:, k:k + 1] for k in range(3)]
+    offs = [
+        lo[k] + (start[:, k : k + 1] + np.arange(width[k])[None, :]) * cell[k] - pts[:, k : k + 1] for k in range(3)
+    ]
     dx, dy, dv = offs
     pad = half
     inside = np.all((centre >= 0) & (centre < bins), axis=1)
-    ea = (-0.5 * prec[0, 0] * dx[:, :, None] ** 2 - 0.5 * prec[1, 1] * dy[:, None, :] ** 2
-          - prec[0, 1] * dx[:, :, None] * dy[:, None, :])
+    ea = (
+        -0.5 * prec[0, 0] * dx[:, :, None] ** 2
+        - 0.5 * prec[1, 1] * dy[:, None, :] ** 2
+        - prec[0, 1] * dx[:, :, None] * dy[:, None, :]
+    )
     eb = -0.5 * prec[2, 2] * dv[:, None, :] ** 2 - prec[0, 2] * dx[:, :, None] * dv[:, None, :]
     ec = -prec[1, 2] * dy[:, :, None] * dv[:, None, :]
     big = max(np.abs(eb).max(), np.abs(ec).max())
@@ -132,10 +149,10 @@ def dynamical_cube(galaxies_xyv: np.ndarray, bins: int = CUBE_BINS, aperture: fl
             block *= fc[g][None, :, :]
         if inside[g]:
             i, k, m = centre[g]
-            padded[i:i + width[0], k:k + width[1], m:m + width[2]] += block
+            padded[i : i + width[0], k : k + width[1], m : m + width[2]] += block
         else:
             _add_clipped(padded, block, start[g] + pad, width)
-    out = padded[pad[0]:pad[0] + bins, pad[1]:pad[1] + bins, pad[2]:pad[2] + bins].astype(np.float64)
+    out = padded[pad[0] : pad[0] + bins, pad[1] : pad[1] + bins, pad[2] : pad[2] + bins].astype(np.float64)
     total = out.sum()
     if total > 0:
         out = out / total

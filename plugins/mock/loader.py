@@ -36,11 +36,27 @@ import numpy as np
 from massbench.catalogue import Catalogue, InputArray
 from massbench.errors import DataError
 
-from .dynamics import (CLIP_NSIGMA, LOG_MSTAR_MIN, RICH_RADIUS_HMPC, RICH_VCUT_KMS, V_CUT_KMS,
-                       dynamical_selection, richness_and_dispersion)
+from .dynamics import (
+    CLIP_NSIGMA,
+    LOG_MSTAR_MIN,
+    RICH_RADIUS_HMPC,
+    RICH_VCUT_KMS,
+    V_CUT_KMS,
+    dynamical_selection,
+    richness_and_dispersion,
+)
+from .formats import (
+    EVENTS_DIR,
+    GALAXIES_FILE,
+    GALAXY_COLUMNS,
+    HALOS_COLUMNS,
+    HALOS_FILE,
+    HALOS_OPTIONAL,
+    Column,
+    file_digest,
+    read_table,
+)
 from .formats import default_workers as _default_workers
-from .formats import (EVENTS_DIR, GALAXIES_FILE, GALAXY_COLUMNS, HALOS_COLUMNS, HALOS_FILE, HALOS_OPTIONAL, Column,
-                      file_digest, read_table)
 from .kde import BW_FACTOR, CUBE_BINS, dynamical_cube
 from .projection import APERTURE_HMPC, BANDS, FULL_BAND, MAP_PIXELS, aperture_mask, photon_maps, sky_to_projected
 
@@ -71,9 +87,12 @@ class ProcessingParams:
 def _array_specs(p: ProcessingParams) -> dict[str, tuple[tuple[int, ...], Any]]:
     m, c, nb = p.map_pixels, p.cube_bins, len(p.bands)
     return {
-        "xray_map": ((m, m), np.float32), "xray_bands": ((m, m, nb), np.float32),
-        "xray_icm_map": ((m, m), np.float32), "xray_agn_map": ((m, m), np.float32),
-        "xray_icm_bands": ((m, m, nb), np.float32), "xray_agn_bands": ((m, m, nb), np.float32),
+        "xray_map": ((m, m), np.float32),
+        "xray_bands": ((m, m, nb), np.float32),
+        "xray_icm_map": ((m, m), np.float32),
+        "xray_agn_map": ((m, m), np.float32),
+        "xray_icm_bands": ((m, m, nb), np.float32),
+        "xray_agn_bands": ((m, m, nb), np.float32),
         "dyn_cube": ((c, c, c), CUBE_DTYPE),
     }
 
@@ -83,14 +102,32 @@ SCALARS = ("n_phot", "n_phot_500c", "n_icm", "n_agn", "n_gal", "sigma_v", "n_dyn
 INPUT_DOCS: dict[str, tuple[str, str, bool, bool]] = {
     # name: (unit, description, truth_only, idealised)
     "xray_map": ("count", "raw photon counts, 0.5-10 keV", False, False),
-    "xray_bands": ("count", "raw counts in soft 0.5-1.2, medium 1.2-2.0, hard 2.0-7.0 keV (channels last)", False, False),
-    "dyn_cube": ("1 (sums to 1)", "Gaussian KDE (bandwidth factor 0.15) of galaxies with M_star >= 10^9.5 h^-1 Msun "
-                 "in phase space (x, y, v_los)", False, False),
-    "galaxies": ("h^-1 Mpc, h^-1 Mpc, km/s, log10 h^-1 Msun", "the galaxies inside the cube's selection cut: "
-                 "x_proj, y_proj, v_los, log10 M_star", False, False),
+    "xray_bands": (
+        "count",
+        "raw counts in soft 0.5-1.2, medium 1.2-2.0, hard 2.0-7.0 keV (channels last)",
+        False,
+        False,
+    ),
+    "dyn_cube": (
+        "1 (sums to 1)",
+        "Gaussian KDE (bandwidth factor 0.15) of galaxies with M_star >= 10^9.5 h^-1 Msun in phase space (x, y, v_los)",
+        False,
+        False,
+    ),
+    "galaxies": (
+        "h^-1 Mpc, h^-1 Mpc, km/s, log10 h^-1 Msun",
+        "the galaxies inside the cube's selection cut: x_proj, y_proj, v_los, log10 M_star",
+        False,
+        False,
+    ),
     "n_phot": ("count", "photons in R_proj <= 2.3 h^-1 Mpc, 0.5-10 keV", False, False),
     "n_phot_500c": ("count", "photons in R_proj <= R500c", False, False),
-    "n_gal": ("1", "richness: galaxies in R_proj <= 1.25 h^-1 Mpc, |v| <= 2000 km/s after 3-sigma clipping", False, False),
+    "n_gal": (
+        "1",
+        "richness: galaxies in R_proj <= 1.25 h^-1 Mpc, |v| <= 2000 km/s after 3-sigma clipping",
+        False,
+        False,
+    ),
     "sigma_v": ("km/s", "gapper velocity dispersion of those galaxies", False, False),
     "T": ("keV", "temperature within R500c", False, True),
     "L_X": ("erg/s", "bolometric X-ray luminosity within R500c", False, True),
@@ -152,8 +189,25 @@ def read_raw(path: str | Path) -> RawCatalogue:
     centres = None
     if "RA" in halos and "DEC" in halos:
         centres = np.stack([halos["RA"], halos["DEC"]], axis=1)
-    structural = ("XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS", "TTYPE", "TFORM", "TUNIT", "TDIM",
-                  "TNULL", "TSCAL", "TZERO", "TDISP", "EXTNAME", "COMMENT", "HISTORY")
+    structural = (
+        "XTENSION",
+        "BITPIX",
+        "NAXIS",
+        "PCOUNT",
+        "GCOUNT",
+        "TFIELDS",
+        "TTYPE",
+        "TFORM",
+        "TUNIT",
+        "TDIM",
+        "TNULL",
+        "TSCAL",
+        "TZERO",
+        "TDISP",
+        "EXTNAME",
+        "COMMENT",
+        "HISTORY",
+    )
     hdr = {k: header[k] for k in header if k and not k.startswith(structural)}
     return RawCatalogue(root, halos, hdr, files, centres)
 
@@ -167,8 +221,12 @@ def read_galaxies(raw: RawCatalogue) -> tuple[np.ndarray, np.ndarray]:
     from .events import read_event_file
 
     path = raw.path / GALAXIES_FILE
-    optional = (Column("RA", "deg", "D", ""), Column("DEC", "deg", "D", ""),
-                Column("x_proj", GALAXY_COLUMNS[1].unit, "D", ""), Column("y_proj", GALAXY_COLUMNS[2].unit, "D", ""))
+    optional = (
+        Column("RA", "deg", "D", ""),
+        Column("DEC", "deg", "D", ""),
+        Column("x_proj", GALAXY_COLUMNS[1].unit, "D", ""),
+        Column("y_proj", GALAXY_COLUMNS[2].unit, "D", ""),
+    )
     required = tuple(c for c in GALAXY_COLUMNS if c.name not in ("x_proj", "y_proj"))
     gal, _ = read_table(path, "GALAXIES", required, optional, what="galaxies")
     gid = np.asarray(gal["cluster_id"])
@@ -178,8 +236,10 @@ def read_galaxies(raw: RawCatalogue) -> tuple[np.ndarray, np.ndarray]:
     pos = np.clip(pos, 0, len(ids) - 1)
     unknown = ids[order_ids][pos] != gid
     if unknown.any():
-        raise DataError(f"{path}: galaxies of cluster_id {int(gid[unknown][0])}, which is not in {HALOS_FILE} "
-                        f"({int(unknown.sum())} galaxies); remove them or add the cluster")
+        raise DataError(
+            f"{path}: galaxies of cluster_id {int(gid[unknown][0])}, which is not in {HALOS_FILE} "
+            f"({int(unknown.sum())} galaxies); remove them or add the cluster"
+        )
     row = order_ids[pos]  # row of each galaxy's cluster in halos.fits
     if "x_proj" in gal and "y_proj" in gal:
         x, y = np.asarray(gal["x_proj"], float), np.asarray(gal["y_proj"], float)
@@ -193,9 +253,11 @@ def read_galaxies(raw: RawCatalogue) -> tuple[np.ndarray, np.ndarray]:
             else:
                 ev = read_event_file(raw.event_files[r], int(ids[r]))
                 if ev.centre is None:
-                    raise DataError(f"{path}: galaxies of cluster {int(ids[r])} are given by RA/DEC but neither "
-                                    f"{HALOS_FILE} (RA, DEC columns) nor {ev.path} (RA_OBJ/DEC_OBJ or RA_PNT/DEC_PNT) "
-                                    f"gives the cluster centre")
+                    raise DataError(
+                        f"{path}: galaxies of cluster {int(ids[r])} are given by RA/DEC but neither "
+                        f"{HALOS_FILE} (RA, DEC columns) nor {ev.path} (RA_OBJ/DEC_OBJ or RA_PNT/DEC_PNT) "
+                        f"gives the cluster centre"
+                    )
                 ra0, dec0 = ev.centre
             x[sel], y[sel] = sky_to_projected(gal["RA"][sel], gal["DEC"][sel], ra0, dec0, raw.halos["redshift"][r])
     else:
@@ -294,35 +356,53 @@ class _Task:
     params: ProcessingParams = field(default_factory=ProcessingParams)
 
 
-def process_cluster(ev: Any, z: float, r500c: float, centre: tuple[float, float] | None, gal: np.ndarray,
-                    params: ProcessingParams = ProcessingParams()) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
+def process_cluster(
+    ev: Any,
+    z: float,
+    r500c: float,
+    centre: tuple[float, float] | None,
+    gal: np.ndarray,
+    params: ProcessingParams = ProcessingParams(),
+) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
     """Process one cluster: (arrays, scalars, selected galaxies). ``ev`` is an :class:`.events.EventList`."""
     if centre is None:
         centre = ev.centre
     if centre is None:
-        raise DataError(f"{ev.path}: no cluster centre; add RA/DEC columns to {HALOS_FILE} or the header keywords "
-                        f"RA_OBJ/DEC_OBJ (or RA_PNT/DEC_PNT) to the event file")
+        raise DataError(
+            f"{ev.path}: no cluster centre; add RA/DEC columns to {HALOS_FILE} or the header keywords "
+            f"RA_OBJ/DEC_OBJ (or RA_PNT/DEC_PNT) to the event file"
+        )
     x, y = sky_to_projected(ev.ra, ev.dec, centre[0], centre[1], z)
     maps = photon_maps(x, y, ev.energy, ev.component)  # (3, 4, m, m)
     full = maps.sum(axis=1)  # per component, 0.5-10 keV
     bands = np.moveaxis(maps[:, :3], 1, -1)  # (3, m, m, 3)
     arrays = {
-        "xray_map": full.sum(axis=0), "xray_bands": bands.sum(axis=0),
-        "xray_icm_map": full[0], "xray_agn_map": full[1], "xray_icm_bands": bands[0], "xray_agn_bands": bands[1],
+        "xray_map": full.sum(axis=0),
+        "xray_bands": bands.sum(axis=0),
+        "xray_icm_map": full[0],
+        "xray_agn_map": full[1],
+        "xray_icm_bands": bands[0],
+        "xray_agn_bands": bands[1],
     }
     total = arrays["xray_map"]
-    sel = dynamical_selection(gal[:, 0], gal[:, 1], gal[:, 2], gal[:, 3], params.aperture_hmpc, params.vcut_kms,
-                              params.log_mstar_min)
+    sel = dynamical_selection(
+        gal[:, 0], gal[:, 1], gal[:, 2], gal[:, 3], params.aperture_hmpc, params.vcut_kms, params.log_mstar_min
+    )
     g = gal[sel]
-    arrays["dyn_cube"] = dynamical_cube(g, params.cube_bins, params.aperture_hmpc, params.vcut_kms, params.bw_factor,
-                                        dtype=CUBE_DTYPE)
-    rich = richness_and_dispersion(g[:, 0], g[:, 1], g[:, 2], params.rich_radius_hmpc, params.rich_vcut_kms,
-                                   params.clip_nsigma)
+    arrays["dyn_cube"] = dynamical_cube(
+        g, params.cube_bins, params.aperture_hmpc, params.vcut_kms, params.bw_factor, dtype=CUBE_DTYPE
+    )
+    rich = richness_and_dispersion(
+        g[:, 0], g[:, 1], g[:, 2], params.rich_radius_hmpc, params.rich_vcut_kms, params.clip_nsigma
+    )
     scalars = {
         "n_phot": float(total[aperture_mask(params.aperture_hmpc)].sum()),
         "n_phot_500c": float(total[aperture_mask(r500c)].sum()),
-        "n_icm": float(full[0].sum()), "n_agn": float(full[1].sum()),
-        "n_gal": float(rich.n_gal), "sigma_v": float(rich.sigma_v), "n_dyn": float(len(g)),
+        "n_icm": float(full[0].sum()),
+        "n_agn": float(full[1].sum()),
+        "n_gal": float(rich.n_gal),
+        "sigma_v": float(rich.sigma_v),
+        "n_dyn": float(len(g)),
         "has_component": float(ev.component is not None),
     }
     return arrays, scalars, g
@@ -338,8 +418,9 @@ def _run_task(task: _Task) -> list[tuple[int, dict[str, float], np.ndarray]]:
     try:
         for j, i in enumerate(task.rows):
             ev = read_event_file(Path(task.files[j]), task.cluster_ids[j])
-            arrays, scalars, g = process_cluster(ev, task.redshift[j], task.r500c[j], task.centres[j],
-                                                 task.galaxies[j], task.params)
+            arrays, scalars, g = process_cluster(
+                ev, task.redshift[j], task.r500c[j], task.centres[j], task.galaxies[j], task.params
+            )
             for k, arr in arrays.items():
                 files[k].write(fds[k], i, arr)
             out.append((i, scalars, g))
@@ -349,8 +430,13 @@ def _run_task(task: _Task) -> list[tuple[int, dict[str, float], np.ndarray]]:
     return out
 
 
-def _process_all(raw: RawCatalogue, out_dir: Path, params: ProcessingParams, workers: int | None,
-                 progress: Optional[Callable[[int, int], None]]) -> dict[str, Any]:
+def _process_all(
+    raw: RawCatalogue,
+    out_dir: Path,
+    params: ProcessingParams,
+    workers: int | None,
+    progress: Optional[Callable[[int, int], None]],
+) -> dict[str, Any]:
     n = len(raw.cluster_id)
     for k, (shape, dt) in _array_specs(params).items():
         RowFile(out_dir / f"{k}.npy", n, shape, dt, create=True)
@@ -359,11 +445,22 @@ def _process_all(raw: RawCatalogue, out_dir: Path, params: ProcessingParams, wor
     tasks = []
     for a in range(0, n, chunk):
         rows = list(range(a, min(n, a + chunk)))
-        tasks.append(_Task(
-            rows=rows, cluster_ids=[int(raw.cluster_id[i]) for i in rows], files=[str(raw.event_files[i]) for i in rows],
-            redshift=[float(raw.halos["redshift"][i]) for i in rows], r500c=[float(raw.halos["R500c"][i]) for i in rows],
-            centres=[None if raw.centres is None else (float(raw.centres[i, 0]), float(raw.centres[i, 1])) for i in rows],
-            galaxies=[gal[offsets[i]:offsets[i + 1]] for i in rows], out_dir=str(out_dir), n=n, params=params))
+        tasks.append(
+            _Task(
+                rows=rows,
+                cluster_ids=[int(raw.cluster_id[i]) for i in rows],
+                files=[str(raw.event_files[i]) for i in rows],
+                redshift=[float(raw.halos["redshift"][i]) for i in rows],
+                r500c=[float(raw.halos["R500c"][i]) for i in rows],
+                centres=[
+                    None if raw.centres is None else (float(raw.centres[i, 0]), float(raw.centres[i, 1])) for i in rows
+                ],
+                galaxies=[gal[offsets[i] : offsets[i + 1]] for i in rows],
+                out_dir=str(out_dir),
+                n=n,
+                params=params,
+            )
+        )
     nw = _default_workers(n) if workers is None else max(1, int(workers))
     scal = {k: np.zeros(n) for k in SCALARS}
     selected: list[np.ndarray | None] = [None] * n
@@ -407,16 +504,25 @@ def _process_all(raw: RawCatalogue, out_dir: Path, params: ProcessingParams, wor
     np.save(out_dir / "r500c.npy", np.asarray(h["R500c"], float))
     has_comp = bool(np.all(scal["has_component"] > 0))
     kinds = sorted({("photons" if "phlist" in p.name else "events") for p in raw.event_files})
-    return {"has_component": has_comp, "n_without_component": int(np.sum(scal["has_component"] == 0)),
-            "file_kinds": kinds}
+    return {
+        "has_component": has_comp,
+        "n_without_component": int(np.sum(scal["has_component"] == 0)),
+        "file_kinds": kinds,
+    }
 
 
 # ------------------------------------------------------------------------------------------ public API
 
 
-def load_catalogue(path: str | Path, cache_dir: str | Path, name: str = "magneticum-sixte",
-                   workers: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
-                   params: ProcessingParams = ProcessingParams(), meta: Optional[dict[str, Any]] = None) -> Catalogue:
+def load_catalogue(
+    path: str | Path,
+    cache_dir: str | Path,
+    name: str = "magneticum-sixte",
+    workers: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+    params: ProcessingParams = ProcessingParams(),
+    meta: Optional[dict[str, Any]] = None,
+) -> Catalogue:
     """Load (processing and caching on first use) the catalogue in directory ``path``.
 
     ``cache_dir`` is the shared dataset cache; arrays land in ``<cache_dir>/<name>/<key>/``. Processing
@@ -440,9 +546,16 @@ def load_catalogue(path: str | Path, cache_dir: str | Path, name: str = "magneti
                 except BaseException:
                     shutil.rmtree(tmp, ignore_errors=True)
                     raise
-                info.update({"key": key, "source": str(raw.path), "params": asdict(params),
-                             "processing_seconds": round(time.time() - t0, 2), "header": _jsonable(raw.header),
-                             "n_clusters": int(len(raw.cluster_id))})
+                info.update(
+                    {
+                        "key": key,
+                        "source": str(raw.path),
+                        "params": asdict(params),
+                        "processing_seconds": round(time.time() - t0, 2),
+                        "header": _jsonable(raw.header),
+                        "n_clusters": int(len(raw.cluster_id)),
+                    }
+                )
                 (tmp / "complete.json").write_text(json.dumps(info, indent=2))
                 if final.exists():
                     shutil.rmtree(final)
@@ -473,26 +586,55 @@ def open_processed(directory: Path, name: str, extra_meta: Optional[dict[str, An
     off = np.load(d / "galaxies_offsets.npy")
     galaxies = np.empty(n, dtype=object)
     for i in range(n):
-        galaxies[i] = flat[off[i]:off[i + 1]]
+        galaxies[i] = flat[off[i] : off[i + 1]]
     inputs: dict[str, InputArray] = {}
-    names = ["xray_map", "xray_bands", "dyn_cube", "galaxies", "n_phot", "n_phot_500c", "n_gal", "sigma_v", "T", "L_X",
-             "M_gas", "M_star", "sigma_v_true", "r500c"]
+    names = [
+        "xray_map",
+        "xray_bands",
+        "dyn_cube",
+        "galaxies",
+        "n_phot",
+        "n_phot_500c",
+        "n_gal",
+        "sigma_v",
+        "T",
+        "L_X",
+        "M_gas",
+        "M_star",
+        "sigma_v_true",
+        "r500c",
+    ]
     notes = []
     if info["has_component"]:
         names += list(TRUTH_COMPONENT_INPUTS)
     else:
-        notes.append(f"{info['n_without_component']} event files have no COMPONENT column (e.g. SIXTE photon lists): "
-                     f"the truth-only ICM/AGN maps (xray_icm_*, xray_agn_*, n_icm, n_agn) are unavailable")
+        notes.append(
+            f"{info['n_without_component']} event files have no COMPONENT column (e.g. SIXTE photon lists): "
+            f"the truth-only ICM/AGN maps (xray_icm_*, xray_agn_*, n_icm, n_agn) are unavailable"
+        )
         warnings.warn(f"dataset {name!r}: " + notes[-1], stacklevel=2)
     for k in names:
         unit, desc, truth, ideal = INPUT_DOCS[k]
         data = galaxies if k == "galaxies" else mm(k)
         inputs[k] = InputArray(data, unit, desc, truth, ideal)
     header = info.get("header", {})
-    meta: dict[str, Any] = {"cache_key": info["key"], "cache_dir": str(d), "source": info["source"],
-                            "processing": info["params"], "processing_seconds": info.get("processing_seconds"),
-                            "raw_header": header, "notes": notes}
+    meta: dict[str, Any] = {
+        "cache_key": info["key"],
+        "cache_dir": str(d),
+        "source": info["source"],
+        "processing": info["params"],
+        "processing_seconds": info.get("processing_seconds"),
+        "raw_header": header,
+        "notes": notes,
+    }
     meta.update(extra_meta or {})
-    return Catalogue(name=name, cluster_id=np.asarray(mm("cluster_id")), positions=np.asarray(mm("positions")),
-                     box_size=float(header.get("BOXSIZE", 352.0)), redshift=np.asarray(mm("redshift")),
-                     log10_m500c=np.asarray(mm("log10_m500c")), inputs=inputs, meta=meta)
+    return Catalogue(
+        name=name,
+        cluster_id=np.asarray(mm("cluster_id")),
+        positions=np.asarray(mm("positions")),
+        box_size=float(header.get("BOXSIZE", 352.0)),
+        redshift=np.asarray(mm("redshift")),
+        log10_m500c=np.asarray(mm("log10_m500c")),
+        inputs=inputs,
+        meta=meta,
+    )

@@ -54,8 +54,9 @@ def gas_row(morph_row: dict[str, float]) -> dict[str, float]:
     return {k[4:]: v for k, v in morph_row.items() if k.startswith("gas_")}
 
 
-def lineage_latent(lineage: np.ndarray | None, n: int, rng: np.random.Generator, k: int = 1,
-                   rho: float = LINEAGE_CORRELATION) -> np.ndarray:
+def lineage_latent(
+    lineage: np.ndarray | None, n: int, rng: np.random.Generator, k: int = 1, rho: float = LINEAGE_CORRELATION
+) -> np.ndarray:
     """(n, k) standard-normal variables correlated by ``rho`` between rows sharing a lineage id."""
     own = rng.standard_normal((n, k))
     if lineage is None:
@@ -65,8 +66,9 @@ def lineage_latent(lineage: np.ndarray | None, n: int, rng: np.random.Generator,
     return np.sqrt(rho) * shared[inv] + np.sqrt(1.0 - rho) * own
 
 
-def draw_morphology(n: int, accretion_factor: np.ndarray, rng: np.random.Generator,
-                    lineage: np.ndarray | None = None) -> Morphology:
+def draw_morphology(
+    n: int, accretion_factor: np.ndarray, rng: np.random.Generator, lineage: np.ndarray | None = None
+) -> Morphology:
     """Draw every cluster's morphology (see the module docstring for the distributions)."""
     lat = lineage_latent(lineage, n, rng, 5)
     p_merger = np.clip(0.18 * np.asarray(accretion_factor), 0.03, 0.5)

@@ -36,8 +36,9 @@ def _basis(ra0_deg: float, dec0_deg: float) -> tuple[np.ndarray, np.ndarray, np.
     return los, east, north
 
 
-def sky_to_projected(ra_deg: np.ndarray, dec_deg: np.ndarray, ra0_deg: float, dec0_deg: float,
-                     redshift: float) -> tuple[np.ndarray, np.ndarray]:
+def sky_to_projected(
+    ra_deg: np.ndarray, dec_deg: np.ndarray, ra0_deg: float, dec0_deg: float, redshift: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Comoving projected coordinates (x east, y north) [h^-1 Mpc] of sky positions [deg] around a centre.
 
     Positions are placed at the comoving distance of ``redshift`` (WMAP7, :data:`.cosmology.WMAP7`).
@@ -53,8 +54,9 @@ def sky_to_projected(ra_deg: np.ndarray, dec_deg: np.ndarray, ra0_deg: float, de
     return x, y
 
 
-def tangent_to_sky(xi_rad: np.ndarray, eta_rad: np.ndarray, ra0_deg: float,
-                   dec0_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def tangent_to_sky(
+    xi_rad: np.ndarray, eta_rad: np.ndarray, ra0_deg: float, dec0_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
     """RA, DEC [deg] of gnomonic (tangent-plane) offsets ``xi`` (east), ``eta`` (north) [rad] from a centre."""
     los, east, north = _basis(ra0_deg, dec0_deg)
     xi = np.asarray(xi_rad, dtype=float)
@@ -66,8 +68,9 @@ def tangent_to_sky(xi_rad: np.ndarray, eta_rad: np.ndarray, ra0_deg: float,
     return ra, dec
 
 
-def projected_to_sky(x_hmpc: np.ndarray, y_hmpc: np.ndarray, ra0_deg: float, dec0_deg: float,
-                     redshift: float) -> tuple[np.ndarray, np.ndarray]:
+def projected_to_sky(
+    x_hmpc: np.ndarray, y_hmpc: np.ndarray, ra0_deg: float, dec0_deg: float, redshift: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`sky_to_projected` (exact): RA, DEC [deg] of projected positions [comoving h^-1 Mpc]."""
     dist = comoving_distance_hmpc(redshift)
     sx = np.asarray(x_hmpc, dtype=float) / dist
@@ -97,8 +100,9 @@ def band_index(energy_kev: np.ndarray) -> np.ndarray:
     return out
 
 
-def photon_maps(x: np.ndarray, y: np.ndarray, energy_kev: np.ndarray, component: np.ndarray | None = None,
-                n_components: int = 3) -> np.ndarray:
+def photon_maps(
+    x: np.ndarray, y: np.ndarray, energy_kev: np.ndarray, component: np.ndarray | None = None, n_components: int = 3
+) -> np.ndarray:
     """Counts per component, band and pixel: array (n_components, 4, 128, 128), float32.
 
     Bands: soft, medium, hard, 7-10 keV (so the 0.5-10 keV map is the sum over axis 1).

@@ -39,7 +39,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .cosmology import H, SNAPSHOT_REDSHIFTS, efunc
+from .cosmology import SNAPSHOT_REDSHIFTS, H, efunc
 from .halo_model import _mu, _x_at_mean_density, m500c_to_m200c, omega_m_z
 from .spectra import thermal_band_fraction
 
@@ -53,15 +53,17 @@ OBSERVABLES = ("T", "L_X", "M_gas", "M_star", "sigma_v_true", "richness")
 TABLE3_IDEALISED_DEX = {"T": 0.0510, "L_X": 0.1144, "M_gas": 0.0367, "M_star": 0.0545, "sigma_v_true": 0.1631}
 
 #: residual correlation matrix, order of OBSERVABLES (approximate, see module docstring)
-CORRELATION = np.array([
-    # T     L_X   M_gas M_star sig_v  rich
-    [1.00, 0.20, -0.30, 0.10, 0.30, 0.00],   # T
-    [0.20, 1.00, 0.55, -0.40, 0.00, 0.00],   # L_X
-    [-0.30, 0.55, 1.00, -0.50, 0.00, 0.00],  # M_gas
-    [0.10, -0.40, -0.50, 1.00, 0.10, 0.50],  # M_star
-    [0.30, 0.00, 0.00, 0.10, 1.00, 0.20],    # sigma_v_true
-    [0.00, 0.00, 0.00, 0.50, 0.20, 1.00],    # richness
-])
+CORRELATION = np.array(
+    [
+        # T     L_X   M_gas M_star sig_v  rich
+        [1.00, 0.20, -0.30, 0.10, 0.30, 0.00],  # T
+        [0.20, 1.00, 0.55, -0.40, 0.00, 0.00],  # L_X
+        [-0.30, 0.55, 1.00, -0.50, 0.00, 0.00],  # M_gas
+        [0.10, -0.40, -0.50, 1.00, 0.10, 0.50],  # M_star
+        [0.30, 0.00, 0.00, 0.10, 1.00, 0.20],  # sigma_v_true
+        [0.00, 0.00, 0.00, 0.50, 0.20, 1.00],  # richness
+    ]
+)
 
 #: correlation of one halo's latent residuals between its snapshots (mock v2): a halo in a hydrodynamic
 #: simulation keeps its gas fraction, concentration, core and assembly state for Gyr, so its deviations
@@ -146,8 +148,14 @@ class ScalingModel:
         s = np.array([self.scatters()[k] for k in OBSERVABLES])
         return self.correlation * np.outer(s, s)
 
-    def draw(self, m500c: np.ndarray, z: np.ndarray, rng: np.random.Generator,
-             lineage: np.ndarray | None = None, lineage_correlation: float = LINEAGE_CORRELATION) -> dict[str, np.ndarray]:
+    def draw(
+        self,
+        m500c: np.ndarray,
+        z: np.ndarray,
+        rng: np.random.Generator,
+        lineage: np.ndarray | None = None,
+        lineage_correlation: float = LINEAGE_CORRELATION,
+    ) -> dict[str, np.ndarray]:
         """Draw every observable for halos of M500c [h^-1 Msun] at redshifts ``z``.
 
         Returns T [keV], L_X [erg/s], M_gas, M_star [h^-1 Msun], sigma_v_true [km/s] and the

@@ -94,8 +94,15 @@ HE_TO_H = _Y_P / (3.97 * (1.0 - _Y_P))  # n_He / n_H (m_He / m_H = 3.97)
 #: metals with a modelled continuum: nuclear charge, Anders & Grevesse (1989) number abundance n / n_H and
 #: kT_bare [keV], where the bare nucleus holds half of the element (approximate, CIE ion balance of
 #: Mazzotta et al. 1998)
-_METALS = {"C": (6, 3.63e-4, 0.13), "N": (7, 1.12e-4, 0.17), "O": (8, 8.51e-4, 0.24), "Ne": (10, 1.23e-4, 0.43),
-           "Mg": (12, 3.80e-5, 0.77), "Si": (14, 3.55e-5, 1.36), "S": (16, 1.62e-5, 2.16)}
+_METALS = {
+    "C": (6, 3.63e-4, 0.13),
+    "N": (7, 1.12e-4, 0.17),
+    "O": (8, 8.51e-4, 0.24),
+    "Ne": (10, 1.23e-4, 0.43),
+    "Mg": (12, 3.80e-5, 0.77),
+    "Si": (14, 3.55e-5, 1.36),
+    "S": (16, 1.62e-5, 2.16),
+}
 
 # Gaunt-factor correction g_ff / g_Born on log10 u = -2.8 ... 2.0 (rows) and log10 gamma^2 = -3.4 ... 1.8
 # (columns), both in 0.4 dex steps. Altered (resampled, divided by the Born approximation) from
@@ -112,21 +119,23 @@ _METALS = {"C": (6, 3.63e-4, 0.13), "N": (7, 1.12e-4, 0.17), "O": (8, 8.51e-4, 0
 #      the original data.
 #   3. This notice may not be removed or altered from any further distribution.
 _GAUNT_LOG_U0, _GAUNT_LOG_G0, _GAUNT_STEP = -2.8, -3.4, 0.4
-_GAUNT_RATIO = np.array([
-    [1.019, 1.007, 1.003, 0.999, 0.994, 0.986, 0.971, 0.945, 0.908, 0.861, 0.808, 0.754, 0.701, 0.649],
-    [1.021, 1.009, 1.005, 1.002, 0.997, 0.989, 0.973, 0.946, 0.906, 0.856, 0.799, 0.742, 0.686, 0.633],
-    [1.023, 1.011, 1.008, 1.006, 1.004, 0.997, 0.981, 0.953, 0.911, 0.857, 0.798, 0.738, 0.680, 0.627],
-    [1.027, 1.015, 1.014, 1.015, 1.016, 1.012, 1.000, 0.973, 0.930, 0.874, 0.812, 0.751, 0.694, 0.642],
-    [1.033, 1.022, 1.024, 1.030, 1.037, 1.042, 1.037, 1.015, 0.975, 0.919, 0.857, 0.795, 0.740, 0.691],
-    [1.042, 1.031, 1.038, 1.053, 1.073, 1.093, 1.105, 1.098, 1.067, 1.015, 0.954, 0.894, 0.840, 0.795],
-    [1.057, 1.045, 1.058, 1.085, 1.124, 1.174, 1.221, 1.247, 1.239, 1.199, 1.142, 1.084, 1.032, 0.989],
-    [1.084, 1.065, 1.084, 1.125, 1.191, 1.284, 1.392, 1.488, 1.537, 1.529, 1.483, 1.426, 1.375, 1.331],
-    [1.142, 1.096, 1.115, 1.171, 1.267, 1.413, 1.609, 1.827, 2.002, 2.082, 2.073, 2.023, 1.967, 1.917],
-    [1.322, 1.154, 1.153, 1.218, 1.342, 1.543, 1.841, 2.226, 2.624, 2.916, 3.034, 3.024, 2.966, 2.903],
-    [2.111, 1.332, 1.217, 1.266, 1.408, 1.657, 2.052, 2.620, 3.317, 3.990, 4.447, 4.621, 4.610, 4.536],
-    [6.778, 2.140, 1.402, 1.339, 1.470, 1.749, 2.222, 2.955, 3.967, 5.145, 6.226, 6.932, 7.198, 7.186],
-    [41.41, 7.096, 2.258, 1.542, 1.555, 1.829, 2.352, 3.214, 4.499, 6.199, 8.102, 9.808, 10.91, 11.33],
-])
+_GAUNT_RATIO = np.array(
+    [
+        [1.019, 1.007, 1.003, 0.999, 0.994, 0.986, 0.971, 0.945, 0.908, 0.861, 0.808, 0.754, 0.701, 0.649],
+        [1.021, 1.009, 1.005, 1.002, 0.997, 0.989, 0.973, 0.946, 0.906, 0.856, 0.799, 0.742, 0.686, 0.633],
+        [1.023, 1.011, 1.008, 1.006, 1.004, 0.997, 0.981, 0.953, 0.911, 0.857, 0.798, 0.738, 0.680, 0.627],
+        [1.027, 1.015, 1.014, 1.015, 1.016, 1.012, 1.000, 0.973, 0.930, 0.874, 0.812, 0.751, 0.694, 0.642],
+        [1.033, 1.022, 1.024, 1.030, 1.037, 1.042, 1.037, 1.015, 0.975, 0.919, 0.857, 0.795, 0.740, 0.691],
+        [1.042, 1.031, 1.038, 1.053, 1.073, 1.093, 1.105, 1.098, 1.067, 1.015, 0.954, 0.894, 0.840, 0.795],
+        [1.057, 1.045, 1.058, 1.085, 1.124, 1.174, 1.221, 1.247, 1.239, 1.199, 1.142, 1.084, 1.032, 0.989],
+        [1.084, 1.065, 1.084, 1.125, 1.191, 1.284, 1.392, 1.488, 1.537, 1.529, 1.483, 1.426, 1.375, 1.331],
+        [1.142, 1.096, 1.115, 1.171, 1.267, 1.413, 1.609, 1.827, 2.002, 2.082, 2.073, 2.023, 1.967, 1.917],
+        [1.322, 1.154, 1.153, 1.218, 1.342, 1.543, 1.841, 2.226, 2.624, 2.916, 3.034, 3.024, 2.966, 2.903],
+        [2.111, 1.332, 1.217, 1.266, 1.408, 1.657, 2.052, 2.620, 3.317, 3.990, 4.447, 4.621, 4.610, 4.536],
+        [6.778, 2.140, 1.402, 1.339, 1.470, 1.749, 2.222, 2.955, 3.967, 5.145, 6.226, 6.932, 7.198, 7.186],
+        [41.41, 7.096, 2.258, 1.542, 1.555, 1.829, 2.352, 3.214, 4.499, 6.199, 8.102, 9.808, 10.91, 11.33],
+    ]
+)
 
 #: temperatures [keV] of the line table
 _LINE_KT = np.array([0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 15.0])
@@ -159,8 +168,9 @@ _NARROW_SIGMA = 0.005  # sigma / E of the (unresolved) K-shell blends
 _LOG_LINE_POWER = np.log(1e-24 * np.maximum([_LINE_POWER[n] for n in (*_K_NAMES, "Fe-L", "EUV")], 1e-16))
 #: multiplier of each K-shell complex's power left for its He-like and H-like lines
 _K_REMAINDER = np.append(np.ones(len(_K_NAMES) - 1), 1.0 - _FE_K_HE_BETA_SHARE)
-_LINE_SIGMAS = np.concatenate([_NARROW_SIGMA * _K_E_HE, _NARROW_SIGMA * _K_E_H,
-                               [_NARROW_SIGMA * _FE_K_HE_BETA, _FE_L_SIGMA, _EUV_SIGMA]])
+_LINE_SIGMAS = np.concatenate(
+    [_NARROW_SIGMA * _K_E_HE, _NARROW_SIGMA * _K_E_H, [_NARROW_SIGMA * _FE_K_HE_BETA, _FE_L_SIGMA, _EUV_SIGMA]]
+)
 
 
 def _gaunt_ff(u: np.ndarray, gamma2: np.ndarray | float) -> np.ndarray:
@@ -170,13 +180,18 @@ def _gaunt_ff(u: np.ndarray, gamma2: np.ndarray | float) -> np.ndarray:
     y = np.clip((np.log10(gamma2) - _GAUNT_LOG_G0) / _GAUNT_STEP, 0.0, n_g - 1.000001)
     i, j = x.astype(int), np.asarray(y).astype(int)
     fx, fy = x - i, y - j
-    r = ((1 - fx) * (1 - fy) * _GAUNT_RATIO[i, j] + fx * (1 - fy) * _GAUNT_RATIO[i + 1, j]
-         + (1 - fx) * fy * _GAUNT_RATIO[i, j + 1] + fx * fy * _GAUNT_RATIO[i + 1, j + 1])
+    r = (
+        (1 - fx) * (1 - fy) * _GAUNT_RATIO[i, j]
+        + fx * (1 - fy) * _GAUNT_RATIO[i + 1, j]
+        + (1 - fx) * fy * _GAUNT_RATIO[i, j + 1]
+        + fx * fy * _GAUNT_RATIO[i + 1, j + 1]
+    )
     return np.sqrt(3.0) / np.pi * k0e(0.5 * u) * r
 
 
-def _hydrogenic_scaled(e_kev: np.ndarray, kt_kev: np.ndarray, charge: int,
-                       fb_weight: np.ndarray | float = 1.0) -> np.ndarray:
+def _hydrogenic_scaled(
+    e_kev: np.ndarray, kt_kev: np.ndarray, charge: int, fb_weight: np.ndarray | float = 1.0
+) -> np.ndarray:
     """exp(E/kT) Z^2 [g_ff exp(-E/kT) + fb_weight x Kramers free-bound term] of a bare ion of charge Z
     (dimensionless); ``fb_weight`` is the share of the element able to recombine into the K shell."""
     chi = charge**2 * _RYDBERG_KEV
@@ -216,8 +231,9 @@ def _continuum_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     e, kt = _E_BOL[None, :], _KT_TAB[:, None]
     pref = _FF_CONST * (kt / _K_B_KEV) ** -0.5 / _H_KEV_S
     hhe = pref * (_hydrogenic_scaled(e, kt, 1) + HE_TO_H * _hydrogenic_scaled(e, kt, 2))
-    met = pref * sum(abund * _hydrogenic_scaled(e, kt, z, _k_shell_vacancies(kt, name))
-                     for name, (z, abund, _) in _METALS.items())
+    met = pref * sum(
+        abund * _hydrogenic_scaled(e, kt, z, _k_shell_vacancies(kt, name)) for name, (z, abund, _) in _METALS.items()
+    )
 
     def cumulative(scaled: np.ndarray) -> np.ndarray:
         spec = scaled * np.exp(-e / kt)
@@ -247,8 +263,13 @@ def _continuum(e_kev: np.ndarray, kt_kev: np.ndarray, metallicity: float | np.nd
     v = x - j
 
     def bilinear(t: np.ndarray) -> np.ndarray:
-        return np.exp((1 - w) * (1 - v) * t[i, j] + w * (1 - v) * t[i + 1, j]
-                      + (1 - w) * v * t[i, j + 1] + w * v * t[i + 1, j + 1] - e / kt)
+        return np.exp(
+            (1 - w) * (1 - v) * t[i, j]
+            + w * (1 - v) * t[i + 1, j]
+            + (1 - w) * v * t[i, j + 1]
+            + w * v * t[i + 1, j + 1]
+            - e / kt
+        )
 
     inside = (e >= _E_BOL[0]) & (e <= _E_BOL[-1])
     return np.where(inside, bilinear(log_hhe) + np.asarray(metallicity, dtype=float) * bilinear(log_met), 0.0)
@@ -266,7 +287,7 @@ def _lines(kt_kev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n_k = len(_K_NAMES)
     k_shell = p[..., :n_k] * _K_REMAINDER
     f_h = 1.0 / (1.0 + (_K_KT_HALF / kt[..., None]) ** 2)
-    he_beta = _FE_K_HE_BETA_SHARE * p[..., n_k - 1:n_k]
+    he_beta = _FE_K_HE_BETA_SHARE * p[..., n_k - 1 : n_k]
     powers = np.concatenate([k_shell * (1.0 - f_h), k_shell * f_h, he_beta, p[..., n_k:]], axis=-1)  # ..., Fe-L, EUV
     centroid = (1 - w[..., 0]) * _FE_L_CENTROID[i] + w[..., 0] * _FE_L_CENTROID[i + 1]
     fixed = np.broadcast_to(np.concatenate([_K_E_HE, _K_E_H, [_FE_K_HE_BETA]]), kt.shape + (2 * n_k + 1,))
@@ -331,8 +352,9 @@ def thermal_band_fraction(kt_kev: np.ndarray | float, e1: float, e2: float, meta
     return band_cooling_function(kt_kev, e1, e2, metallicity) / cooling_function(kt_kev, metallicity)
 
 
-def thermal_count_rates(kt_kev: float, l_bol_erg_s: float, z: float, d_l_cm: float,
-                        metallicity: float = 0.3) -> np.ndarray:
+def thermal_count_rates(
+    kt_kev: float, l_bol_erg_s: float, z: float, d_l_cm: float, metallicity: float = 0.3
+) -> np.ndarray:
     """Count rate per observed-energy bin [counts/s] of a thermal source of bolometric (0.01-100 keV)
     luminosity ``l_bol_erg_s`` at temperature ``kt_kev``, redshift ``z`` and luminosity distance ``d_l_cm``.
 
@@ -352,8 +374,14 @@ def thermal_count_rates(kt_kev: float, l_bol_erg_s: float, z: float, d_l_cm: flo
     return rates * _RESPONSE
 
 
-def powerlaw_count_rates(gamma: np.ndarray, nh_cm2: np.ndarray, l_band_erg_s: np.ndarray, z: float | np.ndarray,
-                         d_l_cm: float | np.ndarray, band: tuple[float, float] = (0.5, 2.0)) -> np.ndarray:
+def powerlaw_count_rates(
+    gamma: np.ndarray,
+    nh_cm2: np.ndarray,
+    l_band_erg_s: np.ndarray,
+    z: float | np.ndarray,
+    d_l_cm: float | np.ndarray,
+    band: tuple[float, float] = (0.5, 2.0),
+) -> np.ndarray:
     """Count rates per observed-energy bin [counts/s], one row per power-law source.
 
     ``l_band_erg_s`` is the intrinsic (unabsorbed) rest-frame luminosity in ``band`` [keV];

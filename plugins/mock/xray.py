@@ -35,7 +35,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import icm
-from .cosmology import H, MPC_CM, comoving_distance_hmpc, redshift_at_comoving_distance
+from .cosmology import MPC_CM, H, comoving_distance_hmpc, redshift_at_comoving_distance
 from .instrument import EROSITA, ErositaSetup, observed_signal, psf_offsets_arcsec
 from .projection import photon_maps, sky_to_projected, tangent_to_sky
 from .spectra import powerlaw_count_rates, sample_energies, thermal_count_rates
@@ -86,8 +86,14 @@ def xlf_fraction_above(log_lmin: float) -> float:
     return _xlf_table(float(log_lmin))[2]
 
 
-def draw_agn(n: int, x: np.ndarray, y: np.ndarray, los_offset: np.ndarray, rng: np.random.Generator,
-             log_lmin: float = XLF_LOG_LMIN) -> AGNSources:
+def draw_agn(
+    n: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    los_offset: np.ndarray,
+    rng: np.random.Generator,
+    log_lmin: float = XLF_LOG_LMIN,
+) -> AGNSources:
     """AGN properties for ``n`` sources at the given positions (``los_offset`` comoving h^-1 Mpc behind the cluster);
     luminosities from the XLF above 10^log_lmin erg/s."""
     ll, cdf, _ = _xlf_table(float(log_lmin))
@@ -110,8 +116,6 @@ def _stretch(x: np.ndarray, y: np.ndarray, q: float, angle: float) -> tuple[np.n
     u = (x * c + y * s) / np.sqrt(q)
     w = (-x * s + y * c) * np.sqrt(q)
     return u * c - w * s, u * s + w * c
-
-
 
 
 @dataclass
@@ -144,8 +148,9 @@ def _source_distance(d_c: float, los_offset: np.ndarray | float) -> tuple[np.nda
     return d, z, (1.0 + z) * d / H * MPC_CM
 
 
-def gas_photons(rng: np.random.Generator, src: GasSource, z_snap: float, d_c: float, texp: float
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, icm.Emission]:
+def gas_photons(
+    rng: np.random.Generator, src: GasSource, z_snap: float, d_c: float, texp: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, icm.Emission]:
     """Photons of one gas source: cluster-plane x, y [comoving h^-1 Mpc], true energies [keV], its emission.
 
     The halo's physical state is that of the snapshot (``z_snap``, the paper's box projection); its flux
@@ -153,12 +158,16 @@ def gas_photons(rng: np.random.Generator, src: GasSource, z_snap: float, d_c: fl
     """
     prof = icm.GasProfiles.of(src.gas)
     integ = icm.profile_integrals(prof)
-    em = icm.emission(np.array([src.m_gas]), np.array([src.t_kev]), np.array([src.r500c]), np.array([z_snap]), prof, integ)
+    em = icm.emission(
+        np.array([src.m_gas]), np.array([src.t_kev]), np.array([src.r500c]), np.array([z_snap]), prof, integ
+    )
     d, z_src, d_l = (float(v) for v in _source_distance(d_c, src.los_offset))
     scale = d_c / d  # comoving lengths at the source -> the cluster plane
     xs, ys, es = [], [], []
-    for lo, hi, kt, lum in ((0.0, icm.CORE_RADIUS, src.t_kev * src.gas["t_core"], float(em.core[0])),
-                            (icm.CORE_RADIUS, icm.RMAX, src.t_kev, float(em.r015_1[0] + em.outer[0]))):
+    for lo, hi, kt, lum in (
+        (0.0, icm.CORE_RADIUS, src.t_kev * src.gas["t_core"], float(em.core[0])),
+        (icm.CORE_RADIUS, icm.RMAX, src.t_kev, float(em.r015_1[0] + em.outer[0])),
+    ):
         rates = thermal_count_rates(kt, lum, z_src, d_l)
         n = rng.poisson(rates.sum() * texp)
         if n == 0:
@@ -172,8 +181,9 @@ def gas_photons(rng: np.random.Generator, src: GasSource, z_snap: float, d_c: fl
     return cat(xs), cat(ys), cat(es), em
 
 
-def draw_field_agn(rng: np.random.Generator, z: float, density: float, box: float,
-                   setup: ErositaSetup = EROSITA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw_field_agn(
+    rng: np.random.Generator, z: float, density: float, box: float, setup: ErositaSetup = EROSITA
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Field AGN in the cone of the field: cluster-plane x, y [comoving h^-1 Mpc] and line-of-sight offsets.
 
     Uniform comoving ``density`` [(h^-1 Mpc)^-3] within +-box/2 of the cluster along the line of sight and
@@ -208,8 +218,14 @@ class Photons:
     n_nbr: float = 0.0
 
 
-def make_photons(rng: np.random.Generator, z: float, gas_sources: list[GasSource], agn: AGNSources,
-                 mode: str = "photon-list", setup: ErositaSetup = EROSITA) -> Photons:
+def make_photons(
+    rng: np.random.Generator,
+    z: float,
+    gas_sources: list[GasSource],
+    agn: AGNSources,
+    mode: str = "photon-list",
+    setup: ErositaSetup = EROSITA,
+) -> Photons:
     """All photons of one cluster field at snapshot redshift ``z`` (see the module docstring).
 
     ``gas_sources``: the cluster's own gas first, then a subcluster and neighbours; ``agn``: members

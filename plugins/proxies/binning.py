@@ -45,8 +45,10 @@ class BinScheme:
         if spec is None:
             spec = "snapshot"
         text = str(spec).strip().lower()
-        usage = ("use 'snapshot' (one bin per distinct rounded redshift), 'none' (one bin), an integer N "
-                 "(N equal-count bins) or increasing comma-separated edges such as '0.1,0.2,0.3'")
+        usage = (
+            "use 'snapshot' (one bin per distinct rounded redshift), 'none' (one bin), an integer N "
+            "(N equal-count bins) or increasing comma-separated edges such as '0.1,0.2,0.3'"
+        )
         if text in ("snapshot", "snapshots", ""):
             return cls("snapshot", decimals=int(decimals))
         if text in ("none", "1", "all"):
@@ -83,8 +85,13 @@ class BinScheme:
             rep = np.bincount(inverse, weights=z, minlength=len(keys)) / np.bincount(inverse, minlength=len(keys))
             return RedshiftBins(self.kind, rep, keys.copy(), keys.copy(), decimals=self.decimals)
         if self.kind == "none":
-            return RedshiftBins(self.kind, np.array([float(np.mean(z)) if len(z) else 0.0]),
-                                np.array([-np.inf]), np.array([np.inf]), decimals=self.decimals)
+            return RedshiftBins(
+                self.kind,
+                np.array([float(np.mean(z)) if len(z) else 0.0]),
+                np.array([-np.inf]),
+                np.array([np.inf]),
+                decimals=self.decimals,
+            )
         if self.kind == "quantile":
             inner = np.quantile(z, np.linspace(0.0, 1.0, self.n_bins + 1)[1:-1]) if len(z) else np.zeros(0)
             edges = np.concatenate([[-np.inf], inner, [np.inf]])
@@ -144,13 +151,25 @@ class RedshiftBins:
         def fl(a: np.ndarray) -> list[float | str]:
             return [float(v) if np.isfinite(v) else ("inf" if v > 0 else "-inf") for v in np.asarray(a, float)]
 
-        return {"kind": self.kind, "redshift": fl(self.redshift), "z_lo": fl(self.z_lo), "z_hi": fl(self.z_hi),
-                "decimals": self.decimals, "inner_edges": fl(self.inner_edges)}
+        return {
+            "kind": self.kind,
+            "redshift": fl(self.redshift),
+            "z_lo": fl(self.z_lo),
+            "z_hi": fl(self.z_hi),
+            "decimals": self.decimals,
+            "inner_edges": fl(self.inner_edges),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RedshiftBins":
         def arr(v: list[Any]) -> np.ndarray:
             return np.array([float(x) for x in v], dtype=float)
 
-        return cls(d["kind"], arr(d["redshift"]), arr(d["z_lo"]), arr(d["z_hi"]), int(d.get("decimals", 4)),
-                   arr(d.get("inner_edges", [])))
+        return cls(
+            d["kind"],
+            arr(d["redshift"]),
+            arr(d["z_lo"]),
+            arr(d["z_hi"]),
+            int(d.get("decimals", 4)),
+            arr(d.get("inner_edges", [])),
+        )

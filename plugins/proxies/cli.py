@@ -20,19 +20,34 @@ HELP = (
 
 def proxies(
     table: Annotated[str, typer.Argument(help="table file, catalogue directory or dataset name")],
-    observables: Annotated[Optional[str], typer.Option(
-        "--observables", help="comma-separated observables (default: every numeric column but id, mass, redshift)")] = None,
-    max_combination: Annotated[int, typer.Option(
-        "--max-combination", "-k", help="largest set of observables searched (exhaustively)")] = 3,
-    json_output: Annotated[bool, typer.Option("--json", help="print a JSON list on stdout instead of the table")] = False,
-    plot: Annotated[Optional[Path], typer.Option(
-        "--plot", help="write the Figure 3 residual-correlation heatmap (PNG) into this directory")] = None,
-    z_bins: Annotated[str, typer.Option(
-        "--z-bins", help="redshift bins: 'snapshot' (one per distinct redshift), 'none', N equal-count bins, "
-                         "or comma-separated edges")] = "snapshot",
+    observables: Annotated[
+        Optional[str],
+        typer.Option(
+            "--observables", help="comma-separated observables (default: every numeric column but id, mass, redshift)"
+        ),
+    ] = None,
+    max_combination: Annotated[
+        int, typer.Option("--max-combination", "-k", help="largest set of observables searched (exhaustively)")
+    ] = 3,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print a JSON list on stdout instead of the table")
+    ] = False,
+    plot: Annotated[
+        Optional[Path],
+        typer.Option("--plot", help="write the Figure 3 residual-correlation heatmap (PNG) into this directory"),
+    ] = None,
+    z_bins: Annotated[
+        str,
+        typer.Option(
+            "--z-bins",
+            help="redshift bins: 'snapshot' (one per distinct redshift), 'none', N equal-count bins, "
+            "or comma-separated edges",
+        ),
+    ] = "snapshot",
     min_per_bin: Annotated[int, typer.Option("--min-per-bin", help="fewest clusters a redshift bin may have")] = 10,
-    plot_z: Annotated[str, typer.Option(
-        "--plot-z", help="redshift of the bin shown by --plot (nearest bin), or 'mean' over bins")] = "0.17",
+    plot_z: Annotated[
+        str, typer.Option("--plot-z", help="redshift of the bin shown by --plot (nearest bin), or 'mean' over bins")
+    ] = "0.17",
 ) -> None:
     from massbench.errors import ConfigError
 

@@ -60,8 +60,14 @@ class ProxyEstimatorBase(Estimator):
     framework = "numpy"
     needs_gpu = False
 
-    def __init__(self, redshift_bins: str = "snapshot", redshift_decimals: int = 4, beta: Optional[float] = None,
-                 min_per_bin: int = MIN_PER_BIN_DEFAULT, use_val: bool = True) -> None:
+    def __init__(
+        self,
+        redshift_bins: str = "snapshot",
+        redshift_decimals: int = 4,
+        beta: Optional[float] = None,
+        min_per_bin: int = MIN_PER_BIN_DEFAULT,
+        use_val: bool = True,
+    ) -> None:
         """
         redshift_bins : 'snapshot' (one bin per distinct redshift rounded to ``redshift_decimals``),
             'none', an integer N (equal-count bins) or comma-separated edges (see .binning)
@@ -82,8 +88,13 @@ class ProxyEstimatorBase(Estimator):
     # -- parameters ------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         """The constructor params (saved with the model)."""
-        return {"redshift_bins": self.redshift_bins, "redshift_decimals": self.redshift_decimals,
-                "beta": self.beta, "min_per_bin": self.min_per_bin, "use_val": self.use_val}
+        return {
+            "redshift_bins": self.redshift_bins,
+            "redshift_decimals": self.redshift_decimals,
+            "beta": self.beta,
+            "min_per_bin": self.min_per_bin,
+            "use_val": self.use_val,
+        }
 
     def _values(self, view: Any) -> np.ndarray:
         return np.column_stack([np.asarray(view[k], dtype=float).reshape(len(view)) for k in self.inputs])
@@ -98,8 +109,9 @@ class ProxyEstimatorBase(Estimator):
         source = f"estimator {self.name!r}, training clusters of dataset {getattr(train, 'dataset', '?')!r}"
         bins = BinScheme.parse(self.redshift_bins, self.redshift_decimals).fit(z)
         s = log_observables(values, self.inputs, z, bins, ids, source)
-        self.model_ = fit_scaling_model(s, mu, z, self.observables, bins=bins, min_per_bin=self.min_per_bin,
-                                        beta=self.beta, source=source)
+        self.model_ = fit_scaling_model(
+            s, mu, z, self.observables, bins=bins, min_per_bin=self.min_per_bin, beta=self.beta, source=source
+        )
         self.model_.scheme = BinScheme.parse(self.redshift_bins, self.redshift_decimals).spec()
         self.context.info["device_used"] = "cpu"
         self.context.info["redshift_bins"] = len(self.model_.fits)
@@ -107,8 +119,14 @@ class ProxyEstimatorBase(Estimator):
 
     def _log_test(self, test: Any) -> np.ndarray:
         assert self.model_ is not None, "fit() or load() first"
-        return log_observables(self._values(test), self.inputs, np.asarray(test.redshift, float), self.model_.bins,
-                               np.asarray(test.cluster_id), f"estimator {self.name!r}, test clusters")
+        return log_observables(
+            self._values(test),
+            self.inputs,
+            np.asarray(test.redshift, float),
+            self.model_.bins,
+            np.asarray(test.cluster_id),
+            f"estimator {self.name!r}, test clusters",
+        )
 
     def predict(self, test: CatalogueView) -> np.ndarray:
         """Equation 6: log10 M500c [h^-1 Msun] of each test cluster, in test order."""
@@ -131,17 +149,28 @@ class ProxyEstimatorBase(Estimator):
         """Per redshift bin: redshift, n_clusters, pi, alpha, C, beta, sigma (eq. 7, ln M) -- JSON-able."""
         assert self.model_ is not None, "fit() or load() first"
         sig2 = self.model_.sigma2()
-        return [{"redshift": f.redshift, "n_clusters": f.n_clusters, "observables": list(self.observables),
-                 "pi": f.pi.tolist(), "alpha": f.alpha.tolist(), "C": f.cov.tolist(), "beta": f.beta,
-                 "sigma": float(np.sqrt(sig2[b]))} for b, f in enumerate(self.model_.fits)]
+        return [
+            {
+                "redshift": f.redshift,
+                "n_clusters": f.n_clusters,
+                "observables": list(self.observables),
+                "pi": f.pi.tolist(),
+                "alpha": f.alpha.tolist(),
+                "C": f.cov.tolist(),
+                "beta": f.beta,
+                "sigma": float(np.sqrt(sig2[b])),
+            }
+            for b, f in enumerate(self.model_.fits)
+        ]
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         assert self.model_ is not None, "fit() first"
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        (d / MODEL_FILE).write_text(json.dumps({"estimator": self.name, "params": self.params(),
-                                                "model": self.model_.to_dict()}, indent=1))
+        (d / MODEL_FILE).write_text(
+            json.dumps({"estimator": self.name, "params": self.params(), "model": self.model_.to_dict()}, indent=1)
+        )
 
     @classmethod
     def load(cls, directory: Path) -> "ProxyEstimatorBase":
@@ -156,9 +185,18 @@ class ProxyEstimatorBase(Estimator):
 
 def _fixed(name: str, observables: tuple[str, ...], doc: str) -> type[ProxyEstimatorBase]:
     cls_name = "Proxy" + "".join(p.capitalize() for p in name.split("-")[1:])
-    cls = type(cls_name, (ProxyEstimatorBase,), {
-        "__doc__": doc, "__module__": __name__, "__qualname__": cls_name, "name": name,
-        "observables": observables, "inputs": tuple(obs_names.input_key(o) for o in observables)})
+    cls = type(
+        cls_name,
+        (ProxyEstimatorBase,),
+        {
+            "__doc__": doc,
+            "__module__": __name__,
+            "__qualname__": cls_name,
+            "name": name,
+            "observables": observables,
+            "inputs": tuple(obs_names.input_key(o) for o in observables),
+        },
+    )
     return cls
 
 
@@ -166,16 +204,25 @@ ProxyNPhot = _fixed("proxy-n-phot", ("N_phot",), "N_phot proxy (eq. 6): photons 
 ProxyNPhot500c = _fixed("proxy-n-phot-500c", ("N_phot_500c",), "N_phot,500c proxy (eq. 6): photons in R_proj <= R500c.")
 ProxyNGal = _fixed("proxy-n-gal", ("N_gal",), "Richness proxy N_gal (eq. 6).")
 ProxySigmaV = _fixed("proxy-sigma-v", ("sigma_v",), "Galaxy velocity dispersion proxy sigma_v,1D (eq. 6).")
-ProxyRealistic = _fixed("proxy-realistic", ("N_gal", "sigma_v", "N_phot", "N_phot_500c"),
-                        "All four realistic proxies combined (eq. 6): N_gal, sigma_v, N_phot, N_phot_500c.")
+ProxyRealistic = _fixed(
+    "proxy-realistic",
+    ("N_gal", "sigma_v", "N_phot", "N_phot_500c"),
+    "All four realistic proxies combined (eq. 6): N_gal, sigma_v, N_phot, N_phot_500c.",
+)
 ProxyT = _fixed("proxy-t", ("T",), "Idealised temperature proxy T within R500c (eq. 6).")
 ProxyLX = _fixed("proxy-l-x", ("L_X",), "Idealised bolometric luminosity proxy L_X within R500c (eq. 6).")
 ProxyMGas = _fixed("proxy-m-gas", ("M_gas",), "Idealised gas-mass proxy M_gas within R500c (eq. 6).")
 ProxyMStar = _fixed("proxy-m-star", ("M_star",), "Idealised stellar-mass proxy M_star within R500c (eq. 6).")
-ProxySigmaVTrue = _fixed("proxy-sigma-v-true", ("sigma_v_true",),
-                         "Idealised 1D velocity dispersion proxy sigma_v,1D,true within R500c (eq. 6).")
-ProxyIdealised = _fixed("proxy-idealised", ("T", "L_X", "M_gas", "M_star", "sigma_v_true"),
-                        "All five idealised proxies combined (eq. 6): T, L_X, M_gas, M_star, sigma_v_true.")
+ProxySigmaVTrue = _fixed(
+    "proxy-sigma-v-true",
+    ("sigma_v_true",),
+    "Idealised 1D velocity dispersion proxy sigma_v,1D,true within R500c (eq. 6).",
+)
+ProxyIdealised = _fixed(
+    "proxy-idealised",
+    ("T", "L_X", "M_gas", "M_star", "sigma_v_true"),
+    "All five idealised proxies combined (eq. 6): T, L_X, M_gas, M_star, sigma_v_true.",
+)
 
 
 class ProxyAny(ProxyEstimatorBase):
@@ -183,13 +230,22 @@ class ProxyAny(ProxyEstimatorBase):
 
     name = "proxy"
 
-    def __init__(self, observables: list[str], redshift_bins: str = "snapshot", redshift_decimals: int = 4,
-                 beta: Optional[float] = None, min_per_bin: int = MIN_PER_BIN_DEFAULT, use_val: bool = True) -> None:
+    def __init__(
+        self,
+        observables: list[str],
+        redshift_bins: str = "snapshot",
+        redshift_decimals: int = 4,
+        beta: Optional[float] = None,
+        min_per_bin: int = MIN_PER_BIN_DEFAULT,
+        use_val: bool = True,
+    ) -> None:
         """observables : observable names (N_phot, M_gas, ...) or dataset input keys (n_phot, ...); other
         scalar inputs of a dataset are used under their input key. Remaining params as the fixed proxies."""
         if not observables:
-            raise ConfigError("estimator 'proxy': param 'observables' must name at least one observable, "
-                              f"e.g. {list(obs_names.REALISTIC)}")
+            raise ConfigError(
+                "estimator 'proxy': param 'observables' must name at least one observable, "
+                f"e.g. {list(obs_names.REALISTIC)}"
+            )
         names = tuple(obs_names.canonical(o) for o in observables)
         if len(set(names)) != len(names):
             raise ConfigError(f"estimator 'proxy': param 'observables' names an observable twice: {list(observables)}")
@@ -206,13 +262,23 @@ class ProxyAny(ProxyEstimatorBase):
             raise ContractError(
                 f"estimator 'proxy' declares its inputs per instance (from its observables param: "
                 f"{list(self.inputs)}), but the training view exposes only {list(train.inputs)}; the runner "
-                f"must build the views from the instance's `inputs`")
+                f"must build the views from the instance's `inputs`"
+            )
         super().fit(train, val)
 
 
 FIXED_PROXIES: tuple[type[ProxyEstimatorBase], ...] = (
-    ProxyNPhot, ProxyNPhot500c, ProxyNGal, ProxySigmaV, ProxyRealistic,
-    ProxyT, ProxyLX, ProxyMGas, ProxyMStar, ProxySigmaVTrue, ProxyIdealised,
+    ProxyNPhot,
+    ProxyNPhot500c,
+    ProxyNGal,
+    ProxySigmaV,
+    ProxyRealistic,
+    ProxyT,
+    ProxyLX,
+    ProxyMGas,
+    ProxyMStar,
+    ProxySigmaVTrue,
+    ProxyIdealised,
 )
 ALL_ESTIMATORS: tuple[type[ProxyEstimatorBase], ...] = FIXED_PROXIES + (ProxyAny,)
 

@@ -31,8 +31,9 @@ def correlation_for(model: ScalingModel, at: str | float = 0.17) -> tuple[np.nda
     return f.correlation(), f"redshift bin z={f.redshift:.4f} ({f.n_clusters} clusters)"
 
 
-def plot_residual_correlation(model: ScalingModel, out_dir: Path, at: str | float = 0.17,
-                              name: str = FIGURE_NAME) -> Path:
+def plot_residual_correlation(
+    model: ScalingModel, out_dir: Path, at: str | float = 0.17, name: str = FIGURE_NAME
+) -> Path:
     """Write the Figure 3 heatmap as PNG into ``out_dir``; returns its path."""
     import matplotlib
 
@@ -48,8 +49,15 @@ def plot_residual_correlation(model: ScalingModel, out_dir: Path, at: str | floa
     im = ax.imshow(corr, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
     for i in range(p):
         for j in range(p):
-            ax.text(j, i, f"{corr[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if abs(corr[i, j]) > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{corr[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if abs(corr[i, j]) > 0.6 else "black",
+            )
     labels = [obs_names.label(n) for n in order]
     ax.set_xticks(range(p), labels, rotation=45, ha="right")
     ax.set_yticks(range(p), labels)

@@ -209,11 +209,22 @@ class Scatter:
         per_bin = []
         for b, f in enumerate(model.fits):
             s = float(np.sqrt(self.sigma2_per_bin[b]))
-            per_bin.append({"redshift": round(float(f.redshift), 6), "n_clusters": int(f.n_clusters),
-                            "scatter_dex": s / LN10, "scatter_percent": 100.0 * s})
-        return {"observables": list(self.observables), "scatter_dex": self.scatter_dex,
-                "scatter_percent": self.scatter_percent, "n_observables": len(self.observables),
-                "kind": self.kind, "per_bin": per_bin}
+            per_bin.append(
+                {
+                    "redshift": round(float(f.redshift), 6),
+                    "n_clusters": int(f.n_clusters),
+                    "scatter_dex": s / LN10,
+                    "scatter_percent": 100.0 * s,
+                }
+            )
+        return {
+            "observables": list(self.observables),
+            "scatter_dex": self.scatter_dex,
+            "scatter_percent": self.scatter_percent,
+            "n_observables": len(self.observables),
+            "kind": self.kind,
+            "per_bin": per_bin,
+        }
 
 
 @dataclass
@@ -283,8 +294,13 @@ class ScalingModel:
         b = int(self.bins.assign(np.array([redshift]))[0])
         j = int(self.columns([name])[0])
         f = self.fits[b]
-        return {"pi": float(f.pi[j]), "alpha": float(f.alpha[j]), "beta": float(f.beta),
-                "sigma2": float(f.cov[j, j] / f.alpha[j] ** 2), "redshift": float(f.redshift)}
+        return {
+            "pi": float(f.pi[j]),
+            "alpha": float(f.alpha[j]),
+            "beta": float(f.beta),
+            "sigma2": float(f.cov[j, j] / f.alpha[j] ** 2),
+            "redshift": float(f.redshift),
+        }
 
     # -- equation 6 ---------------------------------------------------------------------------
     def predict_mu(self, s: np.ndarray, redshift: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
@@ -326,25 +342,54 @@ class ScalingModel:
             "observables": list(self.observables),
             "scheme": self.scheme,
             "bins": self.bins.to_dict(),
-            "fits": [{"redshift": f.redshift, "n_clusters": f.n_clusters, "pi": f.pi.tolist(),
-                      "alpha": f.alpha.tolist(), "cov": f.cov.tolist(), "beta": f.beta} for f in self.fits],
+            "fits": [
+                {
+                    "redshift": f.redshift,
+                    "n_clusters": f.n_clusters,
+                    "pi": f.pi.tolist(),
+                    "alpha": f.alpha.tolist(),
+                    "cov": f.cov.tolist(),
+                    "beta": f.beta,
+                }
+                for f in self.fits
+            ],
             "meta": self.meta,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ScalingModel":
-        fits = [BinFit(float(f["redshift"]), int(f["n_clusters"]), np.array(f["pi"], float),
-                       np.array(f["alpha"], float), np.array(f["cov"], float), float(f["beta"])) for f in d["fits"]]
-        return cls(tuple(d["observables"]), RedshiftBins.from_dict(d["bins"]), fits, d.get("scheme", "snapshot"),
-                   dict(d.get("meta", {})))
+        fits = [
+            BinFit(
+                float(f["redshift"]),
+                int(f["n_clusters"]),
+                np.array(f["pi"], float),
+                np.array(f["alpha"], float),
+                np.array(f["cov"], float),
+                float(f["beta"]),
+            )
+            for f in d["fits"]
+        ]
+        return cls(
+            tuple(d["observables"]),
+            RedshiftBins.from_dict(d["bins"]),
+            fits,
+            d.get("scheme", "snapshot"),
+            dict(d.get("meta", {})),
+        )
 
 
 # ----------------------------------------------------------------------------------------------
 # validation and fitting
 
 
-def log_observables(values: np.ndarray, names: Sequence[str], redshift: np.ndarray, bins: RedshiftBins,
-                    cluster_id: np.ndarray | None = None, source: str = "table") -> np.ndarray:
+def log_observables(
+    values: np.ndarray,
+    names: Sequence[str],
+    redshift: np.ndarray,
+    bins: RedshiftBins,
+    cluster_id: np.ndarray | None = None,
+    source: str = "table",
+) -> np.ndarray:
     """ln S of an (n, p) array of observables, or a DataError naming the column, bin and count.
 
     Every value must be positive and finite (the model is in ln S).
@@ -374,9 +419,16 @@ def required_per_bin(n_observables: int, min_per_bin: int = MIN_PER_BIN_DEFAULT)
     return max(int(min_per_bin), n_observables + 2, 3)
 
 
-def fit_scaling_model(s: np.ndarray, mu: np.ndarray, redshift: np.ndarray, observables: Sequence[str],
-                      bins: str | BinScheme | RedshiftBins = "snapshot", min_per_bin: int = MIN_PER_BIN_DEFAULT,
-                      beta: float | None = None, source: str = "table") -> ScalingModel:
+def fit_scaling_model(
+    s: np.ndarray,
+    mu: np.ndarray,
+    redshift: np.ndarray,
+    observables: Sequence[str],
+    bins: str | BinScheme | RedshiftBins = "snapshot",
+    min_per_bin: int = MIN_PER_BIN_DEFAULT,
+    beta: float | None = None,
+    source: str = "table",
+) -> ScalingModel:
     """Fit equations 3-5 in each redshift bin.
 
     s : (n, p) ln S (see :func:`log_observables`); mu : (n,) ln(M500c / 1e14 h^-1 Msun);
@@ -405,9 +457,11 @@ def fit_scaling_model(s: np.ndarray, mu: np.ndarray, redshift: np.ndarray, obser
     if len(small):
         b = int(small[0])
         others = f" ({len(small) - 1} other bin(s) too)" if len(small) > 1 else ""
-        hint = ("; with continuous redshifts use wider bins, e.g. --z-bins 4 (equal-count bins) or "
-                "--z-bins none" if fitted.kind == "snapshot" and len(fitted) > 0.2 * max(len(z), 1) else
-                "; merge bins (--z-bins / redshift_bins) or fit fewer observables")
+        hint = (
+            "; with continuous redshifts use wider bins, e.g. --z-bins 4 (equal-count bins) or --z-bins none"
+            if fitted.kind == "snapshot" and len(fitted) > 0.2 * max(len(z), 1)
+            else "; merge bins (--z-bins / redshift_bins) or fit fewer observables"
+        )
         raise DataError(
             f"{source}: redshift bin {fitted.describe(b)} has {int(counts[b])} clusters; fitting "
             f"{len(names)} observable(s) ({', '.join(names)}) needs at least {need} per bin{others}{hint}"
@@ -418,5 +472,10 @@ def fit_scaling_model(s: np.ndarray, mu: np.ndarray, redshift: np.ndarray, obser
         pi, alpha, cov = fit_bin(s[rows], mu[rows])
         bb = measure_beta(mu[rows]) if beta is None else float(beta)
         fits.append(BinFit(float(fitted.redshift[b]), int(rows.sum()), pi, alpha, cov, bb))
-    return ScalingModel(names, fitted, fits, scheme, {"beta": "measured" if beta is None else float(beta),
-                                                       "min_per_bin": int(min_per_bin)})
+    return ScalingModel(
+        names,
+        fitted,
+        fits,
+        scheme,
+        {"beta": "measured" if beta is None else float(beta), "min_per_bin": int(min_per_bin)},
+    )

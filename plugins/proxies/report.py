@@ -53,15 +53,27 @@ class ProxyReport:
         return out
 
 
-def analyse(table: ObservableTable, max_k: int = 3, bins: str = "snapshot", decimals: int = 4,
-            min_per_bin: int = MIN_PER_BIN_DEFAULT) -> ProxyReport:
+def analyse(
+    table: ObservableTable,
+    max_k: int = 3,
+    bins: str = "snapshot",
+    decimals: int = 4,
+    min_per_bin: int = MIN_PER_BIN_DEFAULT,
+) -> ProxyReport:
     """Fit equations 3-5 per redshift bin and search every set of up to ``max_k`` observables (eq. 7)."""
     if max_k < 1:
         raise ConfigError(f"--max-combination must be at least 1, got {max_k}")
     fitted_bins = BinScheme.parse(bins, decimals).fit(table.redshift)
     s = log_observables(table.values, table.observables, table.redshift, fitted_bins, table.cluster_id, table.source)
-    model = fit_scaling_model(s, mu_from_log10(table.log10_m500c), table.redshift, table.observables,
-                              bins=fitted_bins, min_per_bin=min_per_bin, source=table.source)
+    model = fit_scaling_model(
+        s,
+        mu_from_log10(table.log10_m500c),
+        table.redshift,
+        table.observables,
+        bins=fitted_bins,
+        min_per_bin=min_per_bin,
+        source=table.source,
+    )
     model.scheme = BinScheme.parse(bins, decimals).spec()
     scatters = combination_scatters(model, max_k)
     return ProxyReport(table, model, scatters, max_k)
@@ -82,10 +94,14 @@ def render_rich(report: ProxyReport, console: Any) -> None:
     from rich.table import Table
 
     m = report.model
-    t = Table(title=f"Mass-proxy scatter (Evrard et al. 2014 model, eq. 7) - {report.table.source}",
-              caption=(f"{len(report.table)} clusters in {len(m.fits)} redshift bin(s) ({_scheme_words(m.scheme)}); "
-                       f"per-bin variances averaged with equal weight; % = 100 ln10 x dex; "
-                       f"all {len(report.scatters)} sets of up to {report.max_k} searched"))
+    t = Table(
+        title=f"Mass-proxy scatter (Evrard et al. 2014 model, eq. 7) - {report.table.source}",
+        caption=(
+            f"{len(report.table)} clusters in {len(m.fits)} redshift bin(s) ({_scheme_words(m.scheme)}); "
+            f"per-bin variances averaged with equal weight; % = 100 ln10 x dex; "
+            f"all {len(report.scatters)} sets of up to {report.max_k} searched"
+        ),
+    )
     t.add_column("observables", no_wrap=True)
     t.add_column("dex", justify="right")
     t.add_column("%", justify="right")
@@ -96,8 +112,13 @@ def render_rich(report: ProxyReport, console: Any) -> None:
         t.add_row(f"[bold]{title}[/bold]", "", "", "", "")
         for s in rows:
             ref = paper_value(s.observables)
-            t.add_row(", ".join(s.observables), f"{s.scatter_dex:.4f}", f"{s.scatter_percent:.2f}",
-                      f"{ref[0]:.4f}" if ref else "", f"{ref[1]:.2f}" if ref else "")
+            t.add_row(
+                ", ".join(s.observables),
+                f"{s.scatter_dex:.4f}",
+                f"{s.scatter_percent:.2f}",
+                f"{ref[0]:.4f}" if ref else "",
+                f"{ref[1]:.2f}" if ref else "",
+            )
     console.print(t)
     bins = ", ".join(f"{f.redshift:.4f} ({f.n_clusters})" for f in m.fits)
     console.print(f"redshift bins (clusters): {bins}", highlight=False)

@@ -17,12 +17,13 @@ from .model import ScalingModel, Scatter, subset_sigma2
 
 def all_combinations(p: int, max_k: int) -> list[np.ndarray]:
     """Index arrays (m_k, k) of every subset of ``range(p)`` of size k = 1 .. min(max_k, p)."""
-    return [np.array(list(itertools.combinations(range(p), k)), dtype=np.int64).reshape(-1, k)
-            for k in range(1, min(max_k, p) + 1)]
+    return [
+        np.array(list(itertools.combinations(range(p), k)), dtype=np.int64).reshape(-1, k)
+        for k in range(1, min(max_k, p) + 1)
+    ]
 
 
-def combination_scatters(model: ScalingModel, max_k: int = 3,
-                         restrict: Sequence[str] | None = None) -> list[Scatter]:
+def combination_scatters(model: ScalingModel, max_k: int = 3, restrict: Sequence[str] | None = None) -> list[Scatter]:
     """Equation-7 scatter of every subset of up to ``max_k`` observables, sorted by scatter.
 
     ``restrict`` limits the search to those observables (all fitted ones when None).

@@ -98,16 +98,27 @@ def table_from_columns(table: Any, source: str, observables: Sequence[str] | Non
     z = _find(colnames, REDSHIFT_COLUMN)
     for key, found in ((MASS_COLUMN, mass), (REDSHIFT_COLUMN, z)):
         if found is None:
-            raise DataError(f"{source}: missing column {key!r} (it has {', '.join(colnames)}); the proxies table needs "
-                            f"{MASS_COLUMN!r} [h^-1 Msun], {REDSHIFT_COLUMN!r} and one column per observable")
+            raise DataError(
+                f"{source}: missing column {key!r} (it has {', '.join(colnames)}); the proxies table needs "
+                f"{MASS_COLUMN!r} [h^-1 Msun], {REDSHIFT_COLUMN!r} and one column per observable"
+            )
     if observables:
         names = _resolve(list(observables), colnames, source)
     else:
-        names = [c for c in colnames if c not in (mass, z) and not _is_id(c) and c.lower() not in _MASS_ALIASES
-                 and c.lower() not in _REDSHIFT_ALIASES and _numeric_1d(table, c)]
+        names = [
+            c
+            for c in colnames
+            if c not in (mass, z)
+            and not _is_id(c)
+            and c.lower() not in _MASS_ALIASES
+            and c.lower() not in _REDSHIFT_ALIASES
+            and _numeric_1d(table, c)
+        ]
         if not names:
-            raise DataError(f"{source}: no numeric observable columns besides {MASS_COLUMN!r} and "
-                            f"{REDSHIFT_COLUMN!r} (columns: {', '.join(colnames)})")
+            raise DataError(
+                f"{source}: no numeric observable columns besides {MASS_COLUMN!r} and "
+                f"{REDSHIFT_COLUMN!r} (columns: {', '.join(colnames)})"
+            )
     for c in names:
         if not _numeric_1d(table, c):
             raise DataError(f"{source}: column {c!r} is not a numeric one-value-per-cluster column")
@@ -122,12 +133,15 @@ def table_from_columns(table: Any, source: str, observables: Sequence[str] | Non
             first = int(np.flatnonzero(bad)[0])
             who = f"row {first}" + (f", cluster id {ids[first]}" if ids is not None else "")
             what = "positive" if key == mass else "non-negative"
-            raise DataError(f"{source}: column {key!r} has {int(bad.sum())} missing, NaN or invalid values "
-                            f"(first at {who}: {arr[first]!r}); it must be {what} and finite"
-                            + (" (M500c is in h^-1 Msun, not log10)" if key == mass else ""))
+            raise DataError(
+                f"{source}: column {key!r} has {int(bad.sum())} missing, NaN or invalid values "
+                f"(first at {who}: {arr[first]!r}); it must be {what} and finite"
+                + (" (M500c is in h^-1 Msun, not log10)" if key == mass else "")
+            )
     if np.nanmax(m) < 100:
-        raise DataError(f"{source}: column {mass!r} looks like log10 masses (max {np.nanmax(m):.3g}); "
-                        f"give M500c in h^-1 Msun")
+        raise DataError(
+            f"{source}: column {mass!r} looks like log10 masses (max {np.nanmax(m):.3g}); give M500c in h^-1 Msun"
+        )
     values = np.column_stack([_column(table, c) for c in names]) if names else np.zeros((len(m), 0))
     return ObservableTable(source, tuple(names), values, m, zz, ids)
 
@@ -142,20 +156,27 @@ def read_table_file(path: Path, observables: Sequence[str] | None = None) -> Obs
             table = Table.read(path, format=fmt)
         else:
             table = Table.read(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is the user's file
-        raise DataError(f"{path}: astropy cannot read this table ({type(exc).__name__}: {exc}); "
-                        f"give a FITS, ECSV or CSV file") from None
+    except Exception as exc:
+        raise DataError(
+            f"{path}: astropy cannot read this table ({type(exc).__name__}: {exc}); give a FITS, ECSV or CSV file"
+        ) from None
     return table_from_columns(table, str(path), observables)
 
 
 def table_from_catalogue(catalogue: Any, source: str, observables: Sequence[str] | None = None) -> ObservableTable:
     """The scalar Table 2 observables of a :class:`massbench.Catalogue`, under their observable names."""
-    present = [o for o in obs_names.OBSERVABLES
-               if o.input in catalogue.inputs and not catalogue.inputs[o.input].truth_only
-               and np.ndim(catalogue.inputs[o.input].data) == 1]
+    present = [
+        o
+        for o in obs_names.OBSERVABLES
+        if o.input in catalogue.inputs
+        and not catalogue.inputs[o.input].truth_only
+        and np.ndim(catalogue.inputs[o.input].data) == 1
+    ]
     if not present:
-        raise DataError(f"{source}: the catalogue has none of the scalar observable inputs "
-                        f"({', '.join(o.input for o in obs_names.OBSERVABLES)})")
+        raise DataError(
+            f"{source}: the catalogue has none of the scalar observable inputs "
+            f"({', '.join(o.input for o in obs_names.OBSERVABLES)})"
+        )
     by_name = {o.name: o for o in present}
     if observables:
         names = []
@@ -167,8 +188,14 @@ def table_from_catalogue(catalogue: Any, source: str, observables: Sequence[str]
     else:
         names = list(by_name)
     values = np.column_stack([np.asarray(catalogue.inputs[by_name[n].input].data, dtype=float) for n in names])
-    return ObservableTable(source, tuple(names), values, 10.0 ** np.asarray(catalogue.log10_m500c, float),
-                           np.asarray(catalogue.redshift, float), np.asarray(catalogue.cluster_id))
+    return ObservableTable(
+        source,
+        tuple(names),
+        values,
+        10.0 ** np.asarray(catalogue.log10_m500c, float),
+        np.asarray(catalogue.redshift, float),
+        np.asarray(catalogue.cluster_id),
+    )
 
 
 def _dataset_class(name: str, source: str, registry: Any = None) -> type:
@@ -188,8 +215,12 @@ def _load_dataset(cls: type, params: dict[str, Any]) -> Any:
 DIRECTORY_DATASET = "magneticum-sixte"
 
 
-def read_observables(table: str | Path, observables: Sequence[str] | None = None, registry: Any = None,
-                     directory_dataset: str = DIRECTORY_DATASET) -> ObservableTable:
+def read_observables(
+    table: str | Path,
+    observables: Sequence[str] | None = None,
+    registry: Any = None,
+    directory_dataset: str = DIRECTORY_DATASET,
+) -> ObservableTable:
     """Read TABLE (file, catalogue directory or registered dataset name); see the module docstring.
 
     ``registry`` (a :class:`massbench.registry.Registry`) defaults to every installed plugin;
@@ -209,5 +240,6 @@ def read_observables(table: str | Path, observables: Sequence[str] | None = None
             raise UserError(f"{table}: no such file or directory, and not a dataset name ({exc})") from None
         catalogue = _load_dataset(cls, {})
         return table_from_catalogue(catalogue, str(table), observables)
-    raise UserError(f"{table}: no such file or directory; give a FITS/ECSV/CSV table, a catalogue directory "
-                    f"or a dataset name")
+    raise UserError(
+        f"{table}: no such file or directory; give a FITS/ECSV/CSV table, a catalogue directory or a dataset name"
+    )

@@ -31,8 +31,13 @@ from massbench.preprocessing import fit_redshift_normalisation, preprocess_maps
 from . import figures
 from .geometry import RadialBins, aperture_mask, scaled_radii
 from .masks import mask_mean, masked_values, photon_means, source_masks, summarise_photon_means
-from .nphot import (SlopeLookup, fit_reference_slopes, normalisation_factor, nphot_saliency_from_counts,
-                    slopes_from_proxy)
+from .nphot import (
+    SlopeLookup,
+    fit_reference_slopes,
+    normalisation_factor,
+    nphot_saliency_from_counts,
+    slopes_from_proxy,
+)
 from .stats import BinnedPool, interp_profile, jsonable, log10_interval
 
 XRAY_MAP_INPUTS = ("xray_map", "xray_bands")
@@ -42,15 +47,21 @@ CUBE_INPUTS = ("dyn_cube",)
 
 # The paper's values (Ho et al., section 6), quoted beside the measured ones; never used in computing.
 PAPER = {
-    "single-band": {"agn": {"median_log10": -3.85, "plus": 0.71, "minus": 0.74},
-                    "icm": {"median_log10": -3.53, "plus": 0.47, "minus": 0.67},
-                    "photon_ratio_agn_to_icm": "> 13",
-                    "ratio_nphot_to_cnn": {"0.07": "about 10", "1": "about 1"}},
-    "multi-band": {"agn": {"median_log10": -3.91, "plus": 0.61, "minus": 0.74},
-                   "icm": {"median_log10": -3.77, "plus": 0.49, "minus": 0.63},
-                   "bands": {"soft": {"median_log10": -4.15, "plus": 0.56, "minus": 0.68},
-                             "medium": {"median_log10": -4.17, "plus": 0.59, "minus": 0.68},
-                             "hard": {"median_log10": -4.15, "plus": 0.60, "minus": 0.72}}},
+    "single-band": {
+        "agn": {"median_log10": -3.85, "plus": 0.71, "minus": 0.74},
+        "icm": {"median_log10": -3.53, "plus": 0.47, "minus": 0.67},
+        "photon_ratio_agn_to_icm": "> 13",
+        "ratio_nphot_to_cnn": {"0.07": "about 10", "1": "about 1"},
+    },
+    "multi-band": {
+        "agn": {"median_log10": -3.91, "plus": 0.61, "minus": 0.74},
+        "icm": {"median_log10": -3.77, "plus": 0.49, "minus": 0.63},
+        "bands": {
+            "soft": {"median_log10": -4.15, "plus": 0.56, "minus": 0.68},
+            "medium": {"median_log10": -4.17, "plus": 0.59, "minus": 0.68},
+            "hard": {"median_log10": -4.15, "plus": 0.60, "minus": 0.72},
+        },
+    },
 }
 
 
@@ -70,8 +81,10 @@ def _as_input_shape(arr: Any, shape: tuple[int, ...], what: str, estimator: Any)
         return a
     if a.size == int(np.prod(shape)):
         return a.reshape(shape)
-    raise ContractError(f"estimator {getattr(estimator, 'name', estimator)!r}: {what} has shape {a.shape}, "
-                        f"expected {shape} (one row per test cluster, the input's own shape)")
+    raise ContractError(
+        f"estimator {getattr(estimator, 'name', estimator)!r}: {what} has shape {a.shape}, "
+        f"expected {shape} (one row per test cluster, the input's own shape)"
+    )
 
 
 class GradientSaliency:
@@ -102,30 +115,46 @@ class GradientSaliency:
 
     name = "saliency"
 
-    def __init__(self, chunk_size: int = 256, radial_bins: int = 100, radial_max: float = 3.0,
-                 radial_spacing: Literal["linear", "log"] = "linear", ratio_radii: list[float] | None = None,
-                 nphot_aperture: Literal["map", "circle"] = "map",
-                 band_masks: Literal["summed", "per_band"] = "summed",
-                 reference_redshift_bins: str = "snapshot", reference_min_per_bin: int = 10,
-                 n_examples: int = 4, figure_seed: int = 0, figures: bool = True) -> None:
-        problems = [msg for bad, msg in (
-            (chunk_size < 1, f"chunk_size must be at least 1, got {chunk_size}"),
-            (radial_bins < 1, f"radial_bins must be at least 1, got {radial_bins}"),
-            (not radial_max > 0, f"radial_max must be > 0 (in R500c), got {radial_max}"),
-            (ratio_radii is not None and not all(r > 0 for r in ratio_radii),
-             f"ratio_radii must be positive radii in R500c, got {ratio_radii}"),
-            (reference_min_per_bin < 3, f"reference_min_per_bin must be at least 3, got {reference_min_per_bin}"),
-            (n_examples < 0, f"n_examples must be >= 0, got {n_examples}"),
-        ) if bad]
+    def __init__(
+        self,
+        chunk_size: int = 256,
+        radial_bins: int = 100,
+        radial_max: float = 3.0,
+        radial_spacing: Literal["linear", "log"] = "linear",
+        ratio_radii: list[float] | None = None,
+        nphot_aperture: Literal["map", "circle"] = "map",
+        band_masks: Literal["summed", "per_band"] = "summed",
+        reference_redshift_bins: str = "snapshot",
+        reference_min_per_bin: int = 10,
+        n_examples: int = 4,
+        figure_seed: int = 0,
+        figures: bool = True,
+    ) -> None:
+        problems = [
+            msg
+            for bad, msg in (
+                (chunk_size < 1, f"chunk_size must be at least 1, got {chunk_size}"),
+                (radial_bins < 1, f"radial_bins must be at least 1, got {radial_bins}"),
+                (not radial_max > 0, f"radial_max must be > 0 (in R500c), got {radial_max}"),
+                (
+                    ratio_radii is not None and not all(r > 0 for r in ratio_radii),
+                    f"ratio_radii must be positive radii in R500c, got {ratio_radii}",
+                ),
+                (reference_min_per_bin < 3, f"reference_min_per_bin must be at least 3, got {reference_min_per_bin}"),
+                (n_examples < 0, f"n_examples must be >= 0, got {n_examples}"),
+            )
+            if bad
+        ]
         if problems:
             raise ConfigError(f"explainer 'saliency': {problems[0]}")
-        from massbench.plugins.proxies.binning import BinScheme  # noqa: PLC0415
+        from massbench.plugins.proxies.binning import BinScheme
 
         try:
             BinScheme.parse(reference_redshift_bins)
-        except Exception as exc:  # noqa: BLE001 - report it as a parameter problem
-            raise ConfigError(f"explainer 'saliency': reference_redshift_bins {reference_redshift_bins!r}: {exc}") \
-                from None
+        except Exception as exc:
+            raise ConfigError(
+                f"explainer 'saliency': reference_redshift_bins {reference_redshift_bins!r}: {exc}"
+            ) from None
         self.chunk_size = chunk_size
         self.bins = RadialBins(n_bins=radial_bins, r_max=radial_max, spacing=radial_spacing)
         self.ratio_radii = list(ratio_radii) if ratio_radii is not None else [0.07, 1.0]
@@ -142,8 +171,9 @@ class GradientSaliency:
         """Estimators with ``input_gradients``, and the N_phot proxy (analytic saliency)."""
         return has_gradients(estimator) or is_nphot_proxy(estimator)
 
-    def explain_fold(self, estimator: Any, test: Any, truth: Any, train_truth: Any, context: Any = None
-                     ) -> dict[str, np.ndarray]:
+    def explain_fold(
+        self, estimator: Any, test: Any, truth: Any, train_truth: Any, context: Any = None
+    ) -> dict[str, np.ndarray]:
         """Per-cluster arrays for one fold's test clusters (leading axis in test order).
 
         ``saliency_<input>``: S = |gradient| for map inputs (n, 128, 128[, 3]) and small inputs;
@@ -175,8 +205,10 @@ class GradientSaliency:
                 sub, tsub = test.subview(pos), truth.subview(pos)
                 grads = estimator.input_gradients(sub)
                 if not isinstance(grads, dict) or not grads:
-                    raise ContractError(f"estimator {getattr(estimator, 'name', estimator)!r}: input_gradients "
-                                        "must return a dict of arrays, one per declared input")
+                    raise ContractError(
+                        f"estimator {getattr(estimator, 'name', estimator)!r}: input_gradients "
+                        "must return a dict of arrays, one per declared input"
+                    )
                 x_in = next((k for k in XRAY_MAP_INPUTS if k in grads), None)
                 x_map = None
                 if x_in is not None:
@@ -199,14 +231,20 @@ class GradientSaliency:
                     shape = (b - a, *tsub.lazy(name).shape[1:]) if name in tsub.inputs else np.shape(g)
                     s = np.abs(_as_input_shape(g, shape, f"input_gradients()[{name!r}]", estimator)).astype(np.float32)
                     if not np.isfinite(s).all():
-                        raise ContractError(f"estimator {getattr(estimator, 'name', estimator)!r}: gradient of "
-                                            f"{name!r} is not finite for some test clusters")
+                        raise ContractError(
+                            f"estimator {getattr(estimator, 'name', estimator)!r}: gradient of "
+                            f"{name!r} is not finite for some test clusters"
+                        )
                     flat = s.reshape(len(s), -1)
                     put(f"abs_grad_sum_{name}", flat.sum(axis=1, dtype=np.float64))
                     put(f"abs_grad_mean_{name}", flat.mean(axis=1, dtype=np.float64))
                     xv = x_map if name == x_in else _input_values(sub, name, s.shape)
-                    put(f"grad_x_input_sum_{name}", np.abs(xv * s).reshape(len(s), -1).sum(axis=1, dtype=np.float64)
-                        if xv is not None else np.full(len(s), np.nan))
+                    put(
+                        f"grad_x_input_sum_{name}",
+                        np.abs(xv * s).reshape(len(s), -1).sum(axis=1, dtype=np.float64)
+                        if xv is not None
+                        else np.full(len(s), np.nan),
+                    )
                     if s.ndim == 4 and (name in CUBE_INPUTS or s.shape[-1] > 4):
                         put(f"saliency_{name}_sky", s.sum(axis=3))
                         put(f"saliency_{name}_vlos", s.sum(axis=(1, 2)))
@@ -225,12 +263,16 @@ class GradientSaliency:
             if len(arr) != n:
                 raise DataError(f"explanations for {label!r}: array {key!r} has {len(arr)} rows for {n} clusters")
         x_in = next((k for k in XRAY_MAP_INPUTS if f"saliency_{k}" in arrays), None)
-        inputs = sorted({k[len("abs_grad_sum_"):] for k in arrays if k.startswith("abs_grad_sum_")})
+        inputs = sorted({k[len("abs_grad_sum_") :] for k in arrays if k.startswith("abs_grad_sum_")})
         kind = "nphot-proxy" if "analytic_nphot" in arrays else self._kind(inputs, x_in)
         summary: dict[str, Any] = {
-            "explainer": self.name, "label": label, "kind": kind, "n_clusters": n, "inputs": inputs or [x_in],
+            "explainer": self.name,
+            "label": label,
+            "kind": kind,
+            "n_clusters": n,
+            "inputs": inputs or [x_in],
             "definition": "S = |d log10 M500c / d x| (eq. 10) with x = log10(n + 1) of the redshift-normalised "
-                          "counts (eqs. 1-2), the estimator's own network input; N_phot reference: eq. 13.",
+            "counts (eqs. 1-2), the estimator's own network input; N_phot reference: eq. 13.",
         }
         if "nphot_alpha" in arrays:
             summary["nphot_alpha_median"] = float(np.median(arrays["nphot_alpha"]))
@@ -252,8 +294,11 @@ class GradientSaliency:
     # ------------------------------------------------------------------ pieces
     def _slopes(self, estimator: Any, train_truth: Any) -> SlopeLookup:
         """The N_phot proxy's own fit when explaining it, else the reference fitted on the training fold."""
-        if not has_gradients(estimator) and callable(getattr(estimator, "alpha", None)) \
-                and getattr(estimator, "model_", None) is not None:
+        if (
+            not has_gradients(estimator)
+            and callable(getattr(estimator, "alpha", None))
+            and getattr(estimator, "model_", None) is not None
+        ):
             return slopes_from_proxy(estimator)
         return fit_reference_slopes(train_truth, self.reference_redshift_bins, self.reference_min_per_bin)
 
@@ -298,28 +343,41 @@ class GradientSaliency:
         gxi_total = gxi[:, gxi_ok].sum() if gxi_ok.all() else np.nan
         out = {}
         for j, k in enumerate(inputs):
-            out[k] = {"grad_times_input_share_of_total": float(gxi[:, j].sum() / gxi_total)
-                      if gxi_ok.all() and gxi_total > 0 else None,
-                      "sum_abs_gradient_median": float(np.median(sums[:, j])),
-                      "mean_abs_gradient_median": float(np.median(arrays[f"abs_grad_mean_{k}"])),
-                      "share_median": float(np.nanmedian(share[:, j])) if np.isfinite(share[:, j]).any() else None,
-                      "share_of_total": float(sums[:, j].sum() / sums.sum()) if sums.sum() > 0 else None}
+            out[k] = {
+                "grad_times_input_share_of_total": float(gxi[:, j].sum() / gxi_total)
+                if gxi_ok.all() and gxi_total > 0
+                else None,
+                "sum_abs_gradient_median": float(np.median(sums[:, j])),
+                "mean_abs_gradient_median": float(np.median(arrays[f"abs_grad_mean_{k}"])),
+                "share_median": float(np.nanmedian(share[:, j])) if np.isfinite(share[:, j]).any() else None,
+                "share_of_total": float(sums[:, j].sum() / sums.sum()) if sums.sum() > 0 else None,
+            }
         return out
 
     @staticmethod
     def _fusion(per_input: dict[str, Any], inputs: list[str]) -> dict[str, Any]:
-        return {"share": {k: per_input[k]["share_of_total"] for k in inputs},
-                "share_grad_times_input": {k: per_input[k]["grad_times_input_share_of_total"] for k in inputs},
-                "share_median": {k: per_input[k]["share_median"] for k in inputs},
-                "mean_abs_gradient_median": {k: per_input[k]["mean_abs_gradient_median"] for k in inputs},
-                "note": "share: each input's sum of |d log10 M / d x| over its elements, as a fraction of the "
-                        "sum over all inputs (pooled over clusters; share_median: median of per-cluster shares). "
-                        "Raw gradients depend on each input's units (a KDE cube summing to 1 has tiny cells and "
-                        "large gradients); share_grad_times_input uses |x d log10 M / d x| instead, which does "
-                        "not change when an input is rescaled (x: the map the network sees, the dataset's cube)"}
+        return {
+            "share": {k: per_input[k]["share_of_total"] for k in inputs},
+            "share_grad_times_input": {k: per_input[k]["grad_times_input_share_of_total"] for k in inputs},
+            "share_median": {k: per_input[k]["share_median"] for k in inputs},
+            "mean_abs_gradient_median": {k: per_input[k]["mean_abs_gradient_median"] for k in inputs},
+            "note": "share: each input's sum of |d log10 M / d x| over its elements, as a fraction of the "
+            "sum over all inputs (pooled over clusters; share_median: median of per-cluster shares). "
+            "Raw gradients depend on each input's units (a KDE cube summing to 1 has tiny cells and "
+            "large gradients); share_grad_times_input uses |x d log10 M / d x| instead, which does "
+            "not change when an input is rescaled (x: the map the network sees, the dataset's cube)",
+        }
 
-    def _map_study(self, label: str, arrays: dict[str, np.ndarray], truth: Any, x_in: str, kind: str,
-                   out_dir: Path, figs: list[str]) -> dict[str, Any]:
+    def _map_study(
+        self,
+        label: str,
+        arrays: dict[str, np.ndarray],
+        truth: Any,
+        x_in: str,
+        kind: str,
+        out_dir: Path,
+        figs: list[str],
+    ) -> dict[str, Any]:
         sal = arrays[f"saliency_{x_in}"]
         n = len(sal)
         multi = sal.ndim == 4
@@ -327,7 +385,7 @@ class GradientSaliency:
         aperture = self._aperture(shape2d)
         alpha = arrays.get("nphot_alpha")
         factor = arrays.get("nphot_factor")
-        has_ref = (alpha is not None and factor is not None and x_in in truth.inputs and kind != "nphot-proxy")
+        has_ref = alpha is not None and factor is not None and x_in in truth.inputs and kind != "nphot-proxy"
         model = "nphot" if kind == "nphot-proxy" else "cnn"
         has_r500 = "r500c" in truth.inputs
         comp = COMPONENTS[x_in]
@@ -395,13 +453,18 @@ class GradientSaliency:
             q = pool.quantiles(series)
             return {"median": q[:, 1], "p16": q[:, 0], "p84": q[:, 2]}
 
-        out: dict[str, Any] = {"r_over_r500c": centres, "edges": edges, "spacing": bins.spacing,
-                               "n_pixels": counts, model: prof(0)}
+        out: dict[str, Any] = {
+            "r_over_r500c": centres,
+            "edges": edges,
+            "spacing": bins.spacing,
+            "n_pixels": counts,
+            model: prof(0),
+        }
         norm = {model: prof(2)}
         if has_ref:
             out["nphot"] = prof(1)
             norm["nphot"] = prof(3)
-            for tag, block in (("raw", out), ("normalised", norm)):
+            for _tag, block in (("raw", out), ("normalised", norm)):
                 ratios, inv = {}, {}
                 for r in self.ratio_radii:
                     c = interp_profile(edges, centres, block["cnn"]["median"], r)
@@ -412,13 +475,16 @@ class GradientSaliency:
                 block["ratio_cnn_to_nphot"] = ratios
                 block["ratio_nphot_to_cnn"] = inv
         out["normalised"] = norm
-        out["note"] = ("pixel saliency pooled over all clusters per r/R500c bin (the mean over channels for "
-                       "multi-band maps); 'normalised' divides each cluster's map by its sum first (the paper "
-                       "compares shapes; raw, the N_phot map sums to (N + N_pixels) / (alpha N))")
+        out["note"] = (
+            "pixel saliency pooled over all clusters per r/R500c bin (the mean over channels for "
+            "multi-band maps); 'normalised' divides each cluster's map by its sum first (the paper "
+            "compares shapes; raw, the N_phot map sums to (N + N_pixels) / (alpha N))"
+        )
         return out
 
-    def _masks(self, mm: dict[str, np.ndarray], pooled: dict[str, list[np.ndarray]], has_ref: bool,
-               multi: bool) -> dict[str, Any]:
+    def _masks(
+        self, mm: dict[str, np.ndarray], pooled: dict[str, list[np.ndarray]], has_ref: bool, multi: bool
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {"agn": log10_interval(mm["agn"]), "icm": log10_interval(mm["icm"])}
         for key in ("agn", "icm"):
             out[key]["n_empty"] = int(np.isnan(mm[key]).sum())
@@ -432,16 +498,26 @@ class GradientSaliency:
             out["nphot_reference"] = {"agn": log10_interval(mm["ref_agn"]), "icm": log10_interval(mm["ref_icm"])}
             ra = out["nphot_reference"]["agn"]["median_log10"]
             ri = out["nphot_reference"]["icm"]["median_log10"]
-            out["nphot_reference"]["agn_to_icm_median_ratio"] = (10.0 ** (ra - ri)
-                                                                 if ra is not None and ri is not None else None)
+            out["nphot_reference"]["agn_to_icm_median_ratio"] = (
+                10.0 ** (ra - ri) if ra is not None and ri is not None else None
+            )
         out["pooled_pixels"] = {k: log10_interval(np.concatenate(v) if v else np.zeros(0)) for k, v in pooled.items()}
-        out["note"] = ("agn/icm: per-cluster mean saliency over the mask (eq. 14), median and 16-84 % over clusters "
-                       "in log10; clusters with an empty mask are excluded (n_empty). pooled_pixels: the paper's "
-                       "notebook statistic, every masked pixel with S > 0 of every cluster pooled. "
-                       + ("Multi-band masks: " + ("band-summed ICM/AGN maps on every channel."
-                                                  if self.band_masks == "summed" else "each band's own maps.")
-                          if multi else "")
-                       + " photon_ratio: mean photons per AGN-dominated pixel over mean per ICM-dominated pixel.")
+        out["note"] = (
+            "agn/icm: per-cluster mean saliency over the mask (eq. 14), median and 16-84 % over clusters "
+            "in log10; clusters with an empty mask are excluded (n_empty). pooled_pixels: the paper's "
+            "notebook statistic, every masked pixel with S > 0 of every cluster pooled. "
+            + (
+                "Multi-band masks: "
+                + (
+                    "band-summed ICM/AGN maps on every channel."
+                    if self.band_masks == "summed"
+                    else "each band's own maps."
+                )
+                if multi
+                else ""
+            )
+            + " photon_ratio: mean photons per AGN-dominated pixel over mean per ICM-dominated pixel."
+        )
         return out
 
     @staticmethod
@@ -456,12 +532,22 @@ class GradientSaliency:
                 entry["agn"] = log10_interval(band_mm[(j, "agn")])
                 entry["icm"] = log10_interval(band_mm[(j, "icm")])
             out[name] = entry
-        out["note"] = ("per band: every pixel's saliency with S > 0, pooled over clusters (the paper's statistic); "
-                       "agn/icm: eq. 14 with that band's own ICM/AGN masks")
+        out["note"] = (
+            "per band: every pixel's saliency with S > 0, pooled over clusters (the paper's statistic); "
+            "agn/icm: eq. 14 with that band's own ICM/AGN masks"
+        )
         return out
 
-    def _figures(self, label: str, arrays: dict[str, np.ndarray], truth: Any, x_in: str, out_dir: Path,
-                 res: dict[str, Any], mm: dict[str, np.ndarray]) -> list[str]:
+    def _figures(
+        self,
+        label: str,
+        arrays: dict[str, np.ndarray],
+        truth: Any,
+        x_in: str,
+        out_dir: Path,
+        res: dict[str, Any],
+        mm: dict[str, np.ndarray],
+    ) -> list[str]:
         """Figures 6-9 (PNG) into ``out_dir``; returns the file names written."""
         out_dir.mkdir(parents=True, exist_ok=True)
         sal = arrays[f"saliency_{x_in}"]
@@ -472,8 +558,15 @@ class GradientSaliency:
         r500_all = truth["r500c"] if "r500c" in truth.inputs else None
         files = []
         if len(ex):
-            files.append(figures.saliency_examples(out_dir, label, truth.lazy(x_in)[ex] if has_counts else None,
-                                                   sal[ex], None if r500_all is None else r500_all[ex]))
+            files.append(
+                figures.saliency_examples(
+                    out_dir,
+                    label,
+                    truth.lazy(x_in)[ex] if has_counts else None,
+                    sal[ex],
+                    None if r500_all is None else r500_all[ex],
+                )
+            )
         if "radial" in res:
             files.append(figures.radial_profiles(out_dir, label, res["radial"]))
         comp = COMPONENTS[x_in]
@@ -482,13 +575,17 @@ class GradientSaliency:
             ok = np.isfinite(frac) & np.isfinite(mm["agn"]) & np.isfinite(mm["icm"])
             j = int(np.flatnonzero(ok)[np.argsort(frac[ok])[int(0.9 * (ok.sum() - 1))]]) if ok.any() else 0
             icm, agn = truth.lazy(comp[0])[j], truth.lazy(comp[1])[j]
-            files.append(figures.source_mask_example(out_dir, label, icm, agn, sal[j],
-                                                     None if r500_all is None else r500_all[j]))
+            files.append(
+                figures.source_mask_example(out_dir, label, icm, agn, sal[j], None if r500_all is None else r500_all[j])
+            )
             files.append(figures.mask_distributions(out_dir, label, mm))
         if sal.ndim == 4 and has_counts:
             k = int(ex[0]) if len(ex) else 0
-            files.append(figures.band_maps(out_dir, label, truth.lazy(x_in)[k], sal[k],
-                                           None if r500_all is None else r500_all[k]))
+            files.append(
+                figures.band_maps(
+                    out_dir, label, truth.lazy(x_in)[k], sal[k], None if r500_all is None else r500_all[k]
+                )
+            )
         return files
 
 

@@ -34,8 +34,14 @@ def _show_map(ax, img: np.ndarray, *, log: bool, cmap: str, vmax: float | None =
     if log:
         pos = arr[arr > 0]
         top = float(pos.max()) if pos.size else 1.0
-        im = ax.imshow(np.where(arr > 0, arr, np.nan), origin="lower", extent=EXTENT, cmap=cmap,
-                       norm=LogNorm(vmin=min(1.0, top), vmax=max(top, 1.0 + 1e-9)), interpolation="none")
+        im = ax.imshow(
+            np.where(arr > 0, arr, np.nan),
+            origin="lower",
+            extent=EXTENT,
+            cmap=cmap,
+            norm=LogNorm(vmin=min(1.0, top), vmax=max(top, 1.0 + 1e-9)),
+            interpolation="none",
+        )
     else:
         im = ax.imshow(arr, origin="lower", extent=EXTENT, cmap=cmap, vmin=0.0, vmax=vmax, interpolation="none")
     ax.set_xlabel(r"$x$ [$h^{-1}$ Mpc]")
@@ -57,8 +63,9 @@ def _save(fig, out_dir: Path, name: str) -> str:
     return name
 
 
-def saliency_examples(out_dir: Path, label: str, counts: np.ndarray | None, sal: np.ndarray,
-                      r500: np.ndarray | None) -> str:
+def saliency_examples(
+    out_dir: Path, label: str, counts: np.ndarray | None, sal: np.ndarray, r500: np.ndarray | None
+) -> str:
     """Figure 6: photon map beside its saliency map, red circle at R500c, one row per cluster."""
     plt = _plt()
     k = len(sal)
@@ -86,8 +93,9 @@ def _band(ax, x, prof: dict[str, Any], colour: str, name: str) -> None:
     ok = np.isfinite(med) & (med > 0)
     ax.plot(x[ok], med[ok], color=colour, label=f"{name} median")
     okb = ok & np.isfinite(lo) & np.isfinite(hi)
-    ax.fill_between(x[okb], np.clip(lo[okb], med[ok].min() * 1e-3, None), hi[okb], color=colour, alpha=0.25,
-                    label=f"{name} 16-84 %")
+    ax.fill_between(
+        x[okb], np.clip(lo[okb], med[ok].min() * 1e-3, None), hi[okb], color=colour, alpha=0.25, label=f"{name} 16-84 %"
+    )
 
 
 def radial_profiles(out_dir: Path, label: str, radial: dict[str, Any]) -> str:
@@ -110,8 +118,9 @@ def radial_profiles(out_dir: Path, label: str, radial: dict[str, Any]) -> str:
     return _save(fig, out_dir, "fig7_radial_profiles.png")
 
 
-def source_mask_example(out_dir: Path, label: str, icm: np.ndarray, agn: np.ndarray, sal: np.ndarray,
-                        r500: float | None) -> str:
+def source_mask_example(
+    out_dir: Path, label: str, icm: np.ndarray, agn: np.ndarray, sal: np.ndarray, r500: float | None
+) -> str:
     """Figure 8: ICM emission, AGN emission, the ICM/AGN masks (eq. 14) and the saliency map."""
     from matplotlib.colors import ListedColormap
 
@@ -144,12 +153,18 @@ def mask_distributions(out_dir: Path, label: str, mm: dict[str, np.ndarray]) -> 
     """Distributions of the per-cluster mask saliency (eq. 14) for AGN and ICM masks, with the N_phot reference."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.0, 4.2), layout="constrained")
-    series = [("agn", "AGN mask", "tab:orange", "-"), ("icm", "ICM mask", "tab:blue", "-"),
-              ("ref_agn", r"AGN mask, $N_{\rm phot}$", "tab:orange", "--"),
-              ("ref_icm", r"ICM mask, $N_{\rm phot}$", "tab:blue", "--")]
+    series = [
+        ("agn", "AGN mask", "tab:orange", "-"),
+        ("icm", "ICM mask", "tab:blue", "-"),
+        ("ref_agn", r"AGN mask, $N_{\rm phot}$", "tab:orange", "--"),
+        ("ref_icm", r"ICM mask, $N_{\rm phot}$", "tab:blue", "--"),
+    ]
     vals = {k: mm[k][np.isfinite(mm[k]) & (mm[k] > 0)] for k, *_ in series}
-    allv = np.concatenate([np.log10(v) for v in vals.values() if v.size]) if any(v.size for v in vals.values()) \
+    allv = (
+        np.concatenate([np.log10(v) for v in vals.values() if v.size])
+        if any(v.size for v in vals.values())
         else np.zeros(1)
+    )
     bins = np.linspace(allv.min() - 0.1, allv.max() + 0.1, 40)
     for key, name, colour, ls in series:
         if vals[key].size:
@@ -179,8 +194,9 @@ def band_maps(out_dir: Path, label: str, counts: np.ndarray, sal: np.ndarray, r5
     return _save(fig, out_dir, "fig9_band_maps.png")
 
 
-def fusion_split(out_dir: Path, label: str, arrays: dict[str, np.ndarray], x_in: str | None, cube: str,
-                 fusion: dict[str, Any] | None) -> str:
+def fusion_split(
+    out_dir: Path, label: str, arrays: dict[str, np.ndarray], x_in: str | None, cube: str, fusion: dict[str, Any] | None
+) -> str:
     """Fusion net: median X-ray saliency map, median cube saliency (sky and velocity projections), shares."""
     plt = _plt()
     fig, axes = plt.subplots(1, 4, figsize=(17.0, 3.8), layout="constrained")

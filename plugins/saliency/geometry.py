@@ -31,8 +31,11 @@ def pixel_radii(shape: tuple[int, int] = (MAP_PIXELS, MAP_PIXELS), half_width: f
     return np.sqrt(cx[:, None] ** 2 + cy[None, :] ** 2)
 
 
-def aperture_mask(radius: float = MAP_HALF_WIDTH, shape: tuple[int, int] = (MAP_PIXELS, MAP_PIXELS),
-                  half_width: float = MAP_HALF_WIDTH) -> np.ndarray:
+def aperture_mask(
+    radius: float = MAP_HALF_WIDTH,
+    shape: tuple[int, int] = (MAP_PIXELS, MAP_PIXELS),
+    half_width: float = MAP_HALF_WIDTH,
+) -> np.ndarray:
     """Boolean map of the pixels whose centres lie within ``radius`` [comoving h^-1 Mpc] of the centre."""
     return pixel_radii(shape, half_width) <= radius
 
@@ -69,8 +72,9 @@ class RadialBins:
         return idx.astype(np.int16)
 
 
-def scaled_radii(r500c: np.ndarray, shape: tuple[int, int] = (MAP_PIXELS, MAP_PIXELS),
-                 half_width: float = MAP_HALF_WIDTH) -> np.ndarray:
+def scaled_radii(
+    r500c: np.ndarray, shape: tuple[int, int] = (MAP_PIXELS, MAP_PIXELS), half_width: float = MAP_HALF_WIDTH
+) -> np.ndarray:
     """r / R500c of every pixel of every cluster, shape (n, *shape), float32.
 
     ``r500c`` [comoving h^-1 Mpc], one per cluster.

@@ -53,8 +53,12 @@ def slopes_from_proxy(estimator: Any, source: str = "") -> SlopeLookup:
     model = estimator.model_
     if model is None:
         raise ValueError(f"proxy estimator {getattr(estimator, 'name', '?')!r} is not fitted")
-    return SlopeLookup(np.asarray(estimator.alpha("N_phot"), dtype=float), np.asarray(estimator.bin_redshifts()),
-                       model.bins.assign, source or f"estimator {getattr(estimator, 'name', '?')!r}")
+    return SlopeLookup(
+        np.asarray(estimator.alpha("N_phot"), dtype=float),
+        np.asarray(estimator.bin_redshifts()),
+        model.bins.assign,
+        source or f"estimator {getattr(estimator, 'name', '?')!r}",
+    )
 
 
 def fit_reference_slopes(train_truth: Any, redshift_bins: str = "snapshot", min_per_bin: int = 10) -> SlopeLookup:
@@ -64,11 +68,13 @@ def fit_reference_slopes(train_truth: Any, redshift_bins: str = "snapshot", min_
     training clusters for ``redshift_bins``, one bin over all redshifts is fitted instead (the
     returned ``source`` says so).
     """
-    from massbench.plugins.proxies.estimators import fit_proxy  # noqa: PLC0415
+    from massbench.plugins.proxies.estimators import fit_proxy
 
     if "n_phot" not in train_truth.inputs:
-        raise DataError(f"dataset {getattr(train_truth, 'dataset', '?')!r} has no input 'n_phot': the saliency "
-                        "explainer fits the N_phot proxy of eq. 13 on each fold's training clusters")
+        raise DataError(
+            f"dataset {getattr(train_truth, 'dataset', '?')!r} has no input 'n_phot': the saliency "
+            "explainer fits the N_phot proxy of eq. 13 on each fold's training clusters"
+        )
     try:
         est = fit_proxy(train_truth, ("N_phot",), redshift_bins=redshift_bins, min_per_bin=min_per_bin)
         return slopes_from_proxy(est, f"N_phot proxy fitted on the fold's training clusters ({redshift_bins} bins)")
@@ -76,8 +82,11 @@ def fit_reference_slopes(train_truth: Any, redshift_bins: str = "snapshot", min_
         if redshift_bins == "none":
             raise
         est = fit_proxy(train_truth, ("N_phot",), redshift_bins="none", min_per_bin=min_per_bin)
-        return slopes_from_proxy(est, "N_phot proxy fitted on the fold's training clusters (one redshift bin: "
-                                      f"too few clusters per '{redshift_bins}' bin)")
+        return slopes_from_proxy(
+            est,
+            "N_phot proxy fitted on the fold's training clusters (one redshift bin: "
+            f"too few clusters per '{redshift_bins}' bin)",
+        )
 
 
 def _per_cluster(values: np.ndarray, ndim: int) -> np.ndarray:
@@ -85,8 +94,13 @@ def _per_cluster(values: np.ndarray, ndim: int) -> np.ndarray:
     return v.reshape(v.shape + (1,) * (ndim - v.ndim))
 
 
-def nphot_log10_mass_from_x(x: np.ndarray, alpha: np.ndarray, pi: np.ndarray | float = 0.0,
-                            pivot_log10: float = 0.0, aperture: np.ndarray | None = None) -> np.ndarray:
+def nphot_log10_mass_from_x(
+    x: np.ndarray,
+    alpha: np.ndarray,
+    pi: np.ndarray | float = 0.0,
+    pivot_log10: float = 0.0,
+    aperture: np.ndarray | None = None,
+) -> np.ndarray:
     """Eq. 12 as a function of the network input x (leading cluster axis): the function whose
     gradient :func:`nphot_saliency_from_x` gives analytically. ``aperture``: optional boolean
     (height, width) map of the pixels that count towards N."""
@@ -122,8 +136,9 @@ def nphot_saliency_from_x(x: np.ndarray, alpha: np.ndarray, aperture: np.ndarray
         return (p / _per_cluster(denom, p.ndim)).astype(np.float32)
 
 
-def nphot_saliency_from_counts(counts: np.ndarray, factor: np.ndarray, alpha: np.ndarray,
-                               aperture: np.ndarray | None = None) -> np.ndarray:
+def nphot_saliency_from_counts(
+    counts: np.ndarray, factor: np.ndarray, alpha: np.ndarray, aperture: np.ndarray | None = None
+) -> np.ndarray:
     """Eq. 13 from raw counts m [counts] and the eq. 1 factor f (n = f m): S = (f m + 1) / (|alpha| N).
 
     ``factor``: (n,) or, for channels-last maps, (n, C) per channel.
@@ -147,7 +162,7 @@ def normalisation_factor(x: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray,
     m = np.asarray(counts, dtype=np.float64)
     if x.shape != m.shape:
         raise ValueError(f"network input shape {x.shape} differs from the raw map shape {m.shape}")
-    n = 10.0 ** x - 1.0
+    n = 10.0**x - 1.0
     if x.ndim == 4:
         num = n.sum(axis=(1, 2))
         den = m.sum(axis=(1, 2))

@@ -28,26 +28,35 @@ def _paragraph(s: dict[str, Any]) -> str:
     raw = radial.get("ratio_nphot_to_cnn") or {}
     core, edge = shape.get("0.07"), shape.get("1")
     if core is not None:
-        verdict = ("so the network down-weights the cluster core compared with counting photons"
-                   if core > 1.5 else "so the network does not down-weight the core compared with counting photons")
-        text = (f"Comparing shapes (each saliency map divided by its sum), the N_phot proxy's median per-pixel "
-                f"saliency at 0.07 R500c is {core:.2g} times the network's (the paper: about 10), {verdict}")
+        verdict = (
+            "so the network down-weights the cluster core compared with counting photons"
+            if core > 1.5
+            else "so the network does not down-weight the core compared with counting photons"
+        )
+        text = (
+            f"Comparing shapes (each saliency map divided by its sum), the N_phot proxy's median per-pixel "
+            f"saliency at 0.07 R500c is {core:.2g} times the network's (the paper: about 10), {verdict}"
+        )
         if edge is not None:
             text += f"; at R500c the ratio is {edge:.2g} (the paper: about 1)"
         if raw.get("0.07") is not None and raw.get("1") is not None:
-            text += (f". In raw units (no normalisation) the ratios are {raw['0.07']:.2g} and {raw['1']:.2g}: the "
-                     "overall sensitivity of the two models differs")
+            text += (
+                f". In raw units (no normalisation) the ratios are {raw['0.07']:.2g} and {raw['1']:.2g}: the "
+                "overall sensitivity of the two models differs"
+            )
         parts.append(text + ".")
     masks = s.get("masks") or {}
     agn, icm = (masks.get("agn") or {}).get("median_log10"), (masks.get("icm") or {}).get("median_log10")
     if agn is not None and icm is not None:
-        paper = (s.get("paper") or {})
+        paper = s.get("paper") or {}
         pa, pi = (paper.get("agn") or {}).get("median_log10"), (paper.get("icm") or {}).get("median_log10")
         ref = f" (the paper: 10^{pa} and 10^{pi})" if pa is not None and pi is not None else ""
         ratio = 10.0 ** (agn - icm)
-        text = (f"Averaged over the pixels each source dominates (eq. 14), {model} gives AGN-dominated pixels a "
-                f"median saliency of 10^{agn:.2f} and ICM-dominated pixels 10^{icm:.2f}{ref}: AGN pixels get "
-                f"{ratio:.2g} times the attention of ICM pixels")
+        text = (
+            f"Averaged over the pixels each source dominates (eq. 14), {model} gives AGN-dominated pixels a "
+            f"median saliency of 10^{agn:.2f} and ICM-dominated pixels 10^{icm:.2f}{ref}: AGN pixels get "
+            f"{ratio:.2g} times the attention of ICM pixels"
+        )
         ph = masks.get("photon_ratio_agn_to_icm")
         if ph is not None:
             joint = ", although they" if ratio < 1 < ph else "; they"
@@ -60,17 +69,23 @@ def _paragraph(s: dict[str, Any]) -> str:
     bands = s.get("bands") or {}
     meds = [(b, (bands.get(b) or {}).get("median_log10")) for b in ("soft", "medium", "hard")]
     if all(m is not None for _, m in meds):
-        parts.append("Per band, the median pixel saliency is " + ", ".join(f"10^{m:.2f} ({b})" for b, m in meds)
-                     + " (the paper: 10^-4.15, 10^-4.17, 10^-4.15: nearly identical).")
+        parts.append(
+            "Per band, the median pixel saliency is "
+            + ", ".join(f"10^{m:.2f} ({b})" for b, m in meds)
+            + " (the paper: 10^-4.15, 10^-4.17, 10^-4.15: nearly identical)."
+        )
     fusion = s.get("fusion") or {}
     share = fusion.get("share") or {}
     if share and all(v is not None for v in share.values()):
-        text = ("The absolute gradient splits between inputs as "
-                + ", ".join(f"{100 * v:.1f} % {k}" for k, v in share.items()))
+        text = "The absolute gradient splits between inputs as " + ", ".join(
+            f"{100 * v:.1f} % {k}" for k, v in share.items()
+        )
         gxi = fusion.get("share_grad_times_input") or {}
         if gxi and all(v is not None for v in gxi.values()):
-            text += ("; weighted by the input values (|x d log10 M / d x|, independent of each input's units) "
-                     "it is " + ", ".join(f"{100 * v:.1f} % {k}" for k, v in gxi.items()))
+            text += (
+                "; weighted by the input values (|x d log10 M / d x|, independent of each input's units) "
+                "it is " + ", ".join(f"{100 * v:.1f} % {k}" for k, v in gxi.items())
+            )
         parts.append(text + ".")
     return " ".join(parts)
 
@@ -87,7 +102,9 @@ def plain_language_summary(summary: dict[str, Any]) -> str:
         return ""
     if len(paragraphs) == 1:
         return paragraphs[0] + "\n"
-    head = ("Gradient saliency (eq. 10) measures how much each input pixel moves the predicted log10 M500c; "
-            "the N_phot proxy's saliency (eq. 13) is proportional to the photons in a pixel, so it is the "
-            "reference for a model that simply counts photons.")
+    head = (
+        "Gradient saliency (eq. 10) measures how much each input pixel moves the predicted log10 M500c; "
+        "the N_phot proxy's saliency (eq. 13) is proportional to the photons in a pixel, so it is the "
+        "reference for a model that simply counts photons."
+    )
     return "\n\n".join([head, *paragraphs]) + "\n"

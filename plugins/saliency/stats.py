@@ -30,8 +30,13 @@ def log10_interval(values: np.ndarray) -> dict[str, Any]:
         out.update(median_log10=None, p16_log10=None, p84_log10=None, minus=None, plus=None)
         return out
     p16, p50, p84 = np.percentile(np.log10(v[positive]), QUANTILES)
-    out.update(median_log10=float(p50), p16_log10=float(p16), p84_log10=float(p84),
-               minus=float(p50 - p16), plus=float(p84 - p50))
+    out.update(
+        median_log10=float(p50),
+        p16_log10=float(p16),
+        p84_log10=float(p84),
+        minus=float(p50 - p16),
+        plus=float(p84 - p50),
+    )
     return out
 
 
