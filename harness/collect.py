@@ -100,8 +100,8 @@ def collect_rows(
                 seed=bench.cv.seed,
             )
             row.status, row.error = "ok", None
-            for k, v in s.as_dict().items():
-                setattr(row, k, v)
+            for key, val in s.as_dict().items():
+                setattr(row, key, val)
         row.device_used = ", ".join(sorted({str(r.device_used) for r in recs if r.device_used}))
         row.train_seconds = float(sum(r.train_seconds or 0.0 for r in recs))
         rows.append(row)

@@ -344,8 +344,9 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
     if ex_raw and not isinstance(ex_raw, list):
         c.fail(data.key_lines["explainers"], "explainers must be a list")
     labels = {e.label for e in estimators} | {e.name for e in estimators}
+    ex_lines = getattr(ex_raw, "item_lines", [0] * len(ex_raw))
     for i, x in enumerate(ex_raw):
-        line = ex_raw.item_lines[i]
+        line = ex_lines[i]
         xm = c.keys(x, _EXPL, f"explainers[{i}]", line)
         xname = c.typed(xm, "name", str, f"explainers[{i}].", "a string")
         targets = xm["estimators"]
@@ -403,12 +404,12 @@ def check_plugins(bench: Benchmark, data: _Map, registry: Any, c: _Checker | Non
         info = _lookup(registry, "estimator", spec.name, c, line)
         for p in check_params(info.cls, spec.params):
             c.fail(line, f"estimator {spec.name!r}: {p}")
-    ex_raw = data.get("explainers") or []
-    for i, spec in enumerate(bench.explainers):
-        line = ex_raw.item_lines[i]
-        info = _lookup(registry, "explainer", spec.name, c, line)
-        for p in check_params(info.cls, spec.params):
-            c.fail(line, f"explainer {spec.name!r}: {p}")
+    ex_lines = getattr(data.get("explainers") or [], "item_lines", [0] * len(bench.explainers))
+    for i, xspec in enumerate(bench.explainers):
+        line = ex_lines[i]
+        info = _lookup(registry, "explainer", xspec.name, c, line)
+        for p in check_params(info.cls, xspec.params):
+            c.fail(line, f"explainer {xspec.name!r}: {p}")
 
 
 def _lookup(registry: Any, kind: str, name: str, c: _Checker, line: int) -> Any:

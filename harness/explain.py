@@ -26,7 +26,8 @@ from .results import atomic_write_json, read_json
 def _save_npz(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(tmp, __meta__=np.array(json.dumps(meta)), **{k: np.asarray(v) for k, v in arrays.items()})
+    payload: dict[str, Any] = {"__meta__": np.array(json.dumps(meta)), **{k: np.asarray(v) for k, v in arrays.items()}}
+    np.savez_compressed(tmp, **payload)
     tmp.replace(path)
 
 

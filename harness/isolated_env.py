@@ -106,13 +106,13 @@ def run_logged(
     try:
         proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired as exc:
+
+        def text(out: bytes | str | None) -> str:
+            return out.decode(errors="replace") if isinstance(out, bytes) else (out or "")
+
         proc = subprocess.CompletedProcess(
-            list(cmd), 124, exc.stdout or "", (exc.stderr or "") + f"\ntimed out after {timeout:.0f} s"
+            list(cmd), 124, text(exc.stdout), text(exc.stderr) + f"\ntimed out after {timeout:.0f} s"
         )
-        if isinstance(proc.stdout, bytes):
-            proc.stdout = proc.stdout.decode(errors="replace")
-        if isinstance(proc.stderr, bytes):
-            proc.stderr = proc.stderr.decode(errors="replace")
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a") as fh:

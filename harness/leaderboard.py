@@ -137,9 +137,9 @@ def _write(
         if not dataset:
             dataset = str((read_json(d / "run.json").get("dataset") or {}).get("name") or "")
     for r in rows:
-        run = by_dir.get(r.run or "")
-        if run is not None:
-            r.extra["run_id"] = run["id"]
+        found = by_dir.get(r.run or "")
+        if found is not None:
+            r.extra["run_id"] = found["id"]
             r.extra["provenance"] = run["provenance"]
     if figures:
         _figures(out, rows, bin_width)

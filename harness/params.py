@@ -17,13 +17,13 @@ import inspect
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
 
 
 def declared_params(cls: type) -> dict[str, inspect.Parameter]:
     """The keyword parameters of ``cls.__init__`` (``self`` and ``*args`` excluded)."""
     try:
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(cast(Any, cls).__init__)
     except (TypeError, ValueError):
         return {}
     return {
@@ -34,7 +34,7 @@ def declared_params(cls: type) -> dict[str, inspect.Parameter]:
 def accepts_any(cls: type) -> bool:
     """Whether ``__init__`` takes ``**kwargs`` (then unknown names cannot be checked)."""
     try:
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(cast(Any, cls).__init__)
     except (TypeError, ValueError):
         return True
     return any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
@@ -52,7 +52,7 @@ def param_hints(cls: type) -> dict[str, Any]:
         except Exception:
             pass
     try:
-        return typing.get_type_hints(cls.__init__)
+        return typing.get_type_hints(cast(Any, cls).__init__)
     except Exception:
         return {}
 

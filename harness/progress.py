@@ -18,7 +18,7 @@ class RunProgress:
 
     def __init__(self, console: Any = None):
         self.console = console
-        self._progress = None
+        self._progress: Any = None
         self._units = None
         self._epochs = None
 

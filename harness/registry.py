@@ -106,7 +106,7 @@ class Registry:
     ) -> None:
         """Register a module (or object) of hookimpls directly, e.g. a plugin defined in tests."""
         assert self.pm is not None
-        plugin = plugin or getattr(module, "__name__", repr(module))
+        plugin = str(plugin or getattr(module, "__name__", None) or repr(module))
         try:
             self.pm.register(module, name=plugin)
         except Exception as exc:

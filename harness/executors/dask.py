@@ -634,6 +634,7 @@ def _outcome(p: Prepared, item: _Pending, fut: Any, out: Path, options: RunOptio
             error += f" (on every one of {n} attempt(s))"
         import traceback
 
+        assert exc is not None  # an errored future carries its exception
         tb = "".join(traceback.format_exception(type(exc), exc, fut.traceback()))
     return record_failure(p, unit, out, error, tb, attempts)
 

@@ -113,7 +113,8 @@ def _write_split(p: Prepared, unit: Unit, data: Path) -> None:
         arrays[f"redshift_{role}"] = cat.redshift[idx]
         if role != "test":
             arrays[f"log10_m500c_{role}"] = cat.log10_m500c[idx]
-    np.savez(data / "split.npz", **arrays)
+    payload: dict[str, Any] = dict(arrays)
+    np.savez(data / "split.npz", **payload)
     os.chmod(data / "split.npz", 0o444)
 
 
