@@ -13,6 +13,7 @@ RA_OBJ/DEC_OBJ, then RA_PNT/DEC_PNT (the pointing; the paper puts each cluster a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,42 +37,108 @@ class EventList:
     centre: tuple[float, float] | None
     kind: str  # "events" or "photons"
     path: Path
+    #: every file read (several for erosim's per-telescope lists)
+    paths: tuple[Path, ...] = ()
+    #: header keywords the centre came from ("RA_OBJ/DE_OBJ", "RA_PNT/DEC_PNT"), "" if none
+    centre_keys: str = ""
+    #: header keywords skipped as placeholders ('NA', (0, 0), out of range)
+    centre_skipped: tuple[str, ...] = ()
+    #: column name -> unit as read ("" where no TUNIT; TSCAL/TZERO noted)
+    units: dict[str, str] | None = None
+    energy_column: str = ""
+
+
+#: erosim's per-telescope event lists: <id>_ccd1_evt.fits .. <id>_ccd7_evt.fits (gzipped or not)
+TELESCOPE_RE = re.compile(r"^(\d+)_ccd([1-7])_evt\.fits(\.gz)?$")
+_SINGLE_NAMES = ("{cid}.fits", "{cid}_evt.fits", "{cid}_phlist.fits", "{cid}.phlist.fits")
 
 
 def event_file_candidates(directory: Path, cluster_id: int) -> list[Path]:
-    """Paths tried for a cluster's photons, in order."""
+    """Single-file paths tried for a cluster's photons, in order (each also gzipped)."""
     d = Path(directory) / EVENTS_DIR
     cid = str(int(cluster_id))
-    return [
-        d / f"{cid}.fits",
-        d / f"{cid}_evt.fits",
-        d / f"{cid}_phlist.fits",
-        d / f"{cid}.phlist.fits",
-        d / f"{cid}.fits.gz",
-    ]
+    return [d / (n.format(cid=cid) + gz) for n in _SINGLE_NAMES for gz in ("", ".gz")]
+
+
+def telescope_files(events_dir: Path, cluster_id: int) -> list[Path]:
+    """erosim's per-telescope event lists of one cluster (``<id>_ccdN_evt.fits[.gz]``, N = 1..7), in order."""
+    out = []
+    for n in range(1, 8):
+        for gz in ("", ".gz"):
+            p = Path(events_dir) / f"{int(cluster_id)}_ccd{n}_evt.fits{gz}"
+            if p.is_file():
+                out.append(p)
+                break
+    return out
+
+
+def event_file_group(path: Path) -> list[Path]:
+    """The files read for the event file ``path``: all telescopes of a per-telescope list, else ``[path]``."""
+    m = TELESCOPE_RE.match(Path(path).name)
+    if m is None:
+        return [Path(path)]
+    return telescope_files(Path(path).parent, int(m.group(1))) or [Path(path)]
 
 
 def find_event_file(directory: Path, cluster_id: int) -> Path:
-    """The event or photon file of ``cluster_id``; DataError naming the cluster and the expected path."""
+    """The event or photon file of ``cluster_id`` (for per-telescope lists the first telescope's);
+    DataError naming the cluster and the expected path."""
     for p in event_file_candidates(directory, cluster_id):
         if p.is_file():
             return p
+    tel = telescope_files(Path(directory) / EVENTS_DIR, cluster_id)
+    if tel:
+        return tel[0]
     raise DataError(
         f"cluster {int(cluster_id)}: no event file; expected {Path(directory) / EVENTS_DIR / f'{int(cluster_id)}.fits'}"
-        f" (or {int(cluster_id)}_phlist.fits)"
+        f" (or {int(cluster_id)}_evt.fits, {int(cluster_id)}_phlist.fits, {int(cluster_id)}_ccd1_evt.fits"
+        f" .. _ccd7_evt.fits, each optionally .gz)"
     )
 
 
-def _header_centre(*headers: Any) -> tuple[float, float] | None:
-    for ra_key, dec_key in (("RA_OBJ", "DEC_OBJ"), ("RA_PNT", "DEC_PNT")):
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None  # 'NA' and other string placeholders
+    v = float(value)
+    return v if np.isfinite(v) else None
+
+
+def header_centre(*headers: Any) -> tuple[tuple[float, float] | None, str, tuple[str, ...]]:
+    """(centre, keywords used, keywords skipped) from event-file headers.
+
+    Tried in order: RA_OBJ with DEC_OBJ or DE_OBJ (SIXTE's eROSITA spelling), then RA_PNT/DEC_PNT.
+    Non-numeric placeholders ('NA'), (0, 0) and values out of range are skipped.
+    """
+    skipped: list[str] = []
+    for ra_key, dec_keys in (("RA_OBJ", ("DEC_OBJ", "DE_OBJ")), ("RA_PNT", ("DEC_PNT", "DE_PNT"))):
         for h in headers:
-            if h is not None and ra_key in h and dec_key in h:
-                return float(h[ra_key]), float(h[dec_key])
-    return None
+            if h is None or ra_key not in h:
+                continue
+            for dec_key in dec_keys:
+                if dec_key not in h:
+                    continue
+                keys = f"{ra_key}/{dec_key}"
+                ra, dec = _number(h[ra_key]), _number(h[dec_key])
+                if ra is None or dec is None:
+                    skipped.append(f"{keys} = {h[ra_key]!r}, {h[dec_key]!r} (not numeric)")
+                elif ra == 0 and dec == 0:
+                    skipped.append(f"{keys} = (0, 0) (placeholder)")
+                elif not (0 <= ra <= 360 and -90 <= dec <= 90):
+                    skipped.append(f"{keys} = ({ra}, {dec}) (out of range)")
+                else:
+                    return (ra, dec), keys, tuple(skipped)
+    return None, "", tuple(skipped)
 
 
-def read_event_file(path: Path, cluster_id: int) -> EventList:
-    """Read one event list or photon list; every problem is a DataError naming the file and the cluster."""
+def _col_unit_note(hdu: Any, name: str, tunit: str) -> str:
+    col = hdu.columns[name]
+    note = tunit
+    if col.bscale not in (None, 1) or col.bzero not in (None, 0):
+        note += f" (TSCAL={col.bscale}, TZERO={col.bzero})"
+    return note
+
+
+def _read_one(path: Path, cluster_id: int) -> EventList:
     from astropy.io import fits
 
     where = f"{path} (cluster {int(cluster_id)})"
@@ -88,19 +155,30 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
                     raise DataError(f"{where}: no EVENTS or PHOTONS table extension")
                 hdu = tables[0]
             cols = table_columns(hdu)
-            kind = "photons" if "ENERGY" in cols and "SIGNAL" not in cols else "events"
-            ecol = "SIGNAL" if "SIGNAL" in cols else "ENERGY"
-            for need in ("RA", "DEC", ecol):
+            ecol = next((c for c in ("SIGNAL", "ENERGY", "PI") if c in cols), "")
+            if hdu.name == "PHOTONS":
+                kind = "photons"
+            elif hdu.name == "EVENTS":
+                kind = "events"
+            else:
+                kind = "photons" if ecol == "ENERGY" else "events"
+            for need in ("RA", "DEC", ecol or "SIGNAL"):
                 if need not in cols:
                     raise DataError(
                         f"{where}: missing column {need!r} in extension {hdu.name!r} "
-                        f"(needs RA, DEC and SIGNAL or ENERGY)"
+                        f"(needs RA, DEC and SIGNAL, ENERGY or PI)"
                     )
             data = hdu.data
             n = 0 if data is None else len(data)
             arrays = {}
+            units = {}
             for key, unit in (("RA", "deg"), ("DEC", "deg"), (ecol, "keV")):
                 name, tunit = cols[key]
+                units[key] = _col_unit_note(hdu, name, tunit)
+                if key == "PI" and not tunit.strip():
+                    tunit = "eV"  # eSASS: PI in eV
+                    units[key] = _col_unit_note(hdu, name, "") + " (PI taken in eV)"
+                # data[name] applies TSCAL/TZERO (astropy)
                 raw = np.zeros(0) if n == 0 else np.asarray(data[name], dtype=np.float64)
                 arrays[key] = convert_column(raw, tunit, unit, where, name)
             comp = None
@@ -116,7 +194,7 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
                 if (comp < 0).any():
                     bad = labels[comp < 0][0]
                     raise DataError(f"{where}: COMPONENT {bad!r} is not one of {list(COMPONENTS)}")
-            centre = _header_centre(hdu.header, hdul[0].header)
+            centre, keys, skipped = header_centre(hdu.header, hdul[0].header)
     except DataError:
         raise
     except Exception as exc:
@@ -127,7 +205,55 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
             raise DataError(
                 f"{where}: column {key!r} has {int(bad.sum())} NaN or infinite values; fix or remove those photons"
             )
-    return EventList(arrays["RA"], arrays["DEC"], arrays[ecol], comp, centre, kind, Path(path))
+    for key, lo, hi in (("RA", 0.0, 360.0), ("DEC", -90.0, 90.0)):
+        arr = arrays[key]
+        if len(arr) and (arr.min() < lo or arr.max() > hi):
+            raise DataError(
+                f"{where}: column {key!r} has values outside [{lo:g}, {hi:g}] deg (from {arr.min():.6g} to "
+                f"{arr.max():.6g}; unit {units[key] or 'none'}); integers in 1e-6 deg need TUNIT 'udeg' or "
+                f"TSCAL = 1e-6"
+            )
+    return EventList(
+        arrays["RA"],
+        arrays["DEC"],
+        arrays[ecol],
+        comp,
+        centre,
+        kind,
+        Path(path),
+        (Path(path),),
+        keys,
+        skipped,
+        units,
+        ecol,
+    )
+
+
+def read_event_file(path: Path, cluster_id: int) -> EventList:
+    """Read one event list or photon list (or all telescopes of a per-telescope list, merged);
+    every problem is a DataError naming the file and the cluster."""
+    group = event_file_group(Path(path))
+    parts = [_read_one(p, cluster_id) for p in group]
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    with_comp = [e.component is not None for e in parts]
+    comp = np.concatenate([e.component for e in parts if e.component is not None]) if all(with_comp) else None
+    src = next((e for e in parts if e.centre is not None), first)
+    return EventList(
+        np.concatenate([e.ra for e in parts]),
+        np.concatenate([e.dec for e in parts]),
+        np.concatenate([e.energy for e in parts]),
+        comp,
+        src.centre,
+        "events",
+        first.path,
+        tuple(group),
+        src.centre_keys,
+        tuple(s for e in parts for s in e.centre_skipped),
+        first.units,
+        first.energy_column,
+    )
 
 
 def write_event_file(

@@ -12,8 +12,8 @@
 Units round-trip through astropy: h-scaled columns (``solMass / littleh``, ``Mpc / littleh``) are stored in
 astropy's serialised column metadata (read them with ``QTable.read`` inside
 ``astropy.units.add_enabled_units(astropy.cosmology.units)``), FITS-standard units also as ``TUNITn``.
-Files from other tools may give ``TUNITn`` strings; the aliases ``Msun/h``, ``h^-1 Msun``, ``Mpc/h``
-and ``h^-1 Mpc`` are accepted. Columns given in other convertible
+Files from other tools may give ``TUNITn`` strings; the aliases ``Msun/h``, ``h^-1 Msun``, ``Mpc/h``,
+``h^-1 Mpc``, ``kpc/h``, ``h^-1 kpc`` (and ``Msun h^-1``-style spellings) are accepted. Columns given in other convertible
 units (``kpc / littleh``, ``solMass``, ``eV``, ``rad``) are converted (h = 0.704 for the h-free
 ones); inconvertible units are an error naming the file and column. A column without ``TUNITn`` is
 taken in the documented unit. Position columns are comoving.
@@ -97,14 +97,25 @@ GALAXY_COLUMNS = (
 
 COMPONENTS = ("ICM", "AGN", "BKG")
 
+_H_UNITS = {"msun": "solMass", "solmass": "solMass", "m_sun": "solMass", "kpc": "kpc", "mpc": "Mpc"}
+_H_BASE = r"(msun|solmass|m_sun|kpc|mpc)"
+_H_INV = r"(h\^?-1|h\*\*-1|h\^\{-1\})"
+#: h-scaled TUNIT spellings of other tools: Msun/h, h^-1 Msun, Msun h^-1, kpc/h, h^-1 kpc, Mpc/h, ...
 _ALIASES = [
-    (re.compile(r"^\s*(h\^?-1|h\*\*-1)\s*(msun|solmass|m_sun)\s*$", re.I), U_MSUN_H),
-    (re.compile(r"^\s*(msun|solmass|m_sun)\s*(/|\s)\s*h\s*$", re.I), U_MSUN_H),
-    (re.compile(r"^\s*(msun|solmass|m_sun)\s*h\^?-1\s*$", re.I), U_MSUN_H),
-    (re.compile(r"^\s*(h\^?-1|h\*\*-1)\s*mpc\s*$", re.I), U_MPC_H),
-    (re.compile(r"^\s*mpc\s*(/|\s)\s*h\s*$", re.I), U_MPC_H),
-    (re.compile(r"^\s*mpc\s*h\^?-1\s*$", re.I), U_MPC_H),
+    re.compile(rf"^\s*{_H_INV}\s*{_H_BASE}\s*$", re.I),
+    re.compile(rf"^\s*(?P<b>{_H_BASE})\s*(/|\s)\s*h\s*$", re.I),
+    re.compile(rf"^\s*(?P<b>{_H_BASE})\s*\*?\s*{_H_INV}\s*$", re.I),
 ]
+
+
+def _alias(text: str) -> str:
+    for pat in _ALIASES:
+        m = pat.match(text)
+        if m:
+            base = next(g for g in m.groups() if g and g.lower() in _H_UNITS)
+            return f"{_H_UNITS[base.lower()]} / littleh"
+    return text
+
 
 _UNIT_CACHE: dict[str, Any] = {}
 
@@ -117,10 +128,7 @@ def parse_unit(text: str) -> Any:
     key = text.strip()
     if key in _UNIT_CACHE:
         return _UNIT_CACHE[key]
-    s = key
-    for pat, rep in _ALIASES:
-        if pat.match(s):
-            s = rep
+    s = _alias(key)
     with u.add_enabled_units(cu):
         try:
             unit = u.Unit(s, parse_strict="raise")

@@ -60,7 +60,7 @@ from .formats import default_workers as _default_workers
 from .kde import BW_FACTOR, CUBE_BINS, dynamical_cube
 from .projection import APERTURE_HMPC, BANDS, FULL_BAND, MAP_PIXELS, aperture_mask, photon_maps, sky_to_projected
 
-PROCESSING_VERSION = "1"
+PROCESSING_VERSION = "2"
 CUBE_DTYPE = np.float32
 
 
@@ -97,7 +97,7 @@ def _array_specs(p: ProcessingParams) -> dict[str, tuple[tuple[int, ...], Any]]:
     }
 
 
-SCALARS = ("n_phot", "n_phot_500c", "n_icm", "n_agn", "n_gal", "sigma_v", "n_dyn", "has_component")
+SCALARS = ("n_phot", "n_phot_500c", "n_icm", "n_agn", "n_gal", "sigma_v", "n_dyn", "has_component", "photon_list")
 
 INPUT_DOCS: dict[str, tuple[str, str, bool, bool]] = {
     # name: (unit, description, truth_only, idealised)
@@ -275,9 +275,15 @@ def read_galaxies(raw: RawCatalogue) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------------------------------ cache keys
 
 
+def _raw_files(raw: RawCatalogue) -> list[Path]:
+    from .events import event_file_group
+
+    return [raw.path / HALOS_FILE, raw.path / GALAXIES_FILE, *(q for p in raw.event_files for q in event_file_group(p))]
+
+
 def _stat_signature(raw: RawCatalogue, params: ProcessingParams) -> str:
     h = hashlib.sha1()
-    for p in [raw.path / HALOS_FILE, raw.path / GALAXIES_FILE, *raw.event_files]:
+    for p in _raw_files(raw):
         st = p.stat()
         h.update(f"{p.relative_to(raw.path)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     h.update(json.dumps(asdict(params), sort_keys=True).encode())
@@ -286,7 +292,7 @@ def _stat_signature(raw: RawCatalogue, params: ProcessingParams) -> str:
 
 def _content_key(raw: RawCatalogue, params: ProcessingParams) -> str:
     h = hashlib.sha1()
-    for p in [raw.path / HALOS_FILE, raw.path / GALAXIES_FILE, *raw.event_files]:
+    for p in _raw_files(raw):
         h.update(f"{p.relative_to(raw.path)}:{file_digest(p)}\n".encode())
     h.update(json.dumps(asdict(params), sort_keys=True).encode())
     return h.hexdigest()[:20]
@@ -375,6 +381,12 @@ def process_cluster(
     x, y = sky_to_projected(ev.ra, ev.dec, centre[0], centre[1], z)
     maps = photon_maps(x, y, ev.energy, ev.component)  # (3, 4, m, m)
     full = maps.sum(axis=1)  # per component, 0.5-10 keV
+    if not full.sum() > 0:
+        raise DataError(
+            f"{ev.path}: no photon of the {len(ev.ra)} read lands in the 0.5-10 keV map around the centre "
+            f"({centre[0]:.6g}, {centre[1]:.6g}) deg (from {getattr(ev, 'centre_keys', '') or HALOS_FILE}); check "
+            f"the centre, the RA/DEC units and the energy unit (run `massbench data check`)"
+        )
     bands = np.moveaxis(maps[:, :3], 1, -1)  # (3, m, m, 3)
     arrays = {
         "xray_map": full.sum(axis=0),
@@ -404,6 +416,7 @@ def process_cluster(
         "sigma_v": float(rich.sigma_v),
         "n_dyn": float(len(g)),
         "has_component": float(ev.component is not None),
+        "photon_list": float(ev.kind == "photons"),
     }
     return arrays, scalars, g
 
@@ -503,7 +516,7 @@ def _process_all(
         np.save(out_dir / f"{k}.npy", np.asarray(h[k], float))
     np.save(out_dir / "r500c.npy", np.asarray(h["R500c"], float))
     has_comp = bool(np.all(scal["has_component"] > 0))
-    kinds = sorted({("photons" if "phlist" in p.name else "events") for p in raw.event_files})
+    kinds = sorted({"photons" if v > 0 else "events" for v in scal["photon_list"]})
     return {
         "has_component": has_comp,
         "n_without_component": int(np.sum(scal["has_component"] == 0)),
