@@ -376,7 +376,8 @@ def process_cluster(
     if centre is None:
         raise DataError(
             f"{ev.path}: no cluster centre; add RA/DEC columns to {HALOS_FILE} or the header keywords "
-            f"RA_OBJ/DEC_OBJ (or RA_PNT/DEC_PNT) to the event file"
+            f"RA_OBJ/DEC_OBJ (or DE_OBJ, or RA_PNT/DEC_PNT) to the event file"
+            + (f" (skipped: {'; '.join(ev.centre_skipped)})" if getattr(ev, "centre_skipped", ()) else "")
         )
     x, y = sky_to_projected(ev.ra, ev.dec, centre[0], centre[1], z)
     maps = photon_maps(x, y, ev.energy, ev.component)  # (3, 4, m, m)
