@@ -295,3 +295,65 @@ def test_kpc_per_h_in_halos_tunit(plain: Path, tmp_path: Path) -> None:
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(cp / "halos.fits", overwrite=True)
     cat = load_catalogue(cp, tmp_path / "cache")
     np.testing.assert_allclose(np.asarray(cat.inputs["r500c"].data), r500, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- massbench data check
+
+
+def _data_check(directory: Path, *extra: str):
+    import typer
+    from typer.testing import CliRunner
+
+    from massbench.plugins.mock import plugin
+
+    root = typer.Typer()
+    root.command("noop")(lambda: None)
+    plugin.massbench_register_commands(cli=root)
+    return CliRunner().invoke(root, ["data", "check", str(directory), *extra])
+
+
+def test_data_check_reports_formats_centres_units_and_skipped_files(raw: Path, tmp_path: Path) -> None:
+    mixed = _mixed(raw, tmp_path / "mixed")
+    (mixed / "events" / "999.fits").write_bytes(b"")
+    (mixed / "events" / "README").write_text("notes")
+    res = _data_check(mixed, "--json")
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert rep["status"] == 0 and rep["problems"] == []
+    ids = _ids(raw)
+    by_id = {c["cluster_id"]: c for c in rep["clusters"]}
+    tel = by_id[ids[0]]
+    assert tel["format"] == "per-telescope event lists (7 merged)" and len(tel["files"]) == 7
+    assert tel["centre_source"] == "RA_OBJ/DE_OBJ" and not tel["centre_fallback"]
+    assert "TSCAL" in tel["units"]["RA"] and tel["units"]["ENERGY"] == "eV" and tel["energy_column"] == "ENERGY"
+    evt = by_id[ids[1]]
+    assert evt["format"] == "event list" and evt["centre_source"] == "RA_PNT/DEC_PNT" and evt["centre_fallback"]
+    assert "not numeric" in evt["skipped_centre_keywords"][0]
+    assert by_id[ids[2]]["energy_column"] == "PI" and "PI taken in eV" in by_id[ids[2]]["units"]["PI"]
+    assert by_id[ids[3]]["format"] == "photon list" and by_id[ids[3]]["kind"] == "photons"
+    n_plain = {cid: len(_photons(raw / "events" / f"{cid}.fits")["TIME"]) for cid in ids}
+    for cid, c in by_id.items():
+        assert c["n_photons"] == n_plain[cid] and 0 < c["share_in_map"] <= 1
+        assert c["n_in_map"] == round(c["share_in_map"] * c["n_photons"])
+    reasons = {Path(s["file"]).name: s["reason"] for s in rep["skipped_files"]}
+    assert "not in halos.fits" in reasons["999.fits"] and "not recognised" in reasons["README"]
+    text = _data_check(mixed)
+    assert text.exit_code == 0 and "(fallback)" in text.stdout and "status 0" in text.stdout
+
+
+def test_data_check_exits_2_on_silently_wrong_input(plain: Path, tmp_path: Path) -> None:
+    cp, f = _one_cluster_rewritten(plain, tmp_path, "deg", RA_OBJ=200.0, DEC_OBJ=-40.0)
+    res = _data_check(cp, "--json")
+    assert res.exit_code == 2
+    rep = json.loads(res.stdout)
+    assert rep["status"] == 2 and any(str(f) in p and "no photon in the 0.5-10 keV map" in p for p in rep["problems"])
+    # keV-labelled energies that are really eV
+    cp2, f2 = _one_cluster_rewritten(plain, tmp_path / "ev", "deg")
+    with fits.open(f2, mode="update") as h:
+        h[1].data["SIGNAL"] *= 1000.0
+    rep2 = json.loads(_data_check(cp2, "--json").stdout)
+    assert rep2["status"] == 2 and any(str(f2) in p and "TUNIT 'eV'" in p for p in rep2["problems"])
+    # unitless integer coordinates
+    cp3, f3 = _one_cluster_rewritten(plain, tmp_path / "int", "bare-int")
+    res3 = _data_check(cp3)
+    assert res3.exit_code == 2 and "problem" in res3.stdout

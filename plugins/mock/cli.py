@@ -115,3 +115,54 @@ def describe(
         console.print(f"note: {note}")
     for f in files:
         console.print(f"wrote {f}")
+
+
+data_app = typer.Typer(help="Users' own catalogues in the Magneticum/SIXTE layout.", no_args_is_help=True)
+
+
+@data_app.command("check")
+def data_check(
+    directory: Path = typer.Argument(..., help="Catalogue directory (halos.fits, events/, galaxies.fits)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Check a catalogue before benchmarking on it: format, centre keywords, units and photons per file.
+
+    Exit status 2 on anything that would stop the loader or make a benchmark silently wrong, else 0.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from .datacheck import check_catalogue
+
+    report = check_catalogue(directory)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        console = Console()
+        table = Table(title=f"{directory}: {len(report['clusters'])} clusters")
+        for col in ("cluster", "format", "centre from", "units (RA, DEC, energy)", "photons", "in map"):
+            table.add_column(col)
+        for c in report["clusters"]:
+            if "n_photons" not in c:
+                table.add_row(str(c["cluster_id"]), "[red]unreadable[/red]", "", "", "", "")
+                continue
+            units = c.get("units", {})
+            src = (c.get("centre_source") or "none") + (" (fallback)" if c.get("centre_fallback") else "")
+            table.add_row(
+                str(c["cluster_id"]),
+                c["format"],
+                src,
+                ", ".join(f"{k}: {v or 'none'}" for k, v in units.items()),
+                str(c["n_photons"]),
+                f"{100 * c['share_in_map']:.1f}%" if "share_in_map" in c else "n/a",
+            )
+        console.print(table)
+        for s in report["skipped_files"]:
+            console.print(f"skipped {s['file']}: {s['reason']}")
+        for w in report["warnings"]:
+            if not w.startswith("skipped "):
+                console.print(f"[yellow]warning[/yellow]: {w}")
+        for p in report["problems"]:
+            console.print(f"[red]problem[/red]: {p}")
+        console.print("status 2: fix the problems above" if report["status"] else "status 0: no problems")
+    raise typer.Exit(code=report["status"])

@@ -1,4 +1,4 @@
-"""massbench plugin: the ``erosita-mock`` and ``magneticum-sixte`` datasets and the ``massbench mock`` commands."""
+"""massbench plugin: the ``erosita-mock`` and ``magneticum-sixte`` datasets and the ``massbench mock`` and ``massbench data`` commands."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def massbench_datasets() -> list[type]:
 
 @hookimpl
 def massbench_register_commands(cli: Any) -> None:
-    from .cli import app
+    from .cli import app, data_app
 
     cli.add_typer(app, name="mock")
+    cli.add_typer(data_app, name="data")
