@@ -1,14 +1,22 @@
 """SIXTE-style event and photon lists: writing (generator) and reading (loader).
 
-Two kinds of file are read:
+Kinds of file read (``events/``; each name also gzipped, ``.gz``):
 
-- event lists (``*evt.fits`` in SIXTE, ``events/<cluster_id>.fits`` here): extension ``EVENTS`` with
-  RA, DEC [deg], SIGNAL [keV], TIME [s], and in mock catalogues COMPONENT ("ICM", "AGN", "BKG");
-- photon lists (``*phlist.fits``): extension ``PHOTONS`` with RA, DEC [deg], ENERGY [keV], TIME [s]
-  and no COMPONENT column (real SIXTE output). Without COMPONENT the ICM/AGN truth maps cannot be made.
+- event lists (``<id>.fits``, ``<id>_evt.fits``): extension ``EVENTS`` with RA, DEC [deg], SIGNAL [keV]
+  (or ENERGY, or eSASS's PI), TIME [s], and in mock catalogues COMPONENT ("ICM", "AGN", "BKG");
+- photon lists (``<id>_phlist.fits``, or any file whose table is ``PHOTONS``): RA, DEC [deg],
+  ENERGY [keV], TIME [s] and no COMPONENT column in real SIXTE output (then no ICM/AGN truth maps);
+- erosim's per-telescope event lists ``<id>_ccd1_evt.fits`` .. ``<id>_ccd7_evt.fits``, merged.
+
+Units come from TUNIT through astropy (``eV``, ``udeg``, ...); TSCAL/TZERO are applied by astropy
+when the column is read. The energy column is SIGNAL, else ENERGY, else PI; a PI column without
+TUNIT is in eV (eSASS). Without TUNIT, RA/DEC are degrees and energies keV; RA/DEC outside
+[0, 360] / [-90, 90] are an error naming the file (e.g. integers in 1e-6 deg without TSCAL or TUNIT).
 
 The projection centre is, in order of preference, the RA/DEC columns of halos.fits, the header's
-RA_OBJ/DEC_OBJ, then RA_PNT/DEC_PNT (the pointing; the paper puts each cluster at the pointing).
+RA_OBJ with DEC_OBJ or DE_OBJ (SIXTE's eROSITA spelling), then RA_PNT/DEC_PNT (the pointing; the
+paper puts each cluster at the pointing). Non-numeric placeholders ('NA'), (0, 0) and out-of-range
+values are skipped; no usable centre, or no photon in the map, is an error naming the file.
 """
 
 from __future__ import annotations
