@@ -64,9 +64,9 @@ def check_cluster(path: Path, cluster_id: int, redshift: float, halos_centre: tu
     entry["has_component"] = ev.component is not None
     entry["header_centre_keywords"] = ev.centre_keys or None
     entry["skipped_centre_keywords"] = list(ev.centre_skipped)
-    if halos_centre is not None:
-        centre, source = halos_centre, f"{HALOS_FILE} RA/DEC"
-    else:
+    centre: tuple[float, float] | None = halos_centre
+    source = f"{HALOS_FILE} RA/DEC"
+    if halos_centre is None:
         centre, source = ev.centre, ev.centre_keys
     entry["centre"] = None if centre is None else [float(centre[0]), float(centre[1])]
     entry["centre_source"] = source or None

@@ -362,6 +362,11 @@ class _Task:
     params: ProcessingParams = field(default_factory=ProcessingParams)
 
 
+def _ev_where(ev: Any) -> str:
+    paths = getattr(ev, "paths", ()) or (ev.path,)
+    return str(ev.path) + (f" (+ {len(paths) - 1} more per-telescope files)" if len(paths) > 1 else "")
+
+
 def process_cluster(
     ev: Any,
     z: float,
@@ -384,7 +389,7 @@ def process_cluster(
     full = maps.sum(axis=1)  # per component, 0.5-10 keV
     if not full.sum() > 0:
         raise DataError(
-            f"{ev.path}: no photon of the {len(ev.ra)} read lands in the 0.5-10 keV map around the centre "
+            f"{_ev_where(ev)}: no photon of the {len(ev.ra)} read lands in the 0.5-10 keV map around the centre "
             f"({centre[0]:.6g}, {centre[1]:.6g}) deg (from {getattr(ev, 'centre_keys', '') or HALOS_FILE}); check "
             f"the centre, the RA/DEC units and the energy unit (run `massbench data check`)"
         )
