@@ -6,7 +6,9 @@
       halos.fits            extension HALOS, one row per cluster
       events/<cluster_id>.fits
                             SIXTE-style event list (extension EVENTS, column SIGNAL) or photon list
-                            (extension PHOTONS, column ENERGY; also found as <cluster_id>_phlist.fits)
+                            (extension PHOTONS, column ENERGY); also <cluster_id>_evt.fits,
+                            <cluster_id>_phlist.fits, erosim's <cluster_id>_ccd1..7_evt.fits (merged),
+                            each optionally gzipped (see events.py)
       galaxies.fits         extension GALAXIES, one row per galaxy around each cluster
 
 Units round-trip through astropy: h-scaled columns (``solMass / littleh``, ``Mpc / littleh``) are stored in
