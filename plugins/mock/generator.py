@@ -292,18 +292,18 @@ def find_neighbours(halos: Any, lineages: Any, r500: np.ndarray) -> list[dict[st
     theta_fov = np.radians(EROSITA.fov_radius_arcmin / 60.0)
     column = {int(s): k for k, s in enumerate(lineages.snapshots)}
     out: list[dict[str, list[float]]] = []
-    pos_cache: dict[int, np.ndarray] = {}
+    # per snapshot, once: every lineage's position and R500c (a snapshot has one redshift)
+    per_snapshot: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i in range(len(halos)):
         k = column[int(halos.snapshot[i])]
-        if k not in pos_cache:
-            pos_cache[k] = lineages.positions(k)
-        pos = pos_cache[k]
         z = float(halos.redshift[i])
+        m = lineages.masses[:, k]
+        if k not in per_snapshot:
+            per_snapshot[k] = (lineages.positions(k), r500c_hmpc(np.maximum(m, 1.0), z))
+        pos, r500_n = per_snapshot[k]
         d_c = comoving_distance_hmpc(z)
         dpos = np.mod(pos - halos.pos[i] + 0.5 * box, box) - 0.5 * box
-        m = lineages.masses[:, k]
         d = d_c + dpos[:, 2]
-        r500_n = r500c_hmpc(np.maximum(m, 1.0), z)
         theta_max = min(theta_fov, np.sqrt(2.0) * APERTURE_HMPC / d_c)
         ok = (
             (m >= NEIGHBOUR_MIN_MASS)

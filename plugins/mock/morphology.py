@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from .icm import GasProfiles, draw_gas_profiles
-from .scaling import LINEAGE_CORRELATION
+from .scaling import lineage_latent
 
 COOL_CORE_FRACTION = 0.42
 
@@ -54,18 +54,6 @@ def gas_row(morph_row: dict[str, float]) -> dict[str, float]:
     return {k[4:]: v for k, v in morph_row.items() if k.startswith("gas_")}
 
 
-def lineage_latent(
-    lineage: np.ndarray | None, n: int, rng: np.random.Generator, k: int = 1, rho: float = LINEAGE_CORRELATION
-) -> np.ndarray:
-    """(n, k) standard-normal variables correlated by ``rho`` between rows sharing a lineage id."""
-    own = rng.standard_normal((n, k))
-    if lineage is None:
-        return own
-    _, inv = np.unique(np.asarray(lineage), return_inverse=True)
-    shared = rng.standard_normal((int(inv.max()) + 1 if n else 0, k))
-    return np.sqrt(rho) * shared[inv] + np.sqrt(1.0 - rho) * own
-
-
 def draw_morphology(
     n: int, accretion_factor: np.ndarray, rng: np.random.Generator, lineage: np.ndarray | None = None
 ) -> Morphology:
@@ -73,7 +61,9 @@ def draw_morphology(
     lat = lineage_latent(lineage, n, rng, 5)
     p_merger = np.clip(0.18 * np.asarray(accretion_factor), 0.03, 0.5)
     merger = ndtr(lat[:, 0]) < p_merger
-    p_cool = min(1.0, COOL_CORE_FRACTION / max(1.0 - float(np.mean(p_merger)) if n else 1.0, 1e-6))
+    # cool cores only among non-mergers, so that the overall fraction is COOL_CORE_FRACTION
+    non_merger = 1.0 - float(np.mean(p_merger)) if n else 1.0
+    p_cool = min(1.0, COOL_CORE_FRACTION / max(non_merger, 1e-6))
     cool = (~merger) & (lat[:, 1] < ndtri(p_cool))
     xi = np.where(merger, np.exp(rng.uniform(np.log(0.1), np.log(0.6), n)), 0.0)
     return Morphology(

@@ -97,6 +97,21 @@ def _literature_means(m500c: np.ndarray, z: np.ndarray) -> dict[str, np.ndarray]
     return {"T": t, "L_X": l_bol, "M_gas": m_gas, "M_star": m_star, "sigma_v_true": sig}
 
 
+def lineage_latent(
+    lineage: np.ndarray | None, n: int, rng: np.random.Generator, k: int = 1, rho: float = LINEAGE_CORRELATION
+) -> np.ndarray:
+    """(n, k) standard-normal variables correlated by ``rho`` between rows sharing a lineage id.
+
+    Each row is sqrt(rho) x its lineage's draw + sqrt(1 - rho) x its own, so the marginal is still N(0, 1).
+    """
+    own = rng.standard_normal((n, k))
+    if lineage is None:
+        return own
+    _, inv = np.unique(np.asarray(lineage), return_inverse=True)
+    shared = rng.standard_normal((int(inv.max()) + 1 if n else 0, k))
+    return np.sqrt(rho) * shared[inv] + np.sqrt(1.0 - rho) * own
+
+
 @dataclass(frozen=True)
 class PowerLaw:
     """ln S = pi + alpha mu + gamma ln E(z), mu = ln(M500c / 1e14 h^-1 Msun)."""
@@ -167,11 +182,7 @@ class ScalingModel:
         m500c = np.asarray(m500c, dtype=float)
         z = np.asarray(z, dtype=float)
         chol = np.linalg.cholesky(self.covariance())
-        eps = rng.standard_normal((len(m500c), len(OBSERVABLES))) @ chol.T
-        if lineage is not None:
-            _, inv = np.unique(np.asarray(lineage), return_inverse=True)
-            shared = rng.standard_normal((int(inv.max()) + 1 if len(inv) else 0, len(OBSERVABLES))) @ chol.T
-            eps = np.sqrt(lineage_correlation) * shared[inv] + np.sqrt(1.0 - lineage_correlation) * eps
+        eps = lineage_latent(lineage, len(m500c), rng, len(OBSERVABLES), lineage_correlation) @ chol.T
         rel = self.relations()
         out: dict[str, np.ndarray] = {}
         for i, key in enumerate(OBSERVABLES):
