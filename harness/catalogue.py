@@ -52,6 +52,10 @@ class Catalogue:
     log10_m500c : (n,) true log10 M500c [h^-1 Msun]
     inputs : named :class:`InputArray` objects
     meta : free-form provenance (dataset version, cache key, generator seed, ...)
+    group : (n,) optional integer lineage ids: clusters sharing one are the same halo (e.g. at
+        several snapshots; Magneticum's ``tree_id``). The harness resamples them together in its
+        bootstrap intervals, so correlated clusters are not counted as independent. None: every
+        cluster is its own group.
     """
 
     name: str
@@ -62,9 +66,18 @@ class Catalogue:
     log10_m500c: np.ndarray
     inputs: dict[str, InputArray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    group: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.cluster_id = np.asarray(self.cluster_id)
+        if self.group is not None:
+            self.group = np.asarray(self.group)
+            if self.group.shape != self.cluster_id.shape:
+                raise DataError(
+                    f"dataset {self.name!r}: group does not have one entry per cluster ({len(self.cluster_id)} clusters)"
+                )
+            if self.group.dtype.kind not in "iu":
+                raise DataError(f"dataset {self.name!r}: group must hold integer lineage ids (has {self.group.dtype})")
         self.positions = np.asarray(self.positions, dtype=float)
         self.redshift = np.asarray(self.redshift, dtype=float)
         self.log10_m500c = np.asarray(self.log10_m500c, dtype=float)
@@ -108,7 +121,12 @@ class Catalogue:
                 for k, v in self.inputs.items()
             },
             meta=dict(self.meta),
+            group=None if self.group is None else self.group[idx],
         )
+
+    def groups(self) -> np.ndarray:
+        """Lineage ids for resampling: ``group`` when the dataset gives one, else one group per cluster."""
+        return np.arange(len(self)) if self.group is None else self.group
 
     def view(
         self,

@@ -9,22 +9,22 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .metrics import score
+from .metrics import paired_difference, score
 from .plan import Prepared, Unit, plan_units, read_record, with_baseline
-from .records import LeaderboardRow, UnitRecord
+from .records import LeaderboardRow, UnitKey, UnitRecord
 from .results import atomic_write_text
 
 
 def load_records(
-    p: Prepared, out: Path, known: Mapping[tuple[str, int], UnitRecord] | None = None
-) -> dict[tuple[str, int], UnitRecord]:
+    p: Prepared, out: Path, known: Mapping[UnitKey, UnitRecord] | None = None
+) -> dict[UnitKey, UnitRecord]:
     """Records of every unit of the benchmark: ``known`` ones (this run's, in memory), the rest from ``out``.
 
     Records on disk whose configuration hash differs from the benchmark's (stale results of an
     earlier configuration) are left out.
     """
     known = dict(known or {})
-    recs: dict[tuple[str, int], UnitRecord] = {}
+    recs: dict[UnitKey, UnitRecord] = {}
     for u in plan_units(p):
         rec = known.get(u.key)
         if rec is None or rec.config_hash != u.config_hash:
@@ -34,13 +34,12 @@ def load_records(
     return recs
 
 
-def collect_rows(
-    p: Prepared, records: Path | Mapping[tuple[str, int], UnitRecord]
-) -> tuple[list[LeaderboardRow], list[list]]:
+def collect_rows(p: Prepared, records: Path | Mapping[UnitKey, UnitRecord]) -> tuple[list[LeaderboardRow], list[list]]:
     """Leaderboard rows and prediction rows from unit records (a mapping, or a run directory to read them from).
 
-    An estimator with every fold finished and ok gets scores; one with a failed fold gets
-    status "failed" and the first error; estimators with no unit records are left out.
+    An estimator with every fold (and every repeat) finished and ok gets scores; one with a failed
+    unit gets status "failed" and the first error; estimators with no unit records are left out.
+    Scored rows get a paired comparison with the best row (``vs_best``).
     """
     if isinstance(records, (str, Path)):
         records = load_records(p, Path(records))
@@ -50,9 +49,13 @@ def collect_rows(
     cat = p.catalogue
     index_of = {cid: i for i, cid in enumerate(cat.cluster_id.tolist())}
     idealised_inputs = {n for n, a in cat.inputs.items() if a.idealised}
+    groups = cat.groups()
+    residuals: dict[str, np.ndarray] = {}  # label -> (repeats, n) residuals in catalogue-index order
+    scored_idx: dict[str, np.ndarray] = {}
     for spec in with_baseline(bench):
         info = p.registry.table("estimator").get(spec.name)
-        recs = [records[(spec.label, f.k)] for f in p.folds if (spec.label, f.k) in records]
+        keys = [(spec.label, f.k, r) for r in range(spec.repeats) for f in p.folds]
+        recs = [records[k] for k in keys if k in records]
         if not recs:
             continue
         inputs = list(recs[0].inputs)
@@ -66,64 +69,127 @@ def collect_rows(
             version=bench.version,
         )
         failed = [r for r in recs if not r.ok]
-        missing = len(p.folds) - len(recs)
+        missing = len(keys) - len(recs)
         if failed or missing:
-            err = (
-                f"fold {failed[0].fold}: {failed[0].error}" if failed else f"{missing} of {len(p.folds)} folds not run"
-            )
+            if failed:
+                f0 = failed[0]
+                err = f"fold {f0.fold}" + (f" repeat {f0.repeat}" if spec.repeats > 1 else "") + f": {f0.error}"
+            else:
+                what = f"{len(p.folds)} folds" + (f" x {spec.repeats} repeats" if spec.repeats > 1 else "")
+                err = f"{missing} of {what} not run"
             row.status, row.error = "failed", err
-            row.n_test = sum(r.n_test for r in recs if r.ok)
-        idx, pr, fk = [], [], []
+            row.n_test = sum(r.n_test for r in recs if r.ok and r.repeat == 0)
+        per_repeat: dict[int, dict[int, float]] = {}  # repeat -> {catalogue index: prediction}
+        fold_of: dict[int, int] = {}
         for r in recs:
             if not r.ok:
                 continue
+            got = per_repeat.setdefault(r.repeat, {})
             for cid, v in zip(r.cluster_id or [], r.prediction or []):
-                idx.append(index_of[cid])
-                pr.append(v)
-                fk.append(r.fold)
-        for i, v, k in zip(idx, pr, fk):
-            preds.append(
-                [
-                    cat.cluster_id[i].item() if hasattr(cat.cluster_id[i], "item") else cat.cluster_id[i],
-                    k,
-                    spec.label,
-                    float(cat.redshift[i]),
-                    float(cat.log10_m500c[i]),
-                    float(v),
-                ]
-            )
+                i = index_of[cid]
+                got[i] = float(v)
+                fold_of[i] = r.fold
+                preds.append(
+                    [
+                        cat.cluster_id[i].item() if hasattr(cat.cluster_id[i], "item") else cat.cluster_id[i],
+                        r.fold,
+                        spec.label,
+                        float(cat.redshift[i]),
+                        float(cat.log10_m500c[i]),
+                        float(v),
+                        r.repeat,
+                        groups[i].item() if hasattr(groups[i], "item") else groups[i],
+                    ]
+                )
         if not (failed or missing):
+            idx = np.asarray(sorted(per_repeat[0]), dtype=np.int64)
+            pr = np.array([[per_repeat[k][i] for i in idx.tolist()] for k in sorted(per_repeat)])
             s = score(
-                np.asarray(pr, dtype=float),
-                cat.log10_m500c[np.asarray(idx, dtype=np.int64)],
-                np.asarray(fk),
+                pr,
+                cat.log10_m500c[idx],
+                np.asarray([fold_of[i] for i in idx.tolist()]),
                 seed=bench.cv.seed,
+                groups=groups[idx],
             )
             row.status, row.error = "ok", None
             for key, val in s.as_dict().items():
                 setattr(row, key, val)
+            residuals[spec.label] = pr - cat.log10_m500c[idx][None, :]
+            scored_idx[spec.label] = idx
         row.device_used = ", ".join(sorted({str(r.device_used) for r in recs if r.device_used}))
         row.train_seconds = float(sum(r.train_seconds or 0.0 for r in recs))
         rows.append(row)
+    add_vs_best(rows, residuals, scored_idx, groups, seed=bench.cv.seed)
     return rows, preds
+
+
+def add_vs_best(
+    rows: list[LeaderboardRow],
+    residuals: Mapping[str, np.ndarray],
+    index: Mapping[str, np.ndarray],
+    groups: np.ndarray,
+    seed: int = 0,
+) -> None:
+    """Set each scored row's ``vs_best``: its scatter minus the best row's, paired on the same clusters.
+
+    The best row is the lowest-scatter realistic one (idealised rows use information no observer
+    has, so they would always win); with no realistic row, the lowest-scatter row.
+    """
+    scored = [r for r in rows if r.ok and r.label in residuals and r.scatter_dex is not None]
+    if len(scored) < 2:
+        return
+    realistic = [r for r in scored if not r.idealised]
+    best = min(realistic or scored, key=lambda r: float(r.scatter_dex or 0.0))
+    for r in scored:
+        if r is best or not np.array_equal(index[r.label], index[best.label]):
+            continue
+        d = paired_difference(
+            residuals[r.label],
+            residuals[best.label],
+            groups[index[r.label]],
+            a=r.label,
+            b=best.label,
+            seed=seed,
+        )
+        r.vs_best = {
+            "label": best.label,
+            "delta_dex": d.delta_dex,
+            "ci95": d.ci95,
+            "significant": d.significant,
+        }
+
+
+#: Columns of ``predictions.csv``: one row per (estimator, repeat, test cluster). ``repeat`` is the
+#: training-seed repeat (0 without repeats); ``group`` the cluster's lineage id (the dataset's
+#: ``group``, else the catalogue row), which ``massbench compare`` resamples by.
+PREDICTION_COLUMNS = [
+    "cluster_id",
+    "fold",
+    "estimator",
+    "redshift",
+    "log10_m500c_true",
+    "log10_m500c_pred",
+    "repeat",
+    "group",
+]
 
 
 def write_predictions(out: Path, preds: list[list]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["cluster_id", "fold", "estimator", "redshift", "log10_m500c_true", "log10_m500c_pred"])
-    for row in sorted(preds, key=lambda r: (r[2], r[1], str(r[0]))):
-        w.writerow([row[0], row[1], row[2], f"{row[3]:.6f}", f"{row[4]:.6f}", f"{row[5]:.6f}"])
+    w.writerow(PREDICTION_COLUMNS)
+    for row in sorted(preds, key=lambda r: (r[2], r[6], r[1], str(r[0]))):
+        w.writerow([row[0], row[1], row[2], f"{row[3]:.6f}", f"{row[4]:.6f}", f"{row[5]:.6f}", row[6], row[7]])
     atomic_write_text(Path(out) / "predictions.csv", buf.getvalue())
 
 
-def unit_summary(units: list[Unit], records: Mapping[tuple[str, int], UnitRecord]) -> dict[str, dict[str, Any]]:
+def unit_summary(units: list[Unit], records: Mapping[UnitKey, UnitRecord]) -> dict[str, dict[str, Any]]:
     """``run.json``'s ``units``: status, seed, device and training time of each unit with a record."""
     out = {}
     for u in units:
         r = records.get(u.key)
         if r is not None:
-            out[f"{u.spec.label}/fold{u.fold}"] = {
+            out[f"{u.spec.label}/{u.tag}"] = {
                 "status": r.status,
                 "seed": r.seed,
                 "device_used": r.device_used,

@@ -17,6 +17,7 @@ Format (exactly these keys; ``cv.n_folds`` and explainer ``params`` are optional
         label: CNN 0.5-10 keV     # optional display name; one plugin may appear twice with other params
         params: {epochs: 150, patience: 20}
         timeout: 7200             # optional: this estimator's own unit timeout
+        repeats: 3                # optional: train every fold 3 times with derived seeds (default 1)
     run:                          # optional
       timeout: 3600               # seconds one unit may run (fit + predict) before it is killed
     explainers:                   # optional
@@ -101,6 +102,7 @@ class EstimatorSpec:
     label: str
     params: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None  # seconds per unit; None: the benchmark's ``run.timeout``
+    repeats: int = 1  # training-seed repeats of every fold (seed spread in the leaderboard)
 
     @property
     def slug(self) -> str:
@@ -149,6 +151,8 @@ class Benchmark:
         for e in d["estimators"]:
             if e.get("timeout") is None:
                 e.pop("timeout", None)
+            if e.get("repeats") == 1:
+                e.pop("repeats", None)
         return d
 
     def unit_timeout(self, spec: EstimatorSpec) -> float | None:
@@ -192,7 +196,10 @@ _TOP = {
 }
 _DATASET = {"name": True, "params": False}
 _CV = {"scheme": False, "val_fraction": False, "seed": False, "n_folds": False}
-_EST = {"name": True, "label": False, "params": False, "timeout": False}
+_EST = {"name": True, "label": False, "params": False, "timeout": False, "repeats": False}
+
+#: Most training-seed repeats an estimator entry may ask for.
+MAX_REPEATS = 50
 _RUN = {"timeout": False}
 _EXPL = {"name": True, "estimators": True, "params": False}
 
@@ -251,6 +258,14 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int, check: Any 
         if not isinstance(params, dict):
             c.fail(em.key_lines.get("params", em.line), f"estimators[{i}].params must be a mapping")
         timeout = parse_timeout(c, em, f"estimators[{i}].") if "timeout" in em else None
+        repeats = 1
+        if "repeats" in em:
+            repeats = em["repeats"]
+            if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
+                c.fail(
+                    em.key_lines.get("repeats", em.line),
+                    f"estimators[{i}].repeats must be an integer from 1 to {MAX_REPEATS}, got {repeats!r}",
+                )
         if check is not None:
             check(i, em, ename, label)
         slug = EstimatorSpec(ename, label).slug
@@ -261,7 +276,7 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int, check: Any 
                 "give each entry a distinct `label`",
             )
         seen[slug] = em.line
-        estimators.append(EstimatorSpec(ename, label, plain(params), timeout))
+        estimators.append(EstimatorSpec(ename, label, plain(params), timeout, repeats))
     return estimators
 
 

@@ -45,7 +45,7 @@ def run_explainers(p: Any, out: Path, options: Any, prog: Any = None, only: Sequ
     out = Path(out)
     summary_path = out / "explanations" / "summary.json"
     summary: dict[str, Any] = read_json(summary_path) if summary_path.exists() else {}
-    hashes = {(u.spec.label, u.fold): u.config_hash for u in plan_units(p)}
+    hashes = {(u.spec.label, u.fold): u.config_hash for u in plan_units(p) if u.repeat == 0}
     for xspec in bench.explainers:
         xinfo = registry.get("explainer", xspec.name, where=f"{bench.path}: ")
         explainer = xinfo.cls(**xspec.params)

@@ -40,7 +40,7 @@ class BinnedPredictions:
 
 
 def read_predictions(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``predictions.csv`` -> {estimator label: (true, predicted) log10 M500c arrays}."""
+    """``predictions.csv`` -> {estimator label: (true, predicted) log10 M500c arrays}, first training-seed repeat."""
     out: dict[str, tuple[list[float], list[float]]] = {}
     try:
         with open(path, newline="") as fh:
@@ -49,6 +49,8 @@ def read_predictions(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             if not need <= set(reader.fieldnames or []):
                 raise DataError(f"{path}: needs columns {', '.join(sorted(need))}; has {reader.fieldnames}")
             for i, row in enumerate(reader, start=2):
+                if row.get("repeat") not in (None, "", "0"):
+                    continue
                 try:
                     t, p = float(row["log10_m500c_true"]), float(row["log10_m500c_pred"])
                 except (TypeError, ValueError):

@@ -69,8 +69,16 @@ def param_defaults(cls: type) -> dict[str, Any]:
 
 
 def _type_name(tp: Any) -> str:
+    """A type as a user reads it: ``float | null``, ``one of 'a', 'b'``, ``list[int]``."""
     if tp is type(None):
         return "null"
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin is not None:
+        return str(tp).replace("typing.", "")
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 

@@ -1,8 +1,10 @@
 """Planning a run: the dataset loaded, folds drawn, and the units (estimator x fold) to run.
 
-The unit of work is one estimator on one fold. Its configuration hash (benchmark, dataset,
-folds, estimator, params, plugin version) decides whether ``--resume`` may keep a finished
-record of it.
+The unit of work is one estimator on one fold, once per training-seed repeat (``repeats: N`` on
+the estimator's entry). Its configuration hash (benchmark, dataset, folds, estimator, params,
+plugin version, repeat and seed) decides whether ``--resume`` may keep a finished record of it.
+A unit's seed depends on the cv seed, the estimator's name and params, the fold and the repeat,
+never on its display label, so relabelling a row does not change its results.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .config import Benchmark, EstimatorSpec, config_hash
 from .errors import UserError
 from .estimator import RunContext, default_cache_dir
 from .folds import Fold, fold_labels, make_folds
-from .records import UnitRecord
+from .records import UnitKey, UnitRecord
 from .registry import Registry
 from .results import read_json
 
@@ -28,7 +30,11 @@ BASELINE = "baseline-mean"
 
 @dataclass
 class Unit:
-    """One (estimator, fold) job: everything needed to run it and to recognise it on resume."""
+    """One (estimator, fold, repeat) job: everything needed to run it and to recognise it on resume.
+
+    Files of repeat 0 are ``units/<label>/fold<k>.json`` and ``models/<label>/fold<k>``, as they
+    have always been; further repeats add ``-r<repeat>`` (``fold<k>-r1.json``).
+    """
 
     spec: EstimatorSpec
     fold: int
@@ -36,22 +42,34 @@ class Unit:
     seed: int
     needs_gpu: bool = False
     timeout: float | None = None  # seconds; None: no limit
+    repeat: int = 0
+
+    @property
+    def tag(self) -> str:
+        """``fold<k>``, or ``fold<k>-r<repeat>`` for repeats after the first."""
+        return unit_tag(self.fold, self.repeat)
 
     @property
     def path(self) -> str:
-        return f"units/{self.spec.slug}/fold{self.fold}.json"
+        return f"units/{self.spec.slug}/{self.tag}.json"
 
     @property
     def model_dir(self) -> str:
-        return f"models/{self.spec.slug}/fold{self.fold}"
+        return f"models/{self.spec.slug}/{self.tag}"
 
     @property
     def traceback_path(self) -> str:
-        return f"units/{self.spec.slug}/fold{self.fold}.traceback.txt"
+        return f"units/{self.spec.slug}/{self.tag}.traceback.txt"
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.spec.label, self.fold)
+    def key(self) -> UnitKey:
+        return (self.spec.label, self.fold, self.repeat)
+
+    @property
+    def title(self) -> str:
+        """How progress output names the unit: ``label fold k`` (``repeat r/N`` when repeated)."""
+        rep = f" repeat {self.repeat + 1}/{self.spec.repeats}" if self.spec.repeats > 1 else ""
+        return f"{self.spec.label} fold {self.fold}{rep}"
 
 
 @dataclass
@@ -77,9 +95,19 @@ def with_baseline(bench: Benchmark) -> list[EstimatorSpec]:
     return specs
 
 
-def unit_seed(cv_seed: int, label: str, fold: int) -> int:
-    """Seed of one unit, derived from the benchmark seed, the estimator label and the fold."""
-    h = hashlib.sha256(f"{cv_seed}/{label}/{fold}".encode()).digest()
+def unit_tag(fold: int, repeat: int = 0) -> str:
+    """File stem of a unit: ``fold<k>`` for the first repeat, ``fold<k>-r<repeat>`` after it."""
+    return f"fold{fold}" if repeat == 0 else f"fold{fold}-r{repeat}"
+
+
+def unit_seed(cv_seed: int, estimator: str, fold: int, params: dict[str, Any] | None = None, repeat: int = 0) -> int:
+    """Seed of one unit (31 bits) from the cv seed, the estimator's plugin name, its params, the fold and the repeat.
+
+    The display label plays no part: relabelling a row leaves its seeds, so its results, unchanged;
+    the same plugin with other params, or another repeat, gets independent seeds.
+    """
+    params_hash = config_hash(params or {})
+    h = hashlib.sha256(f"{cv_seed}/{estimator}/{params_hash}/{fold}/{repeat}".encode()).digest()
     return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
 
 
@@ -154,31 +182,36 @@ def plan_units(p: Prepared, only: Sequence[str] | None = None) -> list[Unit]:
     units = []
     for spec in specs:
         info = p.registry.get("estimator", spec.name, where=f"{bench.path}: ")
-        for f in p.folds:
-            h = config_hash(
-                {
-                    "benchmark": bench.key,
-                    "dataset": bench.dataset.__dict__,
-                    "dataset_key": cat_key,
-                    "cv": bench.cv.__dict__,
-                    "estimator": spec.name,
-                    "params": spec.params,
-                    "fold": f.k,
-                    "plugin_version": info.version,
-                    "n_train": len(f.train),
-                    "n_test": len(f.test),
-                }
-            )
-            units.append(
-                Unit(
-                    spec,
-                    f.k,
-                    h,
-                    unit_seed(bench.cv.seed, spec.label, f.k),
-                    bool(getattr(info.cls, "needs_gpu", False)),
-                    bench.unit_timeout(spec),
+        for repeat in range(spec.repeats):
+            for f in p.folds:
+                seed = unit_seed(bench.cv.seed, spec.name, f.k, spec.params, repeat)
+                h = config_hash(
+                    {
+                        "benchmark": bench.key,
+                        "dataset": bench.dataset.__dict__,
+                        "dataset_key": cat_key,
+                        "cv": bench.cv.__dict__,
+                        "estimator": spec.name,
+                        "params": spec.params,
+                        "fold": f.k,
+                        "repeat": repeat,
+                        "seed": seed,
+                        "plugin_version": info.version,
+                        "n_train": len(f.train),
+                        "n_test": len(f.test),
+                    }
                 )
-            )
+                units.append(
+                    Unit(
+                        spec,
+                        f.k,
+                        h,
+                        seed,
+                        bool(getattr(info.cls, "needs_gpu", False)),
+                        bench.unit_timeout(spec),
+                        repeat,
+                    )
+                )
     return units
 
 

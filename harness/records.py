@@ -13,6 +13,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+#: A unit's identity within a run: (estimator label, fold, repeat).
+UnitKey = tuple[str, int, int]
+
 #: Keys of a unit record written only when they have a value.
 _UNIT_OPTIONAL = frozenset(
     {
@@ -65,6 +68,7 @@ class UnitRecord:
     stderr_tail: str | None = None
     timeout: float | None = None
     finished: float | None = None
+    repeat: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,8 +76,8 @@ class UnitRecord:
         return self.status == "ok"
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.label, self.fold)
+    def key(self) -> UnitKey:
+        return (self.label, self.fold, self.repeat)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -82,6 +86,8 @@ class UnitRecord:
                 continue
             v = getattr(self, f.name)
             if v is None and f.name in _UNIT_OPTIONAL:
+                continue
+            if f.name == "repeat" and not v:  # written for repeats after the first only
                 continue
             out[f.name] = v
         out.update(self.extra)
@@ -115,7 +121,11 @@ class LeaderboardRow:
     """One estimator's line of a leaderboard (a row of ``leaderboard.json``).
 
     Scores are None for a failed estimator; ``per_fold`` and ``mass_bins`` are present for
-    scored rows only, ``run`` on merged leaderboards only.
+    scored rows only, ``run`` on merged leaderboards only. ``repeats`` is the number of
+    training-seed repeats averaged (``scatter_seed_std`` their spread, None with one repeat);
+    ``scatter_ci95`` combines the lineage bootstrap (``scatter_ci95_sampling``, over ``n_groups``
+    lineages) with the seed term (see :mod:`massbench.metrics`). ``vs_best`` is the paired
+    comparison with the best-scoring row: {"label", "delta_dex", "ci95", "significant"}.
     """
 
     estimator: str
@@ -136,12 +146,19 @@ class LeaderboardRow:
     bias_ci95: list[float] | None = None
     per_fold: list[dict[str, Any]] | None = None
     mass_bins: list[dict[str, Any]] | None = None
+    repeats: int | None = None
+    scatter_seed_std: float | None = None
+    bias_seed_std: float | None = None
+    scatter_ci95_sampling: list[float] | None = None
+    bias_ci95_sampling: list[float] | None = None
+    n_groups: int | None = None
+    vs_best: dict[str, Any] | None = None
     device_used: str = ""
     train_seconds: float = 0.0
     run: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"per_fold", "mass_bins", "run"})
+    _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"per_fold", "mass_bins", "run", "vs_best"})
     _SCORES: ClassVar[tuple[str, ...]] = (
         "n_test",
         "scatter_dex",
@@ -152,6 +169,13 @@ class LeaderboardRow:
         "bias_ci95",
         "per_fold",
         "mass_bins",
+        "repeats",
+        "scatter_seed_std",
+        "bias_seed_std",
+        "scatter_ci95_sampling",
+        "bias_ci95_sampling",
+        "n_groups",
+        "vs_best",
     )
 
     @property

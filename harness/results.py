@@ -5,9 +5,11 @@ Layout of a run directory (``results/<benchmark>@<version>/`` by default)::
     run.json                provenance (versions, git commit, seeds, device, benchmark hash, times)
     leaderboard.json        one row per estimator (see LEADERBOARD_KEYS)
     leaderboard.md / .csv   the same rows sorted by scatter, failed rows last
-    predictions.csv         cluster_id, fold, estimator, redshift, log10_m500c_true, log10_m500c_pred
+    predictions.csv         cluster_id, fold, estimator, redshift, log10_m500c_true, log10_m500c_pred,
+                            repeat, group (see collect.PREDICTION_COLUMNS)
     report.md               leaderboard plus explainer summaries in plain language
     units/<label>/fold<k>.json              one finished unit: status, config hash, predictions
+    units/<label>/fold<k>-r<r>.json         training-seed repeat r >= 1 of it (``repeats: N``)
     units/<label>/fold<k>.traceback.txt     the traceback of a failed unit
     models/<label>/fold<k>/                 the trained model, when the estimator can save itself
     explanations/summary.json               explainer figures; per-fold arrays and PNGs beside it
@@ -52,6 +54,13 @@ EXTRA_KEYS = [
     "benchmark",
     "version",
     "run",
+    "repeats",
+    "scatter_seed_std",
+    "bias_seed_std",
+    "scatter_ci95_sampling",
+    "bias_ci95_sampling",
+    "n_groups",
+    "vs_best",
 ]
 
 
@@ -133,6 +142,7 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
         "inputs",
         "scatter (dex)",
         "95% CI",
+        "seed sd",
         "scatter (%)",
         "bias (dex)",
         "robust (dex)",
@@ -157,6 +167,7 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
                     inputs,
                     cell(r.scatter_dex),
                     cell(r.scatter_ci95),
+                    cell(r.scatter_seed_std),
                     cell(r.scatter_percent, 2),
                     cell(r.bias_dex),
                     cell(r.robust_scatter_dex),
@@ -171,17 +182,30 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
 
 def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
     buf = io.StringIO()
-    keys = LEADERBOARD_KEYS + ["framework", "idealised", "bias_ci95"]
+    keys = LEADERBOARD_KEYS + [
+        "framework",
+        "idealised",
+        "bias_ci95",
+        "repeats",
+        "scatter_seed_std",
+        "scatter_ci95_sampling",
+        "n_groups",
+        "vs_best_dex",
+        "vs_best_ci95",
+    ]
     w = csv.writer(buf)
     w.writerow(keys)
     for r in sort_rows(rows):
         d = r.to_json()
+        if r.vs_best:
+            d["vs_best_dex"] = r.vs_best["delta_dex"]
+            d["vs_best_ci95"] = r.vs_best["ci95"]
         w.writerow(
             [
                 ";".join(map(str, d.get(k) or []))
                 if k in ("inputs",)
                 else ";".join(cell(x, 6) for x in (d.get(k) or []))
-                if k in ("scatter_ci95", "bias_ci95")
+                if k in ("scatter_ci95", "bias_ci95", "scatter_ci95_sampling", "vs_best_ci95")
                 else ""
                 if d.get(k) is None
                 else d.get(k)

@@ -29,7 +29,7 @@ from .plan import (
     unit_seed,
     with_baseline,
 )
-from .records import LeaderboardRow, UnitRecord
+from .records import LeaderboardRow, UnitKey, UnitRecord
 from .registry import Registry
 from .results import write_leaderboard
 from .unit import check_predictions, execute_unit
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 
-def finalize(p: Prepared, out: Path, records: dict[tuple[str, int], UnitRecord] | None = None) -> list[LeaderboardRow]:
+def finalize(p: Prepared, out: Path, records: dict[UnitKey, UnitRecord] | None = None) -> list[LeaderboardRow]:
     """Scores, leaderboard files and predictions.csv from the unit records (this run's, the rest from ``out``)."""
     rows, preds = collect_rows(p, load_records(p, out, records))
     write_leaderboard(out, rows, title=f"{p.bench.key}")
@@ -77,7 +77,7 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
         prog.message(f"loading dataset {bench.dataset.name} {bench.dataset.params}")
         p = prepare(bench, registry, options.device, options.cache_dir)
         units = plan_units(p, options.only)
-        records: dict[tuple[str, int], UnitRecord] = {}
+        records: dict[UnitKey, UnitRecord] = {}
         if options.resume:
             for u in units:
                 rec = resumable(out, u, options.retry_failed)

@@ -98,6 +98,7 @@ def new_record(p: Prepared, unit: Unit, inputs: Sequence[str] | None = None) -> 
         estimator=unit.spec.name,
         params=unit.spec.params,
         fold=unit.fold,
+        repeat=unit.repeat,
         config_hash=unit.config_hash,
         seed=unit.seed,
         inputs=list(inputs),
@@ -146,7 +147,7 @@ def execute_unit(
     fold = p.fold(unit.fold)
     info = p.registry.get("estimator", unit.spec.name)
     rec = new_record(p, unit)
-    workdir = out / "work" / unit.spec.slug / f"fold{unit.fold}"
+    workdir = out / "work" / unit.spec.slug / unit.tag
     ctx = RunContext(seed=unit.seed, device=device, workdir=workdir, cache_dir=Path(cache_dir or default_cache_dir()))
     if progress is not None:
         ctx.progress = progress

@@ -54,7 +54,17 @@ def test_run_writes_outputs(toy_registry, write_bench, tmp_path):
     assert len(lin["per_fold"]) == 8
     preds = list(csv.DictReader((out / "predictions.csv").open()))
     assert len(preds) == 2 * 160
-    assert set(preds[0]) == {"cluster_id", "fold", "estimator", "redshift", "log10_m500c_true", "log10_m500c_pred"}
+    assert list(preds[0]) == [
+        "cluster_id",
+        "fold",
+        "estimator",
+        "redshift",
+        "log10_m500c_true",
+        "log10_m500c_pred",
+        "repeat",
+        "group",
+    ]
+    assert {p["repeat"] for p in preds} == {"0"}
     # predictions reproduce the scatter
     r = np.array(
         [float(p["log10_m500c_pred"]) - float(p["log10_m500c_true"]) for p in preds if p["estimator"] == "Linear"]

@@ -64,7 +64,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import UserError
 from ..options import RunOptions
 from ..plan import Prepared, Unit, plan_units, prepare, unit_done
-from ..records import UnitRecord
+from ..records import UnitKey, UnitRecord
 from ..results import read_json
 from ..unit import finish_record, new_record
 
@@ -103,6 +103,7 @@ class UnitTask:
     device: str
     cache_dir: str | None
     max_attempts: int
+    repeat: int = 0
 
     @property
     def prepared_key(self) -> tuple:
@@ -132,7 +133,12 @@ def make_task(p: Prepared, unit: Unit, out: Path, options: RunOptions, like: Uni
     """The task of one unit; ``like`` (a task of the same run) saves re-dumping the configuration."""
     if like is not None:
         return dataclasses.replace(
-            like, label=unit.spec.label, fold=unit.fold, config_hash=unit.config_hash, unit_path=unit.path
+            like,
+            label=unit.spec.label,
+            fold=unit.fold,
+            repeat=unit.repeat,
+            config_hash=unit.config_hash,
+            unit_path=unit.path,
         )
     modules, entry_points = registry_recipe(p)
     return UnitTask(
@@ -143,6 +149,7 @@ def make_task(p: Prepared, unit: Unit, out: Path, options: RunOptions, like: Uni
         entry_points=entry_points,
         label=unit.spec.label,
         fold=unit.fold,
+        repeat=unit.repeat,
         config_hash=unit.config_hash,
         unit_path=unit.path,
         out=str(Path(out).resolve()),
@@ -187,7 +194,7 @@ def _append_attempt(path: Path, entry: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- worker side
 
-_PREPARED: "OrderedDict[tuple, tuple[Prepared, dict[tuple[str, int], Unit], Any]]" = OrderedDict()
+_PREPARED: "OrderedDict[tuple, tuple[Prepared, dict[UnitKey, Unit], Any]]" = OrderedDict()
 _PREPARED_LOCK = threading.Lock()
 
 
@@ -215,7 +222,7 @@ def worker_registry(plugin_modules: Sequence[str], entry_points: bool) -> Any:
     return load_registry(extra=extra, use_entry_points=entry_points)
 
 
-def worker_prepared(task: UnitTask) -> tuple[Prepared, dict[tuple[str, int], Unit], Any]:
+def worker_prepared(task: UnitTask) -> tuple[Prepared, dict[UnitKey, Unit], Any]:
     """The benchmark of ``task`` with its dataset loaded, folds drawn and units planned, cached per worker process.
 
     The dataset plugin loads from the shared cache directory (a memory-map when the processed
@@ -234,7 +241,7 @@ def worker_prepared(task: UnitTask) -> tuple[Prepared, dict[tuple[str, int], Uni
         reg = worker_registry(task.plugin_modules, task.entry_points)
         bench = parse_benchmark(task.bench_text, task.bench_path)
         p = prepare(bench, reg, task.device, Path(task.cache_dir) if task.cache_dir else None)
-        units = {(u.spec.label, u.fold): u for u in plan_units(p)}
+        units = {u.key: u for u in plan_units(p)}
         store = InputStore(p.catalogue)
         _PREPARED[key] = (p, units, store)
         while len(_PREPARED) > PREPARED_CACHE_SIZE:
@@ -258,9 +265,9 @@ def _where() -> str:
     )
 
 
-def find_unit(units: dict[tuple[str, int], Unit], task: UnitTask) -> Unit:
+def find_unit(units: dict[tuple[str, int, int], Unit], task: UnitTask) -> Unit:
     """The unit of ``task`` in the worker's plan; its configuration hash must match the client's."""
-    u = units.get((task.label, task.fold))
+    u = units.get((task.label, task.fold, task.repeat))
     if u is None:
         raise UserError(
             f"worker {_where()}: {task.bench_key} has no unit {task.label!r} fold {task.fold} here; "
@@ -560,7 +567,7 @@ def run_units_dask(
         def submit(item: _Pending) -> Any:
             item.submissions += 1
             slug = item.unit.spec.slug
-            key = f"massbench-unit-{token}-{slug}-fold{item.unit.fold}-try{item.submissions}"
+            key = f"massbench-unit-{token}-{slug}-{item.unit.tag}-try{item.submissions}"
             resources = {"GPU": 1} if (use_gpu_resource and item.unit.needs_gpu) else None
             fut = client.submit(run_unit_task, item.task, key=key, pure=False, resources=resources)
             state[fut.key] = item

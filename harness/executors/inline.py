@@ -25,6 +25,6 @@ class InlineExecutor:
         for u in units:
             callback = None
             if self.prog is not None:
-                self.prog.start_unit(f"{u.spec.label} fold {u.fold}")
+                self.prog.start_unit(u.title)
                 callback = self.prog.epoch_callback()
             yield execute_unit(self.p, u, self.out, self.options.device, callback, self.options.cache_dir)

@@ -351,7 +351,7 @@ class ProcessExecutor:
             for u in units:
                 callback = None
                 if self.prog is not None:
-                    self.prog.start_unit(f"{u.spec.label} fold {u.fold}")
+                    self.prog.start_unit(u.title)
                     callback = self.prog.epoch_callback()
                 yield run_isolated(self.p, u, self.out, self.options.device, store, callback)
         finally:

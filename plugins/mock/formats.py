@@ -69,6 +69,9 @@ HALOS_COLUMNS = (
 HALOS_OPTIONAL = (
     Column("RA", "deg", "D", "cluster centre right ascension [deg] (else the event header's RA_OBJ / RA_PNT)"),
     Column("DEC", "deg", "D", "cluster centre declination [deg]"),
+    Column(
+        "tree_id", "", "K", "lineage id (Magneticum merger tree): rows sharing it are one halo at several snapshots"
+    ),
 )
 
 EVENT_COLUMNS = (

@@ -579,7 +579,13 @@ def load_catalogue(
                 if final.exists():
                     shutil.rmtree(final)
                 os.replace(tmp, final)
-    return open_processed(final, name, extra_meta=meta)
+    cat = open_processed(final, name, extra_meta=meta)
+    tree = raw.halos.get("tree_id")
+    if tree is not None:
+        row_of = {int(c): i for i, c in enumerate(np.asarray(raw.cluster_id).tolist())}
+        cat.group = np.asarray(tree, dtype=np.int64)[[row_of[int(c)] for c in cat.cluster_id.tolist()]]
+        cat.meta["group"] = "tree_id (halos.fits): clusters of one lineage are resampled together"
+    return cat
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

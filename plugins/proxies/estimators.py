@@ -3,8 +3,15 @@
 Each estimator fits the Evrard et al. (2014) model (:mod:`.model`, eqs. 3-5) per redshift bin on
 its training clusters (train and, by default, val: both are training clusters of the fold) and
 predicts each test cluster's log10 M500c [h^-1 Msun] with equation 6 in the test cluster's bin.
-A test redshift without a training bin uses the nearest bin. beta (eq. 5) is measured from the
-training masses of each bin unless the ``beta`` param fixes it.
+A test redshift without a training bin uses the nearest bin.
+
+beta (eq. 5), the local slope of the prior mass distribution, is 0 by default: the benchmark's
+sample is selected flat in mass, so the prior of a test cluster drawn from it has no slope, and
+eq. 6's shift of -beta sigma^2 would only bias every prediction. (Fitting a truncated exponential
+to a flattened sample's masses gives beta ~ 0.7 from the edges of the selection, and a bias of
+-0.02 to -0.05 dex.) ``beta: fitted`` measures it per redshift bin from the training masses
+(:func:`.model.measure_beta`, the earlier default); a number fixes it, e.g. a cosmological
+mass-function slope (~1.6 to 2 near 1e14 h^-1 Msun) for a mass-function-shaped sample.
 
 ====================== ================================================ =========
 estimator              observables                                      idealised
@@ -36,7 +43,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Union
 
 import numpy as np
 
@@ -49,6 +56,20 @@ from .binning import BinScheme
 from .model import MIN_PER_BIN_DEFAULT, ScalingModel, fit_scaling_model, log_observables, mu_from_log10
 
 MODEL_FILE = "proxy_model.json"
+
+
+def parse_beta(beta: Any, name: str) -> float | str:
+    """The ``beta`` param: a finite number, or the string 'fitted' (measure it per redshift bin)."""
+    if isinstance(beta, str):
+        if beta.strip().lower() == "fitted":
+            return "fitted"
+        try:
+            beta = float(beta)
+        except ValueError:
+            raise ConfigError(f"estimator {name!r}: param 'beta' must be a number or 'fitted', got {beta!r}") from None
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not np.isfinite(beta):
+        raise ConfigError(f"estimator {name!r}: param 'beta' must be a finite number or 'fitted', got {beta!r}")
+    return float(beta)
 
 
 class ProxyEstimatorBase(Estimator):
@@ -64,14 +85,15 @@ class ProxyEstimatorBase(Estimator):
         self,
         redshift_bins: str = "snapshot",
         redshift_decimals: int = 4,
-        beta: Optional[float] = None,
+        beta: Union[float, Literal["fitted"]] = 0.0,
         min_per_bin: int = MIN_PER_BIN_DEFAULT,
         use_val: bool = True,
     ) -> None:
         """
         redshift_bins : 'snapshot' (one bin per distinct redshift rounded to ``redshift_decimals``),
             'none', an integer N (equal-count bins) or comma-separated edges (see .binning)
-        beta : fixed local mass-function slope of eq. 5; None measures it per bin from the training masses
+        beta : local mass-function slope of eq. 5 (per unit ln M): a number (default 0, unbiased for a
+            sample selected flat in mass) or 'fitted' to measure it per redshift bin from the training masses
         min_per_bin : fewest training clusters a redshift bin may have
         use_val : fit on train and val together (both are training clusters of the fold)
         """
@@ -80,7 +102,7 @@ class ProxyEstimatorBase(Estimator):
             raise ConfigError(f"estimator {self.name!r}: min_per_bin must be at least 3, got {min_per_bin}")
         self.redshift_bins = str(redshift_bins)
         self.redshift_decimals = int(redshift_decimals)
-        self.beta = None if beta is None else float(beta)
+        self.beta = parse_beta(beta, self.name)
         self.min_per_bin = int(min_per_bin)
         self.use_val = bool(use_val)
         self.model_: ScalingModel | None = None
@@ -110,7 +132,14 @@ class ProxyEstimatorBase(Estimator):
         bins = BinScheme.parse(self.redshift_bins, self.redshift_decimals).fit(z)
         s = log_observables(values, self.inputs, z, bins, ids, source)
         self.model_ = fit_scaling_model(
-            s, mu, z, self.observables, bins=bins, min_per_bin=self.min_per_bin, beta=self.beta, source=source
+            s,
+            mu,
+            z,
+            self.observables,
+            bins=bins,
+            min_per_bin=self.min_per_bin,
+            beta=None if self.beta == "fitted" else self.beta,
+            source=source,
         )
         self.model_.scheme = BinScheme.parse(self.redshift_bins, self.redshift_decimals).spec()
         self.context.info["device_used"] = "cpu"
@@ -235,7 +264,7 @@ class ProxyAny(ProxyEstimatorBase):
         observables: list[str],
         redshift_bins: str = "snapshot",
         redshift_decimals: int = 4,
-        beta: Optional[float] = None,
+        beta: Union[float, Literal["fitted"]] = 0.0,
         min_per_bin: int = MIN_PER_BIN_DEFAULT,
         use_val: bool = True,
     ) -> None:

@@ -16,12 +16,14 @@ observable), so that it is unbiased. Because every regression is on mu alone, th
 subset of observables is the corresponding sub-vector and sub-block of the full fit: scatters of
 all subsets come from one fit (:func:`subset_sigma2`).
 
-beta (eq. 5) is measured from the training sample's own mass distribution in each bin: the
-maximum-likelihood slope of an exponential density exp(-beta mu) truncated to the bin's range of
-mu (:func:`measure_beta`). The massbench mock, like the paper's sample, is flattened in mass (not
-mass-function shaped), so beta comes out near 0 there; it is the prior that matches test clusters
-drawn from the same sample. A fixed beta (e.g. a cosmological mass-function slope, about 1.6 to
-2.0 near 1e14 h^-1 Msun) can be given instead.
+beta (eq. 5) is either given (the proxy estimators default to 0, the prior slope of a sample
+selected flat in mass) or measured from the training sample's own mass distribution in each bin:
+the maximum-likelihood slope of an exponential density exp(-beta mu) truncated to the bin's range
+of mu (:func:`measure_beta`). On the flattened massbench mock that measurement gives beta ~ 0.7
+(the selection is not exactly flat within a snapshot, and the truncated exponential fits its edges,
+not a local slope), and eq. 6 then shifts every prediction by -beta sigma^2: a pure bias, with the
+scatter unchanged. A fixed beta (e.g. a cosmological mass-function slope, about 1.6 to 2.0 near
+1e14 h^-1 Msun) suits a mass-function-shaped sample.
 
 Scatter of a set of observables over several bins: the per-bin predictive variances sigma^2_b of
 eq. 7 averaged with equal weight per bin (as the paper's notebook averages over snapshots), then
