@@ -87,7 +87,11 @@ def compare_run(result_dir: Path, a: str, b: str, n_boot: int = 1000, seed: int 
     if len(common) < 2:
         raise UserError(f"{path}: {a!r} and {b!r} share {len(common)} test clusters; nothing to compare")
     left_out = len(ca | cb) - len(common)
-    group_ids = np.unique([groups[c] for c in common], return_inverse=True)[1]
+    labels = [groups[c] for c in common]
+    try:  # integer lineage ids sort as numbers, as the run's own comparison sorts them
+        group_ids = np.unique(np.array(labels, dtype=np.int64), return_inverse=True)[1]
+    except ValueError:
+        group_ids = np.unique(labels, return_inverse=True)[1]
     d = paired_difference(ra.matrix(common), rb.matrix(common), group_ids, a=a, b=b, n_boot=n_boot, seed=seed)
     return d, left_out
 

@@ -82,6 +82,20 @@ class LinearProxy(Estimator):
         return {"obs": np.polyval(np.polyder(self.coef), np.log10(obs)) / (obs * np.log(10))}
 
 
+class NoisyLinear(LinearProxy):
+    """toy-linear plus seeded noise: its results depend on the unit's training seed (for repeats)."""
+
+    name = "toy-noisy"
+
+    def __init__(self, degree: int = 1, epochs: int = 1, noise: float = 0.05):
+        super().__init__(degree, epochs)
+        self.noise = noise
+
+    def predict(self, test):
+        rng = np.random.default_rng(self.context.seed)
+        return super().predict(test) + rng.normal(0.0, self.noise, len(test))
+
+
 class Peeker(Estimator):
     """Cheats: reads the test masses."""
 
@@ -203,6 +217,7 @@ def massbench_datasets():
 def massbench_estimators():
     return [
         LinearProxy,
+        NoisyLinear,
         Peeker,
         SneakyPeeker,
         SubviewPeeker,
