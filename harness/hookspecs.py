@@ -50,7 +50,10 @@ def massbench_datasets() -> list[type]:
     inputs (``massbench.InputArray``: array or memory-mapped array, unit,
     description, and flags ``truth_only`` / ``idealised``). Truth-only inputs
     (for example ICM/AGN component maps) are readable by explainers but may not
-    be declared by estimators. A dataset should cache expensive processing under
+    be declared by estimators. Clusters that are one halo seen several times
+    (e.g. at several snapshots) should share a lineage id in the catalogue's
+    ``group`` array, so that the harness's bootstrap intervals resample them
+    together. A dataset should cache expensive processing under
     ``context.cache_dir`` so that repeated loads (and Dask workers) are cheap.
     """
 
