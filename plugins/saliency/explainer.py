@@ -553,6 +553,19 @@ class GradientSaliency:
                     pooled[key].append(v[v > 0])
         if pool is not None:
             res["radial"] = self._radial(pool, has_ref, model)
+            wrt = self._effective_wrt(arrays)
+            res["radial"]["units"] = {
+                "nphot": "eq. 13: d g / d x, x = log10(n + 1)",
+                **(
+                    {}
+                    if model == "nphot"
+                    else {
+                        model: "d log10 M500c / d z, z the standardised network input"
+                        if wrt.startswith("standardised")
+                        else "d log10 M500c / d x, x = log10(n + 1)"
+                    }
+                ),
+            }
         if comp_acc is not None:
             res["masks"] = self._masks(mm, pooled, has_ref, multi)
         if multi:
