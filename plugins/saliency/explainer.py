@@ -378,7 +378,8 @@ class GradientSaliency:
             "input_std": stds,
             "note": "wrt 'standardised': S = std x |d log10 M / d x|, std being the training fold's "
             "standardisation of each input (input_std: its median and range over folds); 'input': "
-            "S = |d log10 M / d x|. Ratios to the N_phot reference scale with 1 / std between the two.",
+            "S = |d log10 M / d x|. The N_phot-to-model ratios with 'standardised' are those with 'input' "
+            "divided by std (eq. 13 is d g / d x under both).",
         }
 
     def _input_std(self, estimator: Any, context: Any = None) -> dict[str, float]:
