@@ -6,7 +6,9 @@ with the fold's test view (declared inputs only, no masses), a truth view of the
 clusters and a truth view of the fold's training clusters, to ``explain_fold``. Per-fold
 arrays go to ``explanations/<explainer>/<label>/fold<k>.npz``; ``summarize`` then sees them
 concatenated over folds, and its figures land in ``explanations/summary.json`` as
-``{explainer: {label: summary}}``.
+``{explainer: {label: summary}}``. Saved per-fold arrays are reused while the estimator's config
+hash, the explainer's params and, when the explainer has one, its ``fingerprint()`` (effective
+settings, defaults included) are unchanged.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ def _explain_estimator(
         model_dir = out / "models" / spec.slug / f"fold{fold.k}"
         npz = xdir / f"fold{fold.k}.npz"
         want = {"config_hash": hashes.get((spec.label, fold.k)), "explainer": xspec.name, "params": xspec.params}
+        fingerprint = getattr(explainer, "fingerprint", None)
+        if callable(fingerprint):  # effective settings, defaults included: a changed default re-explains
+            want["settings"] = fingerprint()
         arrays = None
         if npz.exists():
             arrays, meta = _load_npz(npz)

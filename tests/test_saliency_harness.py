@@ -136,3 +136,33 @@ def test_benchmark_file_runs_the_saliency_explainer(tmp_path):
     assert len(list(xdir.rglob("fig7_radial_profiles.png"))) == 2
     report = (out / "report.md").read_text()
     assert "AGN-dominated pixels" in report and "0.07 R500c" in report
+
+
+def test_saved_fold_arrays_are_reused_only_while_the_explainer_settings_hold(tmp_path, monkeypatch):
+    """A re-explained run reuses fold<k>.npz while the explainer's fingerprint (defaults included)
+    is unchanged, and recomputes them when it changes (e.g. a new default for ``wrt``)."""
+    from massbench.explain import run_explainers
+    from massbench.plan import prepare
+    from massbench.plugins.proxies import plugin as proxies_plugin
+    from massbench.plugins.saliency import plugin as saliency_plugin
+    from massbench.plugins.saliency.explainer import GradientSaliency
+
+    registry = load_registry(extra=[_LocalPlugin(), saliency_plugin, proxies_plugin], use_entry_points=False)
+    path = tmp_path / "bench.yaml"
+    path.write_text(textwrap.dedent(BENCH).replace("n_examples: 2", "n_examples: 0, figures: false"))
+    out = tmp_path / "run"
+    bench = load_benchmark(path, registry)
+    assert run_benchmark(bench, registry, RunOptions(out=out)) == 0
+    npz = out / "explanations" / "saliency" / "Linear-map" / "fold0.npz"
+    with np.load(npz) as z:
+        meta = json.loads(str(z["__meta__"]))
+    assert meta["settings"] == GradientSaliency(reference_redshift_bins="none").fingerprint()
+    lin = json.loads((out / "explanations" / "summary.json").read_text())["saliency"]["Linear map"]
+    assert lin["gradient"]["wrt"] == "standardised (undeclared: s = 1)"  # SavedLinearMap declares no std
+    stamp = npz.stat().st_mtime_ns
+
+    run_explainers(prepare(bench, registry, "cpu", None), out, RunOptions(out=out))
+    assert npz.stat().st_mtime_ns == stamp  # same settings: reused
+    monkeypatch.setattr(GradientSaliency, "version", GradientSaliency.version + 1)
+    run_explainers(prepare(bench, registry, "cpu", None), out, RunOptions(out=out))
+    assert npz.stat().st_mtime_ns != stamp  # changed settings: recomputed

@@ -283,3 +283,96 @@ def test_unsupported_and_broken_estimators(cat):
     est = WrongShape()
     with pytest.raises(ContractError, match="shape"):
         _run(cat, est, explainer)
+
+
+class StandardisedLinear(LinearMap):
+    """log10 M = sum w (x - mu) / sd + b: d/dx = w / sd, d/dz = w for z = (x - mu) / sd."""
+
+    name = "standardised-linear"
+
+    def __init__(self, seed: int = 0, sd: float = 0.25) -> None:
+        super().__init__(seed)
+        self.sd = sd
+
+    def input_gradients(self, view):
+        return {"xray_map": np.broadcast_to(self.w / self.sd, (len(view), *self.w.shape)).copy()}
+
+    def input_standardisation(self):
+        return {"xray_map": self.sd}
+
+
+def test_wrt_standardised_is_the_paper_default_and_scales_by_the_declared_std(cat, tmp_path):
+    """wrt: standardised (default) gives |d f / d z| = |w|; wrt: input gives |d f / d x| = |w| / sd.
+    Raw N_phot-to-model ratios (eq. 13 is d g / d x in both) move by exactly 1 / sd; the per-map
+    normalised ratios and mask levels do not move."""
+    assert GradientSaliency().wrt == "standardised"
+    est = StandardisedLinear(seed=4, sd=0.25)
+    a_std, s_std = _run(cat, est, GradientSaliency(figures=False), out_dir=tmp_path / "std")
+    a_in, s_in = _run(cat, est, GradientSaliency(figures=False, wrt="input"), out_dir=tmp_path / "in")
+    np.testing.assert_allclose(a_std["saliency_xray_map"], np.broadcast_to(np.abs(est.w), (48, 128, 128)), rtol=1e-6)
+    np.testing.assert_allclose(a_in["saliency_xray_map"], np.abs(est.w / 0.25)[None].repeat(48, 0), rtol=1e-6)
+    np.testing.assert_allclose(a_std["input_std_xray_map"], 0.25)
+    np.testing.assert_allclose(a_in["input_std_xray_map"], 1.0)
+    # gradient x input always uses d/dx (unit-free): identical under both settings
+    np.testing.assert_allclose(a_std["grad_x_input_sum_xray_map"], a_in["grad_x_input_sum_xray_map"], rtol=1e-6)
+    assert s_std["gradient"]["wrt"] == "standardised" and s_in["gradient"]["wrt"] == "input"
+    assert s_std["gradient"]["input_std"]["xray_map"]["median"] == pytest.approx(0.25)
+    assert "standardised input" in s_std["definition"] and "d log10 M500c / d x" in s_in["definition"]
+    for r in ("0.07", "1"):
+        raw_std = s_std["radial"]["ratio_nphot_to_cnn"][r]
+        raw_in = s_in["radial"]["ratio_nphot_to_cnn"][r]
+        assert raw_std == pytest.approx(raw_in / 0.25, rel=1e-4)
+        assert s_std["radial"]["normalised"]["ratio_nphot_to_cnn"][r] == pytest.approx(
+            s_in["radial"]["normalised"]["ratio_nphot_to_cnn"][r], rel=1e-4
+        )
+    m_std, m_in = s_std["masks"], s_in["masks"]
+    for key in ("agn", "icm"):
+        assert m_std[key]["median_log10"] == pytest.approx(m_in[key]["median_log10"] + np.log10(0.25), abs=1e-4)
+        assert m_std["normalised"][key]["median_log10"] == pytest.approx(
+            m_in["normalised"][key]["median_log10"], abs=1e-4
+        )
+    # the headline block carries raw beside normalised, and the same numbers as the detailed blocks
+    h = _strict_json(s_std)["headline"]
+    assert h["units"] == "standardised"
+    assert h["ratio_nphot_to_cnn"]["raw"] == s_std["radial"]["ratio_nphot_to_cnn"]
+    assert h["ratio_nphot_to_cnn"]["normalised"] == s_std["radial"]["normalised"]["ratio_nphot_to_cnn"]
+    raw = h["ratio_nphot_to_cnn"]["raw"]
+    assert h["core_contrast"]["raw"] == pytest.approx(raw["0.07"] / raw["1"])
+    assert h["masks"]["raw"]["agn_median_log10"] == s_std["masks"]["agn"]["median_log10"]
+    assert h["masks"]["normalised"]["icm_median_log10"] == s_std["masks"]["normalised"]["icm"]["median_log10"]
+    assert h["paper"]["ratio_nphot_to_cnn"] == {"0.07": 10.0, "1": 1.0}
+    # the report paragraph quotes the raw-unit ratio first
+    text = plain_language_summary(s_std)
+    assert f"{raw['0.07']:.2g}" in text and "paper's units" in text
+
+
+def test_wrt_standardised_without_a_declared_standardisation(cat, tmp_path):
+    """An estimator that declares no input_standardisation is taken as unstandardised (s = 1) and
+    the summary says so."""
+    est = LinearMap(seed=6)
+    arrays, summary = _run(cat, est, GradientSaliency(figures=False), out_dir=tmp_path)
+    np.testing.assert_allclose(arrays["saliency_xray_map"], np.broadcast_to(np.abs(est.w), (48, 128, 128)), rtol=1e-6)
+    assert not arrays["input_std_declared"].any()
+    assert summary["gradient"]["wrt"].startswith("standardised (undeclared")
+    assert "declares no standardisation" in summary["definition"]
+
+
+def test_wrt_param_and_declared_std_are_checked(cat):
+    from massbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="wrt must be one of standardised, input"):
+        GradientSaliency(wrt="scaled")
+
+    class BadStd(StandardisedLinear):
+        def input_standardisation(self):
+            return {"xray_map": 0.0}
+
+    with pytest.raises(ContractError, match="finite and > 0"):
+        _run(cat, BadStd(), GradientSaliency(figures=False))
+
+
+def test_fingerprint_holds_the_effective_defaults():
+    fp = GradientSaliency().fingerprint()
+    assert fp["wrt"] == "standardised" and fp["version"] == GradientSaliency.version
+    assert GradientSaliency(wrt="input").fingerprint() != fp
+    json.dumps(fp)

@@ -331,6 +331,13 @@ class CNNEstimator(CNNParams, Estimator):
         x = preprocess_view(view, self.input_name, self.scaling_.redshift_norm, self.channels)
         return {self.input_name: self._as_input_shape(x, view)}
 
+    def input_standardisation(self) -> dict[str, float]:
+        """The std of the pixel standardisation z = (x - mean) / std the network sees, in units of
+        x = log10(n + 1) (1 with ``input_scaling: none``): d f / d z = std * :meth:`input_gradients`."""
+        self._require_fitted()
+        assert self.scaling_ is not None
+        return {self.input_name: float(self.scaling_.pixel_std)}
+
     def input_gradients(self, view: CatalogueView, batch_size: int = 64) -> dict[str, np.ndarray]:
         """d(predicted log10 M500c) / d x, x = log10(n + 1) of the normalised counts (equations 1-2).
 

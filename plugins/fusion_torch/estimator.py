@@ -323,6 +323,15 @@ class FusionXrayDyn(FusionParams, Estimator):
             out[start:stop] = preprocess_maps(maps[start:stop], view.redshift[start:stop], self.norm)
         return out
 
+    def input_standardisation(self) -> dict[str, float]:
+        """The training fold's standardisation z = (x - mean) / std inside the network, per input:
+        ``xray_bands`` in units of x = log10(n + 1), ``dyn_cube`` in KDE density units.
+        d f / d z = std * :meth:`input_gradients`."""
+        if self.net is None:
+            raise RuntimeError("fusion-xray-dyn: fit() or load() first")
+        sc = self.net.scalers()
+        return {"xray_bands": sc["map_std"], "dyn_cube": sc["cube_std"]}
+
     def input_gradients(self, view: CatalogueView) -> dict[str, np.ndarray]:
         """d(predicted log10 M500c) / d(network input), in inference mode (float32, batched).
 

@@ -44,6 +44,7 @@ XRAY_MAP_INPUTS = ("xray_map", "xray_bands")
 COMPONENTS = {"xray_map": ("xray_icm_map", "xray_agn_map"), "xray_bands": ("xray_icm_bands", "xray_agn_bands")}
 BAND_NAMES = ("soft", "medium", "hard")
 CUBE_INPUTS = ("dyn_cube",)
+WRT_CHOICES = ("standardised", "input")
 
 # The paper's values (Ho et al., section 6), quoted beside the measured ones; never used in computing.
 PAPER = {
@@ -109,9 +110,18 @@ class GradientSaliency:
         multi-band masks for ``agn``/``icm``: ``"summed"`` (band-summed ICM and AGN maps, applied
         to all three channels, as the paper's notebook) or ``"per_band"`` (each band's own masks).
         Per-band masks are always reported under ``bands``.
+    wrt
+        ``"standardised"`` (default, as the paper): S is the gradient with respect to the network's
+        standardised input z = (x - mean) / std, i.e. the estimator's ``input_gradients`` (d/dx)
+        times the std the estimator declares in ``input_standardisation()``; ``"input"``: with
+        respect to x itself. The N_phot reference (eq. 13) is d g / d x in both cases, as in the
+        paper's Figure 7; ``grad_x_input_sum`` always uses d/dx.
     n_examples, figure_seed, figures
         Figure 6's number of example clusters, their random choice, and whether to draw PNGs.
     """
+
+    #: bump when explain_fold's arrays change meaning (the harness re-explains saved folds)
+    version = 2
 
     name = "saliency"
 
@@ -124,6 +134,7 @@ class GradientSaliency:
         ratio_radii: list[float] | None = None,
         nphot_aperture: Literal["map", "circle"] = "map",
         band_masks: Literal["summed", "per_band"] = "summed",
+        wrt: Literal["input", "standardised"] = "standardised",
         reference_redshift_bins: str = "snapshot",
         reference_min_per_bin: int = 10,
         n_examples: int = 4,
@@ -142,6 +153,15 @@ class GradientSaliency:
                 ),
                 (reference_min_per_bin < 3, f"reference_min_per_bin must be at least 3, got {reference_min_per_bin}"),
                 (n_examples < 0, f"n_examples must be >= 0, got {n_examples}"),
+                (wrt not in WRT_CHOICES, f"wrt must be one of {', '.join(WRT_CHOICES)}, got {wrt!r}"),
+                (
+                    nphot_aperture not in ("map", "circle"),
+                    f"nphot_aperture must be 'map' or 'circle', got {nphot_aperture!r}",
+                ),
+                (
+                    band_masks not in ("summed", "per_band"),
+                    f"band_masks must be 'summed' or 'per_band', got {band_masks!r}",
+                ),
             )
             if bad
         ]
@@ -160,6 +180,7 @@ class GradientSaliency:
         self.ratio_radii = list(ratio_radii) if ratio_radii is not None else [0.07, 1.0]
         self.nphot_aperture = nphot_aperture
         self.band_masks = band_masks
+        self.wrt = wrt
         self.reference_redshift_bins = reference_redshift_bins
         self.reference_min_per_bin = reference_min_per_bin
         self.n_examples = n_examples
@@ -167,6 +188,17 @@ class GradientSaliency:
         self.figures = figures
 
     # ------------------------------------------------------------------ harness API
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that change :meth:`explain_fold`'s arrays, defaults included: the harness
+        keeps saved per-fold arrays only while this is unchanged (so a new default re-explains)."""
+        return {
+            "version": self.version,
+            "wrt": self.wrt,
+            "nphot_aperture": self.nphot_aperture,
+            "reference_redshift_bins": self.reference_redshift_bins,
+            "reference_min_per_bin": self.reference_min_per_bin,
+        }
+
     def supports(self, estimator: Any) -> bool:
         """Estimators with ``input_gradients``, and the N_phot proxy (analytic saliency)."""
         return has_gradients(estimator) or is_nphot_proxy(estimator)
@@ -176,7 +208,10 @@ class GradientSaliency:
     ) -> dict[str, np.ndarray]:
         """Per-cluster arrays for one fold's test clusters (leading axis in test order).
 
-        ``saliency_<input>``: S = |gradient| for map inputs (n, 128, 128[, 3]) and small inputs;
+        ``saliency_<input>``: S = |gradient| for map inputs (n, 128, 128[, 3]) and small inputs,
+        with respect to the standardised input (``wrt: standardised``) or the input x (``wrt: input``);
+        ``input_std_<input>``: the std s of z = (x - mean) / s that S was multiplied by (1 with
+        ``wrt: input``, or when the estimator declares no standardisation for that input);
         ``saliency_<cube>_sky`` / ``saliency_<cube>_vlos``: a 64^3 cube's saliency summed over the
         velocity axis / over the sky axes; ``abs_grad_sum_<input>`` / ``abs_grad_mean_<input>``: sum
         and mean of S over each input's elements; ``nphot_alpha``: the training fold's N_phot slope
@@ -199,6 +234,9 @@ class GradientSaliency:
                 raise ContractError(f"estimator {getattr(estimator, 'name', estimator)!r} has no input_gradients")
             self._explain_nphot_proxy(truth, train_truth, slopes, put)
         else:
+            std = self._input_std(estimator, context)
+            if self.wrt == "standardised":
+                put("input_std_declared", np.full(n, "__undeclared__" not in std))
             norm = None
             for a, b in _chunks(n, self.chunk_size):
                 pos = np.arange(a, b)
@@ -235,9 +273,7 @@ class GradientSaliency:
                             f"estimator {getattr(estimator, 'name', estimator)!r}: gradient of "
                             f"{name!r} is not finite for some test clusters"
                         )
-                    flat = s.reshape(len(s), -1)
-                    put(f"abs_grad_sum_{name}", flat.sum(axis=1, dtype=np.float64))
-                    put(f"abs_grad_mean_{name}", flat.mean(axis=1, dtype=np.float64))
+                    # gradient x input with d/dx: unchanged when an input is rescaled
                     xv = x_map if name == x_in else _input_values(sub, name, s.shape)
                     put(
                         f"grad_x_input_sum_{name}",
@@ -245,6 +281,13 @@ class GradientSaliency:
                         if xv is not None
                         else np.full(len(s), np.nan),
                     )
+                    scale = std.get(name, 1.0)
+                    if scale != 1.0:  # chain rule: d f / d z = s d f / d x for z = (x - mean) / s
+                        s *= np.float32(scale)
+                    put(f"input_std_{name}", np.full(b - a, scale))
+                    flat = s.reshape(len(s), -1)
+                    put(f"abs_grad_sum_{name}", flat.sum(axis=1, dtype=np.float64))
+                    put(f"abs_grad_mean_{name}", flat.mean(axis=1, dtype=np.float64))
                     if s.ndim == 4 and (name in CUBE_INPUTS or s.shape[-1] > 4):
                         put(f"saliency_{name}_sky", s.sum(axis=3))
                         put(f"saliency_{name}_vlos", s.sum(axis=(1, 2)))
@@ -271,9 +314,10 @@ class GradientSaliency:
             "kind": kind,
             "n_clusters": n,
             "inputs": inputs or [x_in],
-            "definition": "S = |d log10 M500c / d x| (eq. 10) with x = log10(n + 1) of the redshift-normalised "
-            "counts (eqs. 1-2), the estimator's own network input; N_phot reference: eq. 13.",
+            "definition": self._definition(kind, arrays),
         }
+        if kind != "nphot-proxy":
+            summary["gradient"] = self._gradient_block(arrays, inputs)
         if "nphot_alpha" in arrays:
             summary["nphot_alpha_median"] = float(np.median(arrays["nphot_alpha"]))
         if inputs:
@@ -288,10 +332,83 @@ class GradientSaliency:
             figs.append(figures.fusion_split(out_dir, label, arrays, x_in, cube, summary.get("fusion")))
         if kind in PAPER:
             summary["paper"] = PAPER[kind]
+        summary["headline"] = _headline(summary)
         summary["figures"] = [f for f in figs if f]
         return jsonable(summary)
 
     # ------------------------------------------------------------------ pieces
+    def _effective_wrt(self, arrays: dict[str, np.ndarray]) -> str:
+        """``standardised`` / ``input`` as the arrays were made (saved folds carry their own)."""
+        if any(k.startswith("input_std_") and k != "input_std_declared" for k in arrays):
+            declared = arrays.get("input_std_declared")
+            if declared is not None:
+                return "standardised" if bool(np.all(declared)) else "standardised (undeclared: s = 1)"
+            return "input"
+        return self.wrt
+
+    def _definition(self, kind: str, arrays: dict[str, np.ndarray]) -> str:
+        ref = "N_phot reference: eq. 13, S = 10^x / (alpha N) = d g / d x (the paper's Figure 7 units)."
+        if kind == "nphot-proxy":
+            return "S = eq. 13 = |d g / d x| with x = log10(n + 1) of the redshift-normalised counts (eqs. 1-2)."
+        wrt = self._effective_wrt(arrays)
+        if wrt.startswith("standardised"):
+            head = (
+                "S = |d log10 M500c / d z| (eq. 10) with z = (x - mean) / std the network's standardised input "
+                "(training-fold constants; the paper's choice), x = log10(n + 1) of the redshift-normalised "
+                "counts (eqs. 1-2)"
+            )
+            if wrt != "standardised":
+                head += "; this estimator declares no standardisation, so std = 1 (S = |d log10 M / d x|)"
+        else:
+            head = (
+                "S = |d log10 M500c / d x| (eq. 10) with x = log10(n + 1) of the redshift-normalised counts "
+                "(eqs. 1-2), the network's input before its standardisation"
+            )
+        return head + ". " + ref
+
+    def _gradient_block(self, arrays: dict[str, np.ndarray], inputs: list[str]) -> dict[str, Any]:
+        stds = {}
+        for k in inputs:
+            v = arrays.get(f"input_std_{k}")
+            if v is not None and len(v):
+                stds[k] = {"median": float(np.median(v)), "min": float(np.min(v)), "max": float(np.max(v))}
+        wrt = self._effective_wrt(arrays)
+        return {
+            "wrt": wrt,
+            "input_std": stds,
+            "note": "wrt 'standardised': S = std x |d log10 M / d x|, std being the training fold's "
+            "standardisation of each input (input_std: its median and range over folds); 'input': "
+            "S = |d log10 M / d x|. The N_phot-to-model ratios with 'standardised' are those with 'input' "
+            "divided by std (eq. 13 is d g / d x under both).",
+        }
+
+    def _input_std(self, estimator: Any, context: Any = None) -> dict[str, float]:
+        """Per input, the std s of the estimator's standardisation z = (x - mean) / s, when
+        ``wrt: standardised``; empty (every s = 1) for ``wrt: input``. An estimator declares s
+        with ``input_standardisation() -> {input: s}``; one that declares nothing is taken to
+        feed x to its network unstandardised (recorded in ``context.info``)."""
+        if self.wrt == "input":
+            return {}
+        who = getattr(estimator, "name", type(estimator).__name__)
+        fn = getattr(estimator, "input_standardisation", None)
+        if not callable(fn):
+            if context is not None and hasattr(context, "info"):
+                context.info["saliency_wrt"] = f"estimator {who!r} declares no input_standardisation(): s = 1"
+            return {"__undeclared__": 1.0}
+        raw = fn()
+        if not isinstance(raw, dict):
+            raise ContractError(f"estimator {who!r}: input_standardisation() must return a dict {{input: std}}")
+        out = {}
+        for name, value in raw.items():
+            v = float(value)
+            if not (np.isfinite(v) and v > 0):
+                raise ContractError(
+                    f"estimator {who!r}: input_standardisation()[{name!r}] = {value!r}; a standard "
+                    "deviation must be finite and > 0"
+                )
+            out[str(name)] = v
+        return out
+
     def _slopes(self, estimator: Any, train_truth: Any) -> SlopeLookup:
         """The N_phot proxy's own fit when explaining it, else the reference fitted on the training fold."""
         if (
@@ -394,7 +511,7 @@ class GradientSaliency:
         bins = self.bins
         pool = BinnedPool(bins.n_bins, n_series=4) if has_r500 else None
         res: dict[str, Any] = {}
-        mm = {k: np.full(n, np.nan) for k in ("agn", "icm", "ref_agn", "ref_icm", "ph_agn", "ph_icm")}
+        mm = {k: np.full(n, np.nan) for k in ("agn", "icm", "ref_agn", "ref_icm", "ph_agn", "ph_icm", "total")}
         pooled: dict[str, list[np.ndarray]] = {"agn": [], "icm": []}
         n_bands = sal.shape[-1] if multi else 0
         band_mm = {(b, k): np.full(n, np.nan) for b in range(n_bands) for k in ("agn", "icm")}
@@ -406,6 +523,7 @@ class GradientSaliency:
             if has_ref and counts_acc is not None:
                 ref = nphot_saliency_from_counts(counts_acc[a:b], factor[a:b], alpha[a:b], aperture)
             s_pix = s.mean(axis=-1) if multi else s
+            mm["total"][a:b] = s_pix.reshape(len(s_pix), -1).sum(axis=1, dtype=np.float64)
             if pool is not None:
                 idx = bins.index(scaled_radii(r500[a:b], shape2d))
                 ref_pix = (ref.mean(axis=-1) if multi else ref) if ref is not None else np.full_like(s_pix, np.nan)
@@ -436,6 +554,19 @@ class GradientSaliency:
                     pooled[key].append(v[v > 0])
         if pool is not None:
             res["radial"] = self._radial(pool, has_ref, model)
+            wrt = self._effective_wrt(arrays)
+            res["radial"]["units"] = {
+                "nphot": "eq. 13: d g / d x, x = log10(n + 1)",
+                **(
+                    {}
+                    if model == "nphot"
+                    else {
+                        model: "d log10 M500c / d z, z the standardised network input"
+                        if wrt.startswith("standardised")
+                        else "d log10 M500c / d x, x = log10(n + 1)"
+                    }
+                ),
+            }
         if comp_acc is not None:
             res["masks"] = self._masks(mm, pooled, has_ref, multi)
         if multi:
@@ -501,6 +632,11 @@ class GradientSaliency:
             out["nphot_reference"]["agn_to_icm_median_ratio"] = (
                 10.0 ** (ra - ri) if ra is not None and ri is not None else None
             )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = np.where(mm["total"] > 0, mm["total"], np.nan)
+            out["normalised"] = {"agn": log10_interval(mm["agn"] / total), "icm": log10_interval(mm["icm"] / total)}
+        na, ni = out["normalised"]["agn"]["median_log10"], out["normalised"]["icm"]["median_log10"]
+        out["normalised"]["agn_to_icm_median_ratio"] = 10.0 ** (na - ni) if na is not None and ni is not None else None
         out["pooled_pixels"] = {k: log10_interval(np.concatenate(v) if v else np.zeros(0)) for k, v in pooled.items()}
         out["note"] = (
             "agn/icm: per-cluster mean saliency over the mask (eq. 14), median and 16-84 % over clusters "
@@ -517,6 +653,8 @@ class GradientSaliency:
                 else ""
             )
             + " photon_ratio: mean photons per AGN-dominated pixel over mean per ICM-dominated pixel."
+            + " normalised: the same after dividing each cluster's saliency map by its sum (the per-pixel map"
+            " of the radial profiles); agn/icm are in the units of S (see 'gradient')."
         )
         return out
 
@@ -587,6 +725,63 @@ class GradientSaliency:
                 )
             )
         return files
+
+
+def _ratio_of(a: Any, b: Any) -> float | None:
+    return a / b if a is not None and b not in (None, 0.0) else None
+
+
+def _headline(summary: dict[str, Any]) -> dict[str, Any]:
+    """The section-6 numbers a reader compares with the paper, in raw units (the paper's: S as
+    defined in ``definition``, N_phot by eq. 13) beside the per-map normalised ones."""
+    radial = summary.get("radial") or {}
+    norm = radial.get("normalised") or {}
+    masks = summary.get("masks") or {}
+    out: dict[str, Any] = {"units": (summary.get("gradient") or {}).get("wrt", "eq. 13")}
+    if "ratio_nphot_to_cnn" in radial:
+        raw_r, norm_r = radial["ratio_nphot_to_cnn"], norm.get("ratio_nphot_to_cnn") or {}
+        out["ratio_nphot_to_cnn"] = {"raw": raw_r, "normalised": norm_r}
+        keys = list(raw_r)
+        if len(keys) >= 2:  # how much more the proxy weights the innermost radius than the outermost
+            out["core_contrast"] = {
+                "radii": [keys[0], keys[-1]],
+                "raw": _ratio_of(raw_r.get(keys[0]), raw_r.get(keys[-1])),
+                "normalised": _ratio_of(norm_r.get(keys[0]), norm_r.get(keys[-1])),
+            }
+    if "agn" in masks:
+        nm = masks.get("normalised") or {}
+        out["masks"] = {
+            "raw": {
+                "agn_median_log10": masks["agn"].get("median_log10"),
+                "icm_median_log10": masks["icm"].get("median_log10"),
+                "agn_to_icm_median_ratio": masks.get("agn_to_icm_median_ratio"),
+            },
+            "normalised": {
+                "agn_median_log10": (nm.get("agn") or {}).get("median_log10"),
+                "icm_median_log10": (nm.get("icm") or {}).get("median_log10"),
+                "agn_to_icm_median_ratio": nm.get("agn_to_icm_median_ratio"),
+            },
+        }
+    paper = summary.get("paper") or {}
+    if paper:
+        p: dict[str, Any] = {}
+        if "ratio_nphot_to_cnn" in paper:
+            p["ratio_nphot_to_cnn"] = {"0.07": 10.0, "1": 1.0}
+            p["core_contrast"] = 10.0
+        if "agn" in paper:
+            p["masks"] = {
+                "agn_median_log10": paper["agn"]["median_log10"],
+                "icm_median_log10": paper["icm"]["median_log10"],
+                "agn_to_icm_median_ratio": 10.0 ** (paper["agn"]["median_log10"] - paper["icm"]["median_log10"]),
+            }
+        out["paper"] = p
+    out["note"] = (
+        "raw: S as defined in 'definition' (the paper's units with wrt 'standardised'); normalised: "
+        "each cluster's map divided by its sum first (not in the paper). ratio_nphot_to_cnn: median "
+        "N_phot over median model saliency at r / R500c; core_contrast: that ratio at the first radius "
+        "over the ratio at the last (the paper's Figure 7: ~10 / ~1)."
+    )
+    return out
 
 
 def _input_values(view: Any, name: str, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -102,8 +102,17 @@ def radial_profiles(out_dir: Path, label: str, radial: dict[str, Any]) -> str:
     """Figure 7: median and 16-84 % saliency against r / R500c, model (blue) and N_phot proxy (red)."""
     plt = _plt()
     x = np.asarray(radial["r_over_r500c"], dtype=float)
+    units = radial.get("units") or {}
+    raw_title = "raw"
+    if "cnn" in units:
+        raw_title += (
+            " (model: " + ("d/dz, standardised input" if "d z" in units["cnn"] else "d/dx") + "; N_phot: eq. 13)"
+        )
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2), layout="constrained")
-    for ax, block, title in ((axes[0], radial, "raw"), (axes[1], radial.get("normalised", {}), "each map / its sum")):
+    for ax, block, title in (
+        (axes[0], radial, raw_title),
+        (axes[1], radial.get("normalised", {}), "each map / its sum"),
+    ):
         if "cnn" in block:
             _band(ax, x, block["cnn"], "tab:blue", "CNN")
         if "nphot" in block:

@@ -19,6 +19,11 @@ def _f(v: Any, fmt: str = ".2f") -> str | None:
     return None if v is None else format(v, fmt)
 
 
+def _g(v: float) -> str:
+    """Two significant figures without exponents for ratios of order 0.01 to 10,000."""
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.2g}"
+
+
 def _paragraph(s: dict[str, Any]) -> str:
     label, kind, n = s.get("label", "?"), s.get("kind", "?"), s.get("n_clusters", 0)
     model = "the N_phot proxy" if kind == "nphot-proxy" else "the network"
@@ -26,23 +31,31 @@ def _paragraph(s: dict[str, Any]) -> str:
     radial = s.get("radial") or {}
     shape = (radial.get("normalised") or {}).get("ratio_nphot_to_cnn") or {}
     raw = radial.get("ratio_nphot_to_cnn") or {}
-    core, edge = shape.get("0.07"), shape.get("1")
+    wrt = (s.get("gradient") or {}).get("wrt", "")
+    core, edge = raw.get("0.07"), raw.get("1")
     if core is not None:
-        verdict = (
-            "so the network down-weights the cluster core compared with counting photons"
-            if core > 1.5
-            else "so the network does not down-weight the core compared with counting photons"
+        units = (
+            "the paper's units (the network's gradient with respect to its standardised input, N_phot's by eq. 13)"
+            if wrt == "standardised"
+            else "raw units (both gradients with respect to x = log10(n + 1))"
         )
         text = (
-            f"Comparing shapes (each saliency map divided by its sum), the N_phot proxy's median per-pixel "
-            f"saliency at 0.07 R500c is {core:.2g} times the network's (the paper: about 10), {verdict}"
+            f"In {units}, the N_phot proxy's median per-pixel saliency at 0.07 R500c is {_g(core)} times "
+            "the network's (the paper: about 10)"
         )
-        if edge is not None:
-            text += f"; at R500c the ratio is {edge:.2g} (the paper: about 1)"
-        if raw.get("0.07") is not None and raw.get("1") is not None:
+        if edge is not None and edge > 0:
+            contrast = core / edge
+            verdict = (
+                "so, relative to R500c, the network weights the core "
+                f"{_g(contrast)} times less than photon counting does"
+                if contrast > 1.5
+                else "so, relative to R500c, the network does not down-weight the core compared with counting photons"
+            )
+            text += f", and at R500c {_g(edge)} times (the paper: about 1): {verdict} (the paper: about 10 times)"
+        if shape.get("0.07") is not None and shape.get("1") is not None:
             text += (
-                f". In raw units (no normalisation) the ratios are {raw['0.07']:.2g} and {raw['1']:.2g}: the "
-                "overall sensitivity of the two models differs"
+                f". With each saliency map divided by its sum first (not in the paper) the ratios are "
+                f"{_g(shape['0.07'])} and {_g(shape['1'])}"
             )
         parts.append(text + ".")
     masks = s.get("masks") or {}
