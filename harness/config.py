@@ -20,6 +20,7 @@ Format (exactly these keys; ``cv.n_folds`` and explainer ``params`` are optional
         repeats: 3                # optional: train every fold 3 times with derived seeds (default 1)
     run:                          # optional
       timeout: 3600               # seconds one unit may run (fit + predict) before it is killed
+      deterministic: true         # frameworks run deterministically (default true; see RunSpec)
     explainers:                   # optional
       - name: saliency
         estimators: [cnn-single-band]   # estimator labels or names
@@ -115,6 +116,11 @@ class RunSpec:
     """The ``run:`` section: how units are run (never part of a unit's configuration hash)."""
 
     timeout: float | None = None  # seconds per unit (fit + predict) before its worker is killed; None: no limit
+    #: Estimators make their framework deterministic (``RunContext.deterministic``): TensorFlow op
+    #: determinism, torch ``use_deterministic_algorithms`` with cuDNN's deterministic flags, no
+    #: mixed precision. Same seed, hardware and software: bit-identical predictions, also on a GPU
+    #: (slower there). ``false`` trades that for speed. Recorded in ``run.json``.
+    deterministic: bool = True
 
 
 @dataclass
@@ -147,6 +153,10 @@ class Benchmark:
         d.pop("path")
         d.pop("sha256")
         if self.run.timeout is None:  # unset extensions are left out: older readers see the same layout
+            d["run"].pop("timeout")
+        if self.run.deterministic:  # the default (run.json records the setting at its top level)
+            d["run"].pop("deterministic")
+        if not d["run"]:
             d.pop("run")
         for e in d["estimators"]:
             if e.get("timeout") is None:
@@ -200,7 +210,7 @@ _EST = {"name": True, "label": False, "params": False, "timeout": False, "repeat
 
 #: Most training-seed repeats an estimator entry may ask for.
 MAX_REPEATS = 50
-_RUN = {"timeout": False}
+_RUN = {"timeout": False, "deterministic": False}
 _EXPL = {"name": True, "estimators": True, "params": False}
 
 
@@ -387,6 +397,8 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         rm = c.keys(data["run"], _RUN, "run", data.key_lines["run"])
         if "timeout" in rm:
             run.timeout = parse_timeout(c, rm, "run.")
+        if "deterministic" in rm:
+            run.deterministic = c.typed(rm, "deterministic", bool, "run.", "true or false")
 
     bench = Benchmark(
         name,

@@ -70,6 +70,10 @@ class RunContext:
     cache_dir : shared cache directory for datasets
     progress : :class:`ProgressCallback`
     info : filled by the plugin with facts for ``run.json`` (e.g. ``{"device_used": "GPU:0"}``)
+    deterministic : the benchmark's ``run.deterministic``: the estimator should make its framework
+        run deterministically (TensorFlow op determinism; torch ``use_deterministic_algorithms``
+        with cuDNN's deterministic flags and no autocast), so that the same seed on the same
+        hardware and software gives bit-identical predictions, also on a GPU. False outside a run.
     """
 
     seed: int = 0
@@ -78,6 +82,7 @@ class RunContext:
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     progress: Callable[..., None] = _no_progress
     info: dict[str, Any] = field(default_factory=dict)
+    deterministic: bool = False
 
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)

@@ -119,6 +119,7 @@ def _explain_estimator(
                 seed=0,
                 device=getattr(options, "device", "auto"),
                 cache_dir=Path(getattr(options, "cache_dir", None) or default_cache_dir()),
+                deterministic=p.bench.run.deterministic,
             )
             if not explainer.supports(est):
                 return {"status": "skipped", "error": f"explainer {xspec.name!r} does not support {spec.name!r}"}

@@ -94,6 +94,7 @@ def write_run_json(
         "plugins": plugins,
         "plugin_errors": [e.as_dict() for e in p.registry.errors],
         "device_requested": options.device,
+        "deterministic": p.bench.run.deterministic,
         "executor": options.executor,
         "executor_options": (
             {"scheduler": options.scheduler, "workers": options.workers, "unit_retries": options.unit_retries}

@@ -148,7 +148,13 @@ def execute_unit(
     info = p.registry.get("estimator", unit.spec.name)
     rec = new_record(p, unit)
     workdir = out / "work" / unit.spec.slug / unit.tag
-    ctx = RunContext(seed=unit.seed, device=device, workdir=workdir, cache_dir=Path(cache_dir or default_cache_dir()))
+    ctx = RunContext(
+        seed=unit.seed,
+        device=device,
+        workdir=workdir,
+        cache_dir=Path(cache_dir or default_cache_dir()),
+        deterministic=p.bench.run.deterministic,
+    )
     if progress is not None:
         ctx.progress = progress
     tb = None

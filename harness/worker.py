@@ -92,6 +92,7 @@ def main(argv: list[str]) -> int:
         workdir=d / "work",
         cache_dir=Path(meta["cache_dir"]),
         progress=progress,
+        deterministic=bool(meta.get("deterministic", False)),
     )
     try:
         cls = load_class(meta["module"], meta["qualname"])

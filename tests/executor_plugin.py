@@ -136,6 +136,25 @@ class GalReader(_Base):
         super().fit(train, val)
 
 
+class ContextRecorder(_Base):
+    """Records the run context it was given (``deterministic``) in ``context.info``."""
+
+    name = "toy-context"
+
+    def fit(self, train, val) -> None:
+        self.context.info["context_deterministic"] = self.context.deterministic
+        super().fit(train, val)
+
+    def save(self, directory: Path) -> None:
+        np.save(Path(directory) / "coef.npy", self.coef)
+
+    @classmethod
+    def load(cls, directory: Path) -> "ContextRecorder":
+        est = cls()
+        est.coef = np.load(Path(directory) / "coef.npy")
+        return est
+
+
 @hookimpl
 def massbench_datasets():
     return [CachedToy]
@@ -143,4 +162,4 @@ def massbench_datasets():
 
 @hookimpl
 def massbench_estimators():
-    return [Exit0, OsExit1, Segfault, Sleeper, CacheCheat, GcCheat, Mutator, GalReader]
+    return [Exit0, OsExit1, Segfault, Sleeper, CacheCheat, GcCheat, Mutator, GalReader, ContextRecorder]

@@ -183,6 +183,7 @@ def run_isolated(
             "all_inputs": list(p.catalogue.inputs),
             "label": unit.spec.label,
             "cache_dir": str(store.scratch),
+            "deterministic": p.bench.run.deterministic,
         }
         (d / "unit.json").write_text(json.dumps(meta))
         r, w = os.pipe()

@@ -47,14 +47,19 @@ class CNNParams:
 
     - ``epochs`` (max), ``patience`` (early stopping on the validation loss, best weights
       restored; 0 trains every epoch and still restores the best), ``batch_size``,
-      ``learning_rate`` (Adam), ``l2``, ``conv_filters``, ``conv_kernels``, ``pool_sizes``,
-      ``dense_units``, ``dropout``, ``loss`` (``mse``: equation 8; ``mae``: the notebook's
-      multi-band choice);
+      ``learning_rate`` (Adam), ``l2`` (L2 strength on the kernels of every layer but the
+      output), ``l2_output`` (L2 on the output layer's kernel too, as the paper's notebook; the
+      paper's text leaves the last layer out), ``conv_filters``, ``conv_kernels``,
+      ``pool_sizes``, ``dense_units``, ``dropout``, ``loss`` (``mse``: equation 8; ``mae``: the
+      notebook's multi-band choice);
     - ``n0``: equation 1's pivot photon count [photons]; ``input_scaling`` / ``target_scaling``:
       see :mod:`.scaling`;
-    - ``mixed_precision`` (GPU only; ignored on a CPU), ``xla`` (XLA-compiled training step:
-      slower on this project's CPUs, try it on a GPU), ``deterministic`` (TensorFlow op
-      determinism, for bit-identical GPU runs; seeded CPU runs are repeatable without it);
+    - ``mixed_precision`` (GPU only; ignored on a CPU and while deterministic), ``xla``
+      (XLA-compiled training step: slower on this project's CPUs, try it on a GPU; off while
+      deterministic), ``deterministic`` (``None``: follow the run's ``run.deterministic``, the
+      harness's :attr:`~massbench.RunContext.deterministic`; ``true``/``false`` override it for
+      this estimator). Deterministic means TensorFlow op determinism
+      (:func:`~.tf_runtime.op_determinism`), for bit-identical GPU runs;
     - ``predict_batch_size``: batch of validation, prediction and gradient passes [clusters];
     - ``rebin``: sum the photon maps in ``rebin`` x ``rebin`` pixel blocks before equation 1
       (1 = the paper's 128x128; 2 gives 64x64 inputs, a quarter of the convolution work, for
@@ -69,6 +74,7 @@ class CNNParams:
     batch_size: int = 50
     learning_rate: float = 1e-3
     l2: float = 1e-4
+    l2_output: bool = False
     conv_filters: list[int] = field(default_factory=lambda: [24, 10, 24, 10])
     conv_kernels: list[int] = field(default_factory=lambda: [5, 3, 5, 3])
     pool_sizes: list[int] = field(default_factory=lambda: [4, 2])
@@ -80,7 +86,7 @@ class CNNParams:
     target_scaling: Literal["minmax", "standard", "none"] = "minmax"
     mixed_precision: bool = False
     xla: bool = False
-    deterministic: bool = False
+    deterministic: Optional[bool] = None
     predict_batch_size: int = 256
     rebin: int = 1
 
@@ -114,6 +120,7 @@ class CNNParams:
                 pool_sizes=tuple(int(v) for v in self.pool_sizes),
                 dense_units=tuple(int(v) for v in self.dense_units),
                 l2=float(self.l2),
+                l2_output=bool(self.l2_output),
                 dropout=float(self.dropout),
             )
         except ConfigError as exc:
@@ -160,6 +167,13 @@ class CNNEstimator(CNNParams, Estimator):
         from .tf_runtime import resolve_device
 
         return resolve_device(getattr(self.context, "device", "auto"))
+
+    def _deterministic(self) -> bool:
+        """Whether this estimator runs deterministically: its own ``deterministic`` param when set,
+        else the run's setting (``context.deterministic``, from the benchmark's ``run.deterministic``)."""
+        if self.deterministic is not None:
+            return bool(self.deterministic)
+        return bool(getattr(self.context, "deterministic", False))
 
     def _network_input(self, view: CatalogueView) -> np.ndarray:
         """Standardised network input z for ``view``: float32 (n, H, W, C)."""
@@ -232,8 +246,8 @@ class CNNEstimator(CNNParams, Estimator):
 
         # --- model, optimiser, pipeline
         keras.utils.set_random_seed(int(ctx.seed) % (2**32))
-        mixed = bool(self.mixed_precision) and device.is_gpu
-        deterministic = bool(self.deterministic)
+        deterministic = self._deterministic()
+        mixed = bool(self.mixed_precision) and device.is_gpu and not deterministic
         xla = bool(self.xla) and not deterministic
         epochs = int(self.epochs)
         timer = EpochTimer()
@@ -294,6 +308,8 @@ class CNNEstimator(CNNParams, Estimator):
             ctx.info["stopped_on_nonfinite_loss"] = nonfinite.stopped_epoch
         if self.mixed_precision and not device.is_gpu:
             ctx.info["mixed_precision_note"] = "requested but ignored: mixed precision is for GPUs"
+        elif self.mixed_precision and deterministic:
+            ctx.info["mixed_precision_note"] = "requested but off: no mixed precision while deterministic"
         if self.xla and deterministic:
             ctx.info["xla_note"] = "requested but off: XLA is disabled while op determinism is on"
         return self
@@ -302,7 +318,7 @@ class CNNEstimator(CNNParams, Estimator):
     def predict(self, test: CatalogueView) -> np.ndarray:
         """log10 M500c [h^-1 Msun] for every cluster of ``test``, in order (float64)."""
         self._require_fitted()
-        from .tf_runtime import import_tf
+        from .tf_runtime import import_tf, op_determinism
 
         tf = import_tf()
         assert self.scaling_ is not None
@@ -311,7 +327,7 @@ class CNNEstimator(CNNParams, Estimator):
             return out
         device = self._device()
         bs = int(self.predict_batch_size)
-        with tf.device(device.tf_name):
+        with op_determinism(self._deterministic()), tf.device(device.tf_name):
             for start in range(0, len(test), 1024):
                 sub = test.subview(np.arange(start, min(start + 1024, len(test))))
                 z = self._network_input(sub)
@@ -349,7 +365,7 @@ class CNNEstimator(CNNParams, Estimator):
         Explainers take its absolute value (equation 10).
         """
         self._require_fitted()
-        from .tf_runtime import import_tf
+        from .tf_runtime import import_tf, op_determinism
 
         tf = import_tf()
         assert self.scaling_ is not None and self.input_shape_ is not None
@@ -360,7 +376,7 @@ class CNNEstimator(CNNParams, Estimator):
         grads = np.empty((len(view), *hwc), dtype=np.float32)
         factor = np.float32(self.scaling_.gradient_factor)
         norm = self.scaling_.redshift_norm
-        with tf.device(device.tf_name):
+        with op_determinism(self._deterministic()), tf.device(device.tf_name):
             if self._grad_fn is None:
                 model = self.model_
 

@@ -114,9 +114,16 @@ def op_determinism_enabled() -> bool:
 def op_determinism(enabled: bool) -> Iterator[None]:
     """Turn TensorFlow's op determinism on or off inside the block, then restore it.
 
-    On this project's CPUs a seeded run is repeatable without it (tested); on a GPU some
-    kernels (cuDNN convolution back-propagation) are not, and this makes them so at a speed
-    cost. XLA is disabled while determinism is on (not all XLA ops support it).
+    ``enabled`` is ``tf.config.experimental.enable_op_determinism()``: on a GPU it selects
+    deterministic cuDNN convolution and pooling back-propagation algorithms (and the other
+    GPU kernels that have a deterministic variant, e.g. the bias-add gradient), makes
+    ``tf.data`` run its ``map``/``batch`` stages in order, and makes an op without a deterministic GPU kernel raise ``UnimplementedError``
+    instead of silently varying. Together with ``keras.utils.set_random_seed`` (called by
+    ``fit`` with the unit's seed; TensorFlow's random ops raise ``RuntimeError`` under op
+    determinism when no seed is set), the same hardware and software give bit-identical
+    weights and predictions. The estimators also turn mixed precision and XLA off while it
+    is on. On this project's CPUs a seeded run is repeatable either way (tested); the cost
+    there is small (docs/cnn.md).
     """
     import_tf()
     from tensorflow.python.framework import config as tf_config

@@ -12,10 +12,15 @@ Preprocessing, all fitted in ``fit`` on the training view only:
 - the target log10 M500c [h^-1 Msun] scaled to [-1, 1] with the training view's min/max.
 
 Training follows the CNNs (paper section 4.1): Adam, learning rate 1e-3 (epsilon 1e-7 as Keras),
-MSE on the scaled target plus 1e-4 * sum w^2 over all kernels (Keras' L2, also in the validation
-loss, as Keras reports it), batch 50, at most 200 epochs, early stopping on the validation loss with
-patience 20 and the best weights restored. The paper's notebook used batch 100 and 400 epochs
-for this model: set ``batch_size`` / ``epochs``.
+MSE on the scaled target plus 1e-4 * sum w^2 over all kernels, the output layer's included (Keras'
+L2 on every kernel as in the paper's notebook, also in the validation loss, as Keras reports it;
+``l2_output: false`` leaves the output kernel out), batch 50, at most 200 epochs, early stopping on
+the validation loss with patience 20 and the best weights restored. The paper's notebook used
+strides 2, 2, 2, 1 in the X-ray branch, batch 100 and 400 epochs for this model:
+``benchmarks/erosita.yaml`` sets them (``xray_strides``, ``batch_size``, ``epochs``).
+
+Determinism (``deterministic``, by default the run's ``run.deterministic``): fit, predict and
+input_gradients run under :func:`~.determinism.torch_determinism`, without autocast.
 
 This module must import without torch: torch and the network are imported inside methods.
 """
@@ -58,6 +63,7 @@ class TrainingRecord:
     train_cubes_per_second: float = 0.0
     cube_build_seconds: float = 0.0
     cubes_built: int = 0
+    deterministic: bool = False
 
 
 def resolve_device(requested: str) -> str:
@@ -121,6 +127,12 @@ class FusionXrayDyn(FusionParams, Estimator):
             self.context.info["device_used"] = "cpu"
         return device
 
+    def _deterministic(self) -> bool:
+        """The ``deterministic`` param when set, else the run's setting (``context.deterministic``)."""
+        if self.deterministic is not None:
+            return bool(self.deterministic)
+        return bool(getattr(self.context, "deterministic", False))
+
     def _cube_rows(self, view: Any) -> Any:
         """Row source of the cubes the network sees for ``view``: the dataset's cubes, or cubes rebuilt
         at ``completeness`` < 1 (cached memory map shared by folds)."""
@@ -176,6 +188,13 @@ class FusionXrayDyn(FusionParams, Estimator):
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, train: CatalogueView, val: CatalogueView) -> FusionXrayDyn:
+        from .determinism import torch_determinism
+
+        deterministic = self._deterministic()
+        with torch_determinism(deterministic):
+            return self._fit(train, val, deterministic)
+
+    def _fit(self, train: CatalogueView, val: CatalogueView, deterministic: bool) -> FusionXrayDyn:
         import torch
 
         from .data import batch_loader, input_moments
@@ -186,8 +205,13 @@ class FusionXrayDyn(FusionParams, Estimator):
         torch.manual_seed(seed)
         np_rng = np.random.default_rng(seed)
         loader_gen = torch.Generator().manual_seed(int(np_rng.integers(2**62)))
-        use_amp = bool(self.amp and device == "cuda")
-        self.record = TrainingRecord(device_used=self.context.info["device_used"], amp=use_amp)
+        use_amp = bool(self.amp and device == "cuda" and not deterministic)
+        self.record = TrainingRecord(
+            device_used=self.context.info["device_used"], amp=use_amp, deterministic=deterministic
+        )
+        self.context.info["deterministic"] = deterministic
+        if self.amp and device == "cuda" and deterministic:
+            self.context.info["amp_note"] = "requested but off: no autocast while deterministic"
         self.history = []
 
         if len(train) < 2:
@@ -232,7 +256,7 @@ class FusionXrayDyn(FusionParams, Estimator):
                 with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
                     out = net(x, cube)
                 data_loss = loss_fn(out.float(), yt)
-                loss = data_loss + self.l2 * net.l2_penalty() if self.l2 else data_loss
+                loss = data_loss + self.l2 * net.l2_penalty(self.l2_output) if self.l2 else data_loss
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
@@ -284,7 +308,7 @@ class FusionXrayDyn(FusionParams, Estimator):
                     out = net(x, cube)
                 total += float(loss_fn(out.float(), yt, reduction="sum"))
                 count += len(yt)
-            penalty = float(net.l2_penalty()) * self.l2
+            penalty = float(net.l2_penalty(self.l2_output)) * self.l2
         return total / max(count, 1) + penalty
 
     # -- inference ------------------------------------------------------------------------------
@@ -301,11 +325,12 @@ class FusionXrayDyn(FusionParams, Estimator):
         import torch
 
         from .data import batch_loader
+        from .determinism import torch_determinism
 
         device = self._ready()
         ds = self._dataset(test, with_target=False)
         out = []
-        with torch.no_grad():
+        with torch.no_grad(), torch_determinism(self._deterministic()):
             for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
                 pred = self.net.log10_mass(self.net(x.to(device), cube.to(device)))
                 out.append(pred.double().cpu().numpy())
@@ -343,21 +368,23 @@ class FusionXrayDyn(FusionParams, Estimator):
         import torch
 
         from .data import batch_loader
+        from .determinism import torch_determinism
 
         device = self._ready()
         ds = self._dataset(view, with_target=False)
         gx = np.zeros((len(ds), *ds.maps.shape[1:]), dtype=np.float32)
         gc = np.zeros((len(ds), *ds.cubes.shape[1:]), dtype=np.float32)
         start = 0
-        for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
-            x = x.to(device).requires_grad_(True)
-            cube = cube.to(device).requires_grad_(True)
-            pred = self.net.log10_mass(self.net(x, cube))
-            gxb, gcb = torch.autograd.grad(pred.sum(), (x, cube))
-            b = len(pred)
-            gx[start : start + b] = np.moveaxis(gxb.float().cpu().numpy(), 1, -1)
-            gc[start : start + b] = gcb.float().cpu().numpy()
-            start += b
+        with torch_determinism(self._deterministic()):
+            for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
+                x = x.to(device).requires_grad_(True)
+                cube = cube.to(device).requires_grad_(True)
+                pred = self.net.log10_mass(self.net(x, cube))
+                gxb, gcb = torch.autograd.grad(pred.sum(), (x, cube))
+                b = len(pred)
+                gx[start : start + b] = np.moveaxis(gxb.float().cpu().numpy(), 1, -1)
+                gc[start : start + b] = gcb.float().cpu().numpy()
+                start += b
         return {"xray_bands": gx, "dyn_cube": gc}
 
     # -- persistence ----------------------------------------------------------------------------

@@ -46,6 +46,18 @@ class FusionConfig(FusionLayers):
         return asdict(self)
 
 
+def block_mean_3d(cube: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average-pool ``(b, n, n, n)`` cubes in ``factor``^3 blocks: ``(b, n/f, n/f, n/f)`` (``n % f == 0``).
+
+    The same values as ``F.avg_pool3d(cube.unsqueeze(1), factor).squeeze(1)`` (to float rounding),
+    written as a reshape and a mean so that its gradient has a deterministic CUDA implementation
+    (``AvgPool3d``'s CUDA gradient raises under ``torch.use_deterministic_algorithms(True)``).
+    """
+    b, n = cube.shape[0], cube.shape[1]
+    s = n // factor
+    return cube.reshape(b, s, factor, s, factor, s, factor).mean(dim=(2, 4, 6))
+
+
 def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """Keras/TensorFlow "same" padding (before, after) for one axis: output ceil(size / stride)."""
     out = -(-size // stride)
@@ -152,13 +164,20 @@ class FusionNet(nn.Module):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def kernels(self) -> list[torch.Tensor]:
-        """Every convolution and dense kernel (the L2-regularised weights)."""
-        return [m.weight for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear))]
+    def kernels(self, output: bool = True) -> list[torch.Tensor]:
+        """Every convolution and dense kernel (the L2-regularised weights); ``output=False`` leaves
+        out the output layer's kernel (the last ``Linear`` of the head)."""
+        last = self.head[-1].weight
+        return [
+            m.weight
+            for m in self.modules()
+            if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.Linear)) and (output or m.weight is not last)
+        ]
 
-    def l2_penalty(self) -> torch.Tensor:
-        """sum_w w^2 over all kernels (Keras' L2 regulariser adds l2 * this to the loss)."""
-        return sum((w.float() ** 2).sum() for w in self.kernels())  # type: ignore[return-value]
+    def l2_penalty(self, output: bool = True) -> torch.Tensor:
+        """sum_w w^2 over all kernels, the output layer's too unless ``output=False`` (Keras' L2
+        regulariser adds l2 * this to the loss)."""
+        return sum((w.float() ** 2).sum() for w in self.kernels(output))  # type: ignore[return-value]
 
     def set_scalers(
         self, map_mean: float, map_std: float, cube_mean: float, cube_std: float, y_min: float, y_max: float
@@ -188,7 +207,7 @@ class FusionNet(nn.Module):
     def forward(self, x: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
         xs = (x - self.map_mean) / self.map_std
         if self.cube_pool > 1:  # average pooling commutes with the affine standardisation: pool first
-            cube = F.avg_pool3d(cube.unsqueeze(1), self.cube_pool).squeeze(1)
+            cube = block_mean_3d(cube, self.cube_pool)
         cs = (cube - self.cube_mean) / self.cube_std
         tied = F.avg_pool2d(xs, self.map_pool) if self.map_pool > 1 else xs  # (b, 3, s, s)
         s = tied.shape[-1]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import KW_ONLY, Field, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 from massbench.errors import ConfigError
 
@@ -53,7 +53,14 @@ class FusionParams(FusionLayers):
         2x2x2 (and the tied X-ray map 4x4), about 10x cheaper on a CPU.
     the layer sizes : see :class:`FusionLayers`.
     learning_rate, l2, loss, batch_size [clusters], epochs, patience [epochs] : training, as the CNNs.
-    amp : automatic mixed precision (float16 autocast + gradient scaling) when on a GPU.
+    l2_output : L2 on the output layer's kernel too (default, as the paper's notebook; false: every
+        kernel but the output's, as the paper's text and the CNNs' default).
+    amp : automatic mixed precision (float16 autocast + gradient scaling) when on a GPU; off
+        while deterministic.
+    deterministic : None follows the run (``run.deterministic`` of the benchmark file, seen as
+        ``context.deterministic``); true/false override it for this estimator. Deterministic is
+        torch ``use_deterministic_algorithms(True)`` with cuDNN's deterministic flags and no
+        autocast (:mod:`.determinism`).
     num_workers : DataLoader worker processes (0 reads batches in the training process).
     num_threads : torch CPU threads (0 keeps torch's default).
     predict_batch_size : batch size of predict / input_gradients [clusters].
@@ -68,11 +75,13 @@ class FusionParams(FusionLayers):
     _: KW_ONLY  # the layer fields of FusionLayers come here, then:
     learning_rate: float = 1e-3
     l2: float = 1e-4
+    l2_output: bool = True
     loss: Literal["mse", "mae"] = "mse"
     batch_size: int = 50
     epochs: int = 200
     patience: int = 20
     amp: bool = True
+    deterministic: Optional[bool] = None
     num_workers: int = 0
     num_threads: int = 0
     predict_batch_size: int = 50
@@ -95,6 +104,10 @@ class FusionParams(FusionLayers):
                 setattr(self, f.name, convert(getattr(self, f.name)))
         if self.loss not in ("mse", "mae"):
             raise ConfigError(f"fusion-xray-dyn: loss must be 'mse' or 'mae', got {self.loss!r}")
+        if self.deterministic is not None and not isinstance(self.deterministic, bool):
+            raise ConfigError(
+                f"fusion-xray-dyn: deterministic must be true, false or null (follow the run), got {self.deterministic!r}"
+            )
 
     @property
     def params(self) -> dict[str, Any]:
