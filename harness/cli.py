@@ -80,6 +80,14 @@ def run(
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="With --resume: run failed units again (by default --resume moves past them)"
     ),
+    repeats: Optional[int] = typer.Option(
+        None,
+        "--repeats",
+        min=1,
+        max=50,
+        help="Train every estimator N times per fold with derived seeds (overrides the file's `repeats`; "
+        "repeat 0 is the same unit either way, so --resume adds only the new repeats)",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of user errors"),
 ) -> None:
     """Run a benchmark: every estimator on every fold, then explainers and leaderboards."""
@@ -99,6 +107,10 @@ def run(
         )
     reg = registry()
     b = load_benchmark(bench, reg)
+    if repeats is not None:
+        import dataclasses
+
+        b.estimators = [dataclasses.replace(e, repeats=repeats) for e in b.estimators]
     options = RunOptions(
         out=out or Path("results") / b.key,
         resume=resume,
