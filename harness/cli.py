@@ -136,6 +136,7 @@ def load_and_check(bench: Path) -> Any:
 @app.command()
 def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table")) -> None:
     """List every dataset, estimator and explainer, with inputs, distribution and version, and load errors."""
+    from .escape import rich_text
     from .params import describe_params
 
     reg = registry()
@@ -156,11 +157,19 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
     for col in ("kind", "name", "inputs", "framework", "distribution", "version"):
         t.add_column(col, no_wrap=col in ("kind", "name"), overflow="fold")
     for d in items:
-        t.add_row(d["kind"], d["name"], ", ".join(d["inputs"]), d["framework"], d["distribution"], d["version"])
+        t.add_row(
+            *(
+                rich_text(v)
+                for v in (d["kind"], d["name"], ", ".join(d["inputs"]), d["framework"], d["distribution"], d["version"])
+            )
+        )
     c = console()
     c.print(t)
     for e in errors:
-        c.print(f"[red]plugin {e['plugin']} ({e['distribution']} {e['version']}): {e['error']}[/red]", highlight=False)
+        c.print(
+            "[red]" + rich_text(f"plugin {e['plugin']} ({e['distribution']} {e['version']}): {e['error']}") + "[/red]",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -400,6 +409,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: adds plugin commands, turns user errors into exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    from .escape import rich_text
+
     try:
         reg = registry()
         register_plugin_commands(reg)
@@ -407,8 +418,34 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         if debug:
             raise
-        console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        console(stderr=True).print(f"[red]error:[/red] {rich_text(exc)}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        console(stderr=True).print("interrupted; finished units are saved, use --resume to continue")
-        sys.exit(130)
+        _interrupted(argv)
+    except SystemExit as exc:
+        if exc.code == 130 and _from_interrupt(exc):  # typer turns Ctrl-C into a silent exit 130
+            _interrupted(argv)
+        raise
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _interrupted(argv: list[str]) -> None:
+    """The Ctrl-C message (with the exact ``--resume`` command for ``run``), exit status 130."""
+    import shlex
+
+    msg = "interrupted"
+    if argv[:1] == ["run"]:
+        again = argv if "--resume" in argv else argv + ["--resume"]
+        msg += "; finished units are saved. Continue with:\n  massbench " + shlex.join(again)
+    console(stderr=True).print(msg, markup=False, highlight=False)
+    sys.exit(130)

@@ -107,10 +107,11 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
         write_run_json(p, out, options, started, now(), unit_summary(units, load_records(p, out, records)))
     failed = [r for r in rows if not r.ok]
     if console is not None:
+        from .escape import rich_text
         from .results import leaderboard_markdown
 
         console.print(leaderboard_markdown(rows, bench.key), markup=False, highlight=False, soft_wrap=True)
         if failed:
-            console.print(f"[red]{len(failed)} estimator(s) failed[/red]; tracebacks under {out}/units/")
+            console.print(f"[red]{len(failed)} estimator(s) failed[/red]; tracebacks under {rich_text(out)}/units/")
         console.print(f"results in {out}/", markup=False)
     return 1 if failed else 0
