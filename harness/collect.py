@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import numpy as np
 
@@ -35,12 +35,16 @@ def load_records(
 
 
 def collect_rows(
-    p: Prepared, records: Path | Mapping[tuple[str, int], UnitRecord]
+    p: Prepared,
+    records: Path | Mapping[tuple[str, int], UnitRecord],
+    expected: Collection[str] | None = None,
 ) -> tuple[list[LeaderboardRow], list[list]]:
     """Leaderboard rows and prediction rows from unit records (a mapping, or a run directory to read them from).
 
     An estimator with every fold finished and ok gets scores; one with a failed fold gets
-    status "failed" and the first error; estimators with no unit records are left out.
+    status "failed" and the first error. An ``expected`` estimator (label; every estimator of the
+    benchmark when None) with no unit record at all gets a "failed" row saying so, never a missing
+    row; other estimators without records (left out by ``--only``) get no row.
     """
     if isinstance(records, (str, Path)):
         records = load_records(p, Path(records))
@@ -53,9 +57,9 @@ def collect_rows(
     for spec in with_baseline(bench):
         info = p.registry.table("estimator").get(spec.name)
         recs = [records[(spec.label, f.k)] for f in p.folds if (spec.label, f.k) in records]
-        if not recs:
+        if not recs and expected is not None and spec.label not in expected:
             continue
-        inputs = list(recs[0].inputs)
+        inputs = list(recs[0].inputs) if recs else list(getattr(info.cls, "inputs", ()) or () if info else ())
         row = LeaderboardRow(
             estimator=spec.name,
             label=spec.label,
@@ -67,6 +71,14 @@ def collect_rows(
         )
         failed = [r for r in recs if not r.ok]
         missing = len(p.folds) - len(recs)
+        if not recs:
+            row.status, row.n_test = "failed", 0
+            row.error = (
+                f"no unit record: none of its {len(p.folds)} folds has a record in units/{spec.slug}/ for this "
+                "configuration (removed, or overwritten by another entry or run); run it again"
+            )
+            rows.append(row)
+            continue
         if failed or missing:
             err = (
                 f"fold {failed[0].fold}: {failed[0].error}" if failed else f"{missing} of {len(p.folds)} folds not run"

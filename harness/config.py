@@ -171,6 +171,11 @@ def plain(o: Any) -> Any:
     return o
 
 
+#: Rows every run adds by itself (folded slug -> estimator name); no other entry may take these labels.
+RESERVED_LABELS = {"baseline-mean": "baseline-mean"}
+MAX_LABEL = 120  # characters; the label's slug is a folder name (at most 255 bytes on most file systems)
+
+
 def slugify(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
     return s or "estimator"
@@ -238,7 +243,7 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int, check: Any 
     if not isinstance(ests_raw, list) or not ests_raw:
         c.fail(line, "estimators must be a non-empty list of {name, label, params}")
     estimators: list[EstimatorSpec] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str, int]] = {}
     for i, e in enumerate(ests_raw):
         line = ests_raw.item_lines[i]
         if isinstance(e, str):
@@ -251,16 +256,32 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int, check: Any 
         if not isinstance(params, dict):
             c.fail(em.key_lines.get("params", em.line), f"estimators[{i}].params must be a mapping")
         timeout = parse_timeout(c, em, f"estimators[{i}].") if "timeout" in em else None
+        if not label.strip() or len(label) > MAX_LABEL:
+            c.fail(
+                em.key_lines.get("label", em.line),
+                f"estimators[{i}].label must be 1 to {MAX_LABEL} characters, not blank, got {len(label)}",
+            )
         if check is not None:
             check(i, em, ename, label)
         slug = EstimatorSpec(ename, label).slug
-        if slug in seen:
+        folded = slug.lower()  # units/<slug>/ of two labels differing only in case are one folder on macOS/Windows
+        reserved = RESERVED_LABELS.get(folded)
+        if reserved is not None and ename != reserved:
+            c.fail(
+                em.key_lines.get("label", em.line),
+                f"estimators[{i}] (name {ename!r}, label {label!r}) collides with the built-in row {reserved!r} "
+                f"(both would write units/{reserved}/); built-in row names are reserved, compared "
+                "case-insensitively: choose another `label`",
+            )
+        if folded in seen:
+            j, first_label, first_line = seen[folded]
             c.fail(
                 em.line,
-                f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
-                "give each entry a distinct `label`",
+                f"estimator label {label!r} is used twice: estimators[{i}] and estimators[{j}] (label "
+                f"{first_label!r}, line {first_line}) would both write units/{slug}/ (labels are compared as "
+                "folder names, ignoring case); give each entry a distinct `label`",
             )
-        seen[slug] = em.line
+        seen[folded] = (i, label, em.line)
         estimators.append(EstimatorSpec(ename, label, plain(params), timeout))
     return estimators
 

@@ -11,7 +11,7 @@ Planning is :mod:`massbench.plan`, one unit :mod:`massbench.unit`, executors
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from .collect import collect_rows, load_records, unit_summary, write_predictions
 from .config import Benchmark
@@ -54,9 +54,18 @@ __all__ = [
 ]
 
 
-def finalize(p: Prepared, out: Path, records: dict[tuple[str, int], UnitRecord] | None = None) -> list[LeaderboardRow]:
-    """Scores, leaderboard files and predictions.csv from the unit records (this run's, the rest from ``out``)."""
-    rows, preds = collect_rows(p, load_records(p, out, records))
+def finalize(
+    p: Prepared,
+    out: Path,
+    records: dict[tuple[str, int], UnitRecord] | None = None,
+    expected: Collection[str] | None = None,
+) -> list[LeaderboardRow]:
+    """Scores, leaderboard files and predictions.csv from the unit records (this run's, the rest from ``out``).
+
+    ``expected``: labels this call ran (every estimator when None); one of them without any record
+    becomes a failed row.
+    """
+    rows, preds = collect_rows(p, load_records(p, out, records), expected)
     write_leaderboard(out, rows, title=f"{p.bench.key}")
     write_predictions(out, preds)
     return rows
@@ -96,7 +105,8 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
         for rec in make_executor(p, out, options, prog).run(pending):
             records[rec.key] = rec
             prog.finish_unit(rec)
-        rows = finalize(p, out, records)
+        planned = {u.spec.label for u in units}
+        rows = finalize(p, out, records, planned)
         if bench.explainers:
             from .explain import run_explainers
 
@@ -105,7 +115,7 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
 
         write_report(p, out, rows)
         write_run_json(p, out, options, started, now(), unit_summary(units, load_records(p, out, records)))
-    failed = [r for r in rows if not r.ok]
+    failed = [r for r in rows if not r.ok and r.label in planned]
     if console is not None:
         from .escape import rich_text
         from .results import leaderboard_markdown
