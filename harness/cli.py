@@ -80,6 +80,11 @@ def run(
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="With --resume: run failed units again (by default --resume moves past them)"
     ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace the results of an earlier run in --out (without it, or --resume, it is refused)",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of user errors"),
 ) -> None:
     """Run a benchmark: every estimator on every fold, then explainers and leaderboards."""
@@ -111,6 +116,7 @@ def run(
         workers=workers,
         unit_retries=unit_retries,
         retry_failed=retry_failed,
+        overwrite=overwrite,
     )
     code = run_benchmark(b, reg, options, console())
     raise typer.Exit(code)

@@ -57,11 +57,11 @@ def build_leaderboard(
     Refuses results of different benchmark versions, runs without provenance and duplicate
     estimator rows (a UserError naming the directory).
     """
+    from .outdir import LEADERBOARD_MARKER, claim, remove_outputs
+
     bench, version, rows, runs = merge_runs([Path(d) for d in result_dirs])
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for sub in ("figures", "provenance"):  # generated sub-folders: never keep stale files
-        shutil.rmtree(out / sub, ignore_errors=True)
+    out = claim(Path(out), LEADERBOARD_MARKER)  # never into (or deleting from) a directory massbench did not create
+    remove_outputs(out, ("figures", "provenance"))  # generated sub-folders: never keep stale files
     _write(out, bench, version, rows, runs, html, have_matplotlib() if figures is None else figures, bin_width)
     return out
 
@@ -83,14 +83,18 @@ def publish_leaderboard(
     refresh ``root/index.html``. Returns the version folder. Published pages need their figures:
     without matplotlib this raises a UserError unless ``figures=False``."""
     from .config import slugify
+    from .outdir import LEADERBOARD_MARKER, claim, ensure_writable_dir
 
     bench, version, rows, runs = merge_runs([Path(d) for d in result_dirs])
-    root = Path(root)
+    root = ensure_writable_dir(Path(root), "--publish")
     target = root / slugify(bench) / slugify(version)
+    if target.exists():
+        claim(target, LEADERBOARD_MARKER, "--publish")  # replaced below: only when massbench wrote it
     tmp = target.parent / f".{target.name}.building"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
+        claim(tmp, LEADERBOARD_MARKER, "--publish")
         _write(tmp, bench, version, rows, runs, html, figures, bin_width)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -16,6 +16,8 @@ class RunOptions:
     ``executor``: ``process`` (each unit in a fresh worker process, the default), ``inline``
     (in this process, for debugging; ``local`` is an alias) or ``dask``. ``retry_failed``:
     with ``resume``, run failed units again (by default ``--resume`` moves past them).
+    ``overwrite``: replace the results of an earlier run in ``out`` (without it, and without
+    ``resume``, such a directory is refused; see :mod:`massbench.outdir`).
     """
 
     out: Path
@@ -29,3 +31,4 @@ class RunOptions:
     workers: int | None = None
     unit_retries: int = 2
     retry_failed: bool = False
+    overwrite: bool = False

@@ -74,13 +74,22 @@ def finalize(
 def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, console: Any = None) -> int:
     """Run every pending unit, then explainers, then write leaderboards. Returns the exit status.
 
-    0 when every unit succeeded, 1 when any failed (all outputs are still written).
+    0 when every unit succeeded, 1 when any failed (all outputs are still written). The output
+    directory is claimed, locked and (with ``options.overwrite``) cleared first (:mod:`massbench.outdir`).
     """
+    from .estimator import default_cache_dir
+    from .outdir import ensure_writable_dir, prepare_run_dir
+
+    out = Path(options.out)
+    ensure_writable_dir(Path(options.cache_dir or default_cache_dir()), "--cache-dir")
+    with prepare_run_dir(out, options.resume, options.overwrite):
+        return _run(bench, registry, options, console, out)
+
+
+def _run(bench: Benchmark, registry: Registry, options: RunOptions, console: Any, out: Path) -> int:
     from .progress import RunProgress
     from .provenance import now, write_run_json
 
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
     started = now()
     with RunProgress(console) as prog:
         prog.message(f"loading dataset {bench.dataset.name} {bench.dataset.params}")
@@ -92,9 +101,6 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
                 rec = resumable(out, u, options.retry_failed)
                 if rec is not None:
                     records[u.key] = rec
-        else:
-            for u in units:  # a fresh run must not mix with records of an earlier one
-                (out / u.path).unlink(missing_ok=True)
         pending = [u for u in units if u.key not in records]
         prog.message(
             f"{len(p.catalogue)} clusters, {len(p.folds)} folds ({bench.cv.scheme}); "

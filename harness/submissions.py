@@ -382,6 +382,7 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
         str(out / "results"),
         "--only",
         ",".join(labels),
+        "--overwrite",  # every submit is a fresh check
         "--device",
         options.device,
     )
