@@ -56,7 +56,7 @@ def collect_rows(
     idealised_inputs = {n for n, a in cat.inputs.items() if a.idealised}
     for spec in with_baseline(bench):
         info = p.registry.table("estimator").get(spec.name)
-        recs = [records[(spec.label, f.k)] for f in p.folds if (spec.label, f.k) in records]
+        recs = [_checked(records[(spec.label, f.k)], index_of) for f in p.folds if (spec.label, f.k) in records]
         if not recs and expected is not None and spec.label not in expected:
             continue
         inputs = list(recs[0].inputs) if recs else list(getattr(info.cls, "inputs", ()) or () if info else ())
@@ -118,6 +118,36 @@ def collect_rows(
         row.train_seconds = float(sum(r.train_seconds or 0.0 for r in recs))
         rows.append(row)
     return rows, preds
+
+
+def _checked(rec: UnitRecord, index_of: Mapping[Any, int]) -> UnitRecord:
+    """``rec``, or a failed copy of it when its stored predictions cannot be scored (edited or corrupt file)."""
+    if not rec.ok:
+        return rec
+    from .errors import ContractError
+    from .unit import check_predictions
+
+    problem = None
+    ids = rec.cluster_id or []
+    try:
+        check_predictions(rec.prediction, rec.n_test)
+    except ContractError as exc:
+        problem = str(exc).replace("predict() returned", "the record holds")
+    if problem is None and (len(ids) != rec.n_test or not all(_hashable(c) and c in index_of for c in ids)):
+        problem = "the record's cluster_id list does not match the test clusters of its fold"
+    if problem is None:
+        return rec
+    bad = UnitRecord.from_json(rec.to_json())
+    bad.status, bad.error = "failed", f"stored unit record is invalid (edited or corrupt?): {problem}; run it again"
+    return bad
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
 
 
 def write_predictions(out: Path, preds: list[list]) -> None:

@@ -298,25 +298,17 @@ def parse_timeout(c: "_Checker", m: Any, where: str) -> float | None:
 
 def load_benchmark(path: str | Path, registry: Any | None = None) -> Benchmark:
     """Read and check a benchmark file; with a registry, check plugin names and params too."""
+    from .safeyaml import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read benchmark file ({exc.strerror or exc})") from None
+    text = read_text(path, "benchmark file")  # size limit, UTF-8 (massbench.safeyaml)
     return parse_benchmark(text, str(path), registry)
 
 
 def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = None) -> Benchmark:
-    loader = _LineLoader(text)
-    loader.name = path
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    finally:
-        loader.dispose()
+    from .safeyaml import load
+
+    data = load(text, path, _LineLoader)  # depth, alias-expansion and key limits (massbench.safeyaml)
     c = _Checker(path)
     if not isinstance(data, dict):
         c.fail(1, "a benchmark file must be a mapping with keys benchmark, version, dataset, cv, estimators")
@@ -419,6 +411,7 @@ def check_plugins(bench: Benchmark, data: _Map, registry: Any, c: _Checker | Non
     info = _lookup(registry, "dataset", bench.dataset.name, c, ds_line)
     for p in check_params(info.cls, bench.dataset.params):
         c.fail(data["dataset"].key_lines.get("params", ds_line), f"dataset {bench.dataset.name!r}: {p}")
+    _check_dataset_values(info, bench, c, data["dataset"].key_lines.get("params", ds_line))
     ests_raw = data["estimators"]
     for i, spec in enumerate(bench.estimators):
         line = ests_raw.item_lines[i]
@@ -431,6 +424,22 @@ def check_plugins(bench: Benchmark, data: _Map, registry: Any, c: _Checker | Non
         info = _lookup(registry, "explainer", xspec.name, c, line)
         for p in check_params(info.cls, xspec.params):
             c.fail(line, f"explainer {xspec.name!r}: {p}")
+
+
+def _check_dataset_values(info: Any, bench: Benchmark, c: _Checker, line: int) -> None:
+    """The dataset's own range checks (its ``__init__``; datasets load nothing until ``load``), at validate time.
+
+    So that e.g. ``n_clusters`` beyond what the generator supports is an error of the file, not a
+    failure at run time.
+    """
+    from .errors import UserError
+
+    try:
+        info.cls(**bench.dataset.params)
+    except UserError as exc:
+        c.fail(line, str(exc))
+    except (TypeError, ValueError, OverflowError) as exc:
+        c.fail(line, f"dataset {bench.dataset.name!r}: {exc}")
 
 
 def _lookup(registry: Any, kind: str, name: str, c: _Checker, line: int) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 LN10 = float(np.log(10.0))
+MAX_RESIDUAL = 1e6  # dex; far beyond any plausible prediction, far below float64 overflow of r**2
 
 
 def dex_to_percent(dex: float) -> float:
@@ -87,7 +88,13 @@ def score(
     """Score predictions of log10 M500c [h^-1 Msun] against the truth."""
     pred = np.asarray(pred, dtype=float)
     true = np.asarray(true, dtype=float)
-    r = pred - true
+    with np.errstate(all="ignore"):
+        r = pred - true
+    if r.size and not (np.isfinite(r).all() and np.abs(r).max() < MAX_RESIDUAL):
+        raise ValueError(
+            f"residuals must be finite and below {MAX_RESIDUAL:g} dex to be scored (predictions are log10 masses); "
+            "check_predictions refuses such predictions before scoring"
+        )
     ci = bootstrap_ci(r, n_boot=n_boot, seed=seed)
     per_fold = []
     if fold is not None:

@@ -130,28 +130,18 @@ _TOP = {"name": True, "requirement": True, "estimators": True, "benchmark": Fals
 
 def load_submission(path: str | Path) -> Submission:
     """Read and check a submission file (see the module docstring); errors name file and line."""
+    from .safeyaml import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read submission file ({exc.strerror or exc})") from None
+    text = read_text(path, "submission file")  # size limit, UTF-8 (massbench.safeyaml)
     return parse_submission(text, str(path))
 
 
 def parse_submission(text: str, path: str = "<string>") -> Submission:
     from .config import _Checker, _LineLoader
+    from .safeyaml import load
 
-    loader = _LineLoader(text)
-    loader.name = path
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
-    finally:
-        loader.dispose()
+    data = load(text, path, _LineLoader)  # depth, alias-expansion and key limits (massbench.safeyaml)
     c = _Checker(path)
     if not isinstance(data, dict):
         c.fail(
