@@ -80,6 +80,12 @@ def run(
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="With --resume: run failed units again (by default --resume moves past them)"
     ),
+    sealed: bool = typer.Option(
+        False,
+        "--sealed",
+        help="Generate the dataset with the secret seed in $MASSBENCH_SEALED_SEED (published leaderboard; "
+        "run.json records only its hash)",
+    ),
     overwrite: bool = typer.Option(
         False,
         "--overwrite",
@@ -104,6 +110,14 @@ def run(
         )
     reg = registry()
     b = load_benchmark(bench, reg)
+    sealed_seed = None
+    if sealed:
+        from .sealed import from_env, seal
+
+        if executor in ("inline", "local"):
+            raise UserError("--sealed runs estimators in worker processes: use --executor process (or dask)")
+        sealed_seed = from_env()
+        seal(b, sealed_seed, reg)
     options = RunOptions(
         out=out or Path("results") / b.key,
         resume=resume,
@@ -117,6 +131,7 @@ def run(
         unit_retries=unit_retries,
         retry_failed=retry_failed,
         overwrite=overwrite,
+        sealed=sealed_seed,
     )
     code = run_benchmark(b, reg, options, console())
     raise typer.Exit(code)
@@ -270,6 +285,14 @@ def leaderboard_submit(
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache directory"),
     check_clusters: int = typer.Option(120, "--check-clusters", help="Clusters of the check-plugin catalogue"),
+    install_only: bool = typer.Option(
+        False,
+        "--install-only",
+        help="Only install the plugin and check its entry points (CI, before cutting the network)",
+    ),
+    sealed: bool = typer.Option(
+        False, "--sealed", help="Run the benchmark with the secret seed in $MASSBENCH_SEALED_SEED (see `run --sealed`)"
+    ),
 ) -> None:
     """Do locally what CI does with a submission: install it fresh, check-plugin, run with --only, write comment.md."""
     from .submissions import SubmitOptions, load_submission, submit
@@ -286,6 +309,8 @@ def leaderboard_submit(
         device=device,
         cache_dir=cache_dir,
         check_clusters=check_clusters,
+        install_only=install_only,
+        sealed=sealed,
     )
     outcome = submit(submission, options, echo=typer.echo)
     typer.echo(outcome.comment.read_text())
@@ -417,6 +442,10 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in argv
     from .escape import rich_text
 
+    if "--sealed" in argv:  # take the secret seed out of the environment before any plugin is imported
+        from .sealed import stash_env
+
+        stash_env()
     try:
         reg = registry()
         register_plugin_commands(reg)

@@ -240,3 +240,11 @@ def _describe_run(directory: Path) -> str:
         return f" ({prov.get('benchmark')}@{prov.get('version')}, started {prov.get('started')})"
     except (OSError, ValueError, AttributeError):
         return ""
+
+
+def open_run_dir(options: Any) -> RunLock:
+    """For ``massbench run``: check ``--cache-dir``, then claim, lock and prepare ``--out`` (see above)."""
+    from .estimator import default_cache_dir
+
+    ensure_writable_dir(Path(options.cache_dir or default_cache_dir()), "--cache-dir")
+    return prepare_run_dir(Path(options.out), options.resume, options.overwrite)

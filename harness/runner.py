@@ -32,7 +32,11 @@ from .plan import (
 from .records import LeaderboardRow, UnitRecord
 from .registry import Registry
 from .results import write_leaderboard
+from .sealed import redact
 from .unit import check_predictions, execute_unit
+
+Records = dict[tuple[str, int], UnitRecord]
+Labels = Collection[str] | None
 
 __all__ = [
     "BASELINE",
@@ -54,17 +58,9 @@ __all__ = [
 ]
 
 
-def finalize(
-    p: Prepared,
-    out: Path,
-    records: dict[tuple[str, int], UnitRecord] | None = None,
-    expected: Collection[str] | None = None,
-) -> list[LeaderboardRow]:
-    """Scores, leaderboard files and predictions.csv from the unit records (this run's, the rest from ``out``).
-
-    ``expected``: labels this call ran (every estimator when None); one of them without any record
-    becomes a failed row.
-    """
+def finalize(p: Prepared, out: Path, records: Records | None = None, expected: Labels = None) -> list[LeaderboardRow]:
+    """Scores, leaderboard files and predictions.csv from the records (this run's, the rest from ``out``);
+    an ``expected`` label (all when None) without records is a failed row."""
     rows, preds = collect_rows(p, load_records(p, out, records), expected)
     write_leaderboard(out, rows, title=f"{p.bench.key}")
     write_predictions(out, preds)
@@ -74,25 +70,15 @@ def finalize(
 def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, console: Any = None) -> int:
     """Run every pending unit, then explainers, then write leaderboards. Returns the exit status.
 
-    0 when every unit succeeded, 1 when any failed (all outputs are still written). The output
-    directory is claimed, locked and (with ``options.overwrite``) cleared first (:mod:`massbench.outdir`).
+    0 when every unit succeeded, 1 when any failed (outputs still written); ``out`` is locked (:mod:`.outdir`).
     """
-    from .estimator import default_cache_dir
-    from .outdir import ensure_writable_dir, prepare_run_dir
-
-    out = Path(options.out)
-    ensure_writable_dir(Path(options.cache_dir or default_cache_dir()), "--cache-dir")
-    with prepare_run_dir(out, options.resume, options.overwrite):
-        return _run(bench, registry, options, console, out)
-
-
-def _run(bench: Benchmark, registry: Registry, options: RunOptions, console: Any, out: Path) -> int:
+    from .outdir import open_run_dir
     from .progress import RunProgress
     from .provenance import now, write_run_json
 
-    started = now()
-    with RunProgress(console) as prog:
-        prog.message(f"loading dataset {bench.dataset.name} {bench.dataset.params}")
+    out, started = Path(options.out), now()
+    with open_run_dir(options), RunProgress(console) as prog:
+        prog.message(f"loading dataset {bench.dataset.name} {redact(bench.dataset.params, options.sealed)}")
         p = prepare(bench, registry, options.device, options.cache_dir)
         units = plan_units(p, options.only)
         records: dict[tuple[str, int], UnitRecord] = {}

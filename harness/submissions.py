@@ -239,6 +239,8 @@ class SubmitOptions:
     cache_dir: Path | None = None
     check_clusters: int = 120
     timeout_s: float = 6 * 3600.0
+    install_only: bool = False  # stop after installing and checking the entry points (CI: before the network is cut)
+    sealed: bool = False  # run the benchmark with --sealed (the seed in $MASSBENCH_SEALED_SEED; massbench.sealed)
 
 
 @dataclass
@@ -258,6 +260,10 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     from .results import atomic_write_json, atomic_write_text, read_json
 
     sub = load_submission(sub_path)
+    if options.sealed:
+        from .sealed import from_env
+
+        from_env()  # fail before installing anything when the secret seed is missing or malformed
     bench_path = Path(options.bench or sub.benchmark or DEFAULT_BENCHMARK)
     if not bench_path.exists():
         raise UserError(f"{bench_path}: benchmark file not found (give --bench, or run from massbench's checkout)")
@@ -323,6 +329,17 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     )
     if problems:
         return _finish(out, sub, base, summary, problems, [], None, echo)
+    if options.install_only:
+        comment = out / "comment.md"
+        atomic_write_text(
+            comment,
+            f"### massbench submission `{sub.name}`: installed ({', '.join(summary['distributions'])}); "
+            "not checked or run yet (--install-only)\n",
+        )
+        summary.update(ok=True, problems=[], installed_only=True, rows=[])
+        atomic_write_json(out / "summary.json", summary)
+        echo(f"installed {sub.requirement}; --install-only: check-plugin and the run are left for a later call")
+        return SubmitOutcome(0, comment, [], [])
 
     # 3. check-plugin on each estimator
     checks = []
@@ -376,9 +393,15 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
         "--device",
         options.device,
     )
+    run_env = None
+    if options.sealed:
+        from .sealed import child_env
+
+        cmd.append("--sealed")
+        run_env = child_env()  # only this child gets the secret seed (not check-plugin, not pip)
     if options.cache_dir:
         cmd += ["--cache-dir", str(options.cache_dir)]
-    proc = run_logged(cmd, out / "run.log", options.timeout_s)
+    proc = run_logged(cmd, out / "run.log", options.timeout_s, env=run_env)
     rows: list[LeaderboardRow] = []
     lb = out / "results" / "leaderboard.json"
     if lb.exists():
