@@ -46,8 +46,10 @@ def collect_rows(
     benchmark when None) with no unit record at all gets a "failed" row saying so, never a missing
     row; other estimators without records (left out by ``--only``) get no row.
     """
-    if isinstance(records, (str, Path)):
+    if isinstance(records, (str, Path)):  # a finished run's directory: rows of the estimators it ran
         records = load_records(p, Path(records))
+        if expected is None:
+            expected = {label for label, _ in records}
     bench = p.bench
     rows: list[LeaderboardRow] = []
     preds: list[list] = []
