@@ -269,3 +269,15 @@ def test_bad_predictions_fail_their_units_under_the_process_executor(tmp_path, c
     for m in ("huge", "row", "strings"):
         assert rows[f"bad {m}"]["status"] == "failed" and "predict() returned" in rows[f"bad {m}"]["error"]
     assert same_row(rows["Linear"], clean["Linear"])
+
+
+def test_endless_subprocess_output_is_logged_not_held_in_memory(tmp_path, monkeypatch):
+    from massbench import isolated_env
+
+    monkeypatch.setattr(isolated_env, "MAX_CAPTURE", 10_000)
+    code = "import sys\nfor i in range(200000): print(i)\nsys.stderr.write('the end')\nsys.exit(3)"
+    proc = isolated_env.run_logged([sys.executable, "-c", code], tmp_path / "run.log")
+    assert proc.returncode == 3 and proc.stderr == "the end"
+    assert len(proc.stdout) < 10_100 and "earlier bytes of output left out" in proc.stdout
+    log = (tmp_path / "run.log").read_text()
+    assert "\n0\n" in log and "199999\n" in log and log.rstrip().endswith("[exit status 3]")
