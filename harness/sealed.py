@@ -57,6 +57,7 @@ _stash: dict[str, str] = {}
 def stash_env() -> None:
     """Move :data:`SEALED_ENV` out of the environment (``massbench`` does it before loading any plugin),
     so that no plugin code or child process reads it from there."""
+    _stash.clear()  # one command, one seed: nothing from an earlier call in this process
     raw = os.environ.pop(SEALED_ENV, None)
     if raw is not None:
         _stash[SEALED_ENV] = raw

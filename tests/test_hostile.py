@@ -321,6 +321,7 @@ def test_second_run_into_a_locked_out_is_refused_with_the_holders_pid(capsys, tm
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         (tmp_path / "b.yaml").write_text(TOY_BENCH)
         code, text = massbench(capsys, "run", "b.yaml", "--out", "res", "--executor", "inline")
+        text = " ".join(text.split())
         assert code == 2 and f"PID {holder.pid}" in text and "another massbench run" in text
         assert sorted(p.name for p in out.iterdir()) == [".massbench-run", ".massbench-run.lock"]
     finally:
