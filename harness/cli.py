@@ -480,7 +480,8 @@ def _interrupted(argv: list[str]) -> None:
 
     msg = "interrupted"
     if argv[:1] == ["run"]:
-        again = argv if "--resume" in argv else argv + ["--resume"]
+        again = [a for a in argv if a != "--overwrite"]  # continuing must not replace what was done
+        again += [] if "--resume" in again else ["--resume"]
         msg += "; finished units are saved. Continue with:\n  massbench " + shlex.join(again)
     console(stderr=True).print(msg, markup=False, highlight=False)
     sys.exit(130)
