@@ -88,6 +88,17 @@ def run(
         help="Train every estimator N times per fold with derived seeds (overrides the file's `repeats`; "
         "repeat 0 is the same unit either way, so --resume adds only the new repeats)",
     ),
+    sealed: bool = typer.Option(
+        False,
+        "--sealed",
+        help="Generate the dataset with the secret seed in $MASSBENCH_SEALED_SEED (published leaderboard; "
+        "run.json records only its hash)",
+    ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace the results of an earlier run in --out (without it, or --resume, it is refused)",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of user errors"),
 ) -> None:
     """Run a benchmark: every estimator on every fold, then explainers and leaderboards."""
@@ -111,6 +122,14 @@ def run(
         import dataclasses
 
         b.estimators = [dataclasses.replace(e, repeats=repeats) for e in b.estimators]
+    sealed_seed = None
+    if sealed:
+        from .sealed import from_env, seal
+
+        if executor in ("inline", "local"):
+            raise UserError("--sealed runs estimators in worker processes: use --executor process (or dask)")
+        sealed_seed = from_env()
+        seal(b, sealed_seed, reg)
     options = RunOptions(
         out=out or Path("results") / b.key,
         resume=resume,
@@ -123,6 +142,8 @@ def run(
         workers=workers,
         unit_retries=unit_retries,
         retry_failed=retry_failed,
+        overwrite=overwrite,
+        sealed=sealed_seed,
     )
     code = run_benchmark(b, reg, options, console())
     raise typer.Exit(code)
@@ -148,6 +169,7 @@ def load_and_check(bench: Path) -> Any:
 @app.command()
 def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table")) -> None:
     """List every dataset, estimator and explainer, with inputs, distribution and version, and load errors."""
+    from .escape import rich_text
     from .params import describe_params
 
     reg = registry()
@@ -168,11 +190,19 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
     for col in ("kind", "name", "inputs", "framework", "distribution", "version"):
         t.add_column(col, no_wrap=col in ("kind", "name"), overflow="fold")
     for d in items:
-        t.add_row(d["kind"], d["name"], ", ".join(d["inputs"]), d["framework"], d["distribution"], d["version"])
+        t.add_row(
+            *(
+                rich_text(v)
+                for v in (d["kind"], d["name"], ", ".join(d["inputs"]), d["framework"], d["distribution"], d["version"])
+            )
+        )
     c = console()
     c.print(t)
     for e in errors:
-        c.print(f"[red]plugin {e['plugin']} ({e['distribution']} {e['version']}): {e['error']}[/red]", highlight=False)
+        c.print(
+            "[red]" + rich_text(f"plugin {e['plugin']} ({e['distribution']} {e['version']}): {e['error']}") + "[/red]",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -267,6 +297,14 @@ def leaderboard_submit(
     device: str = typer.Option("auto", "--device", help="auto, cpu or gpu"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Dataset cache directory"),
     check_clusters: int = typer.Option(120, "--check-clusters", help="Clusters of the check-plugin catalogue"),
+    install_only: bool = typer.Option(
+        False,
+        "--install-only",
+        help="Only install the plugin and check its entry points (CI, before cutting the network)",
+    ),
+    sealed: bool = typer.Option(
+        False, "--sealed", help="Run the benchmark with the secret seed in $MASSBENCH_SEALED_SEED (see `run --sealed`)"
+    ),
 ) -> None:
     """Do locally what CI does with a submission: install it fresh, check-plugin, run with --only, write comment.md."""
     from .submissions import SubmitOptions, load_submission, submit
@@ -283,6 +321,8 @@ def leaderboard_submit(
         device=device,
         cache_dir=cache_dir,
         check_clusters=check_clusters,
+        install_only=install_only,
+        sealed=sealed,
     )
     outcome = submit(submission, options, echo=typer.echo)
     typer.echo(outcome.comment.read_text())
@@ -436,6 +476,12 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: adds plugin commands, turns user errors into exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    from .escape import rich_text
+
+    if "--sealed" in argv:  # take the secret seed out of the environment before any plugin is imported
+        from .sealed import stash_env
+
+        stash_env()
     try:
         reg = registry()
         register_plugin_commands(reg)
@@ -443,8 +489,35 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         if debug:
             raise
-        console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        console(stderr=True).print(f"[red]error:[/red] {rich_text(exc)}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        console(stderr=True).print("interrupted; finished units are saved, use --resume to continue")
-        sys.exit(130)
+        _interrupted(argv)
+    except SystemExit as exc:
+        if exc.code == 130 and _from_interrupt(exc):  # typer turns Ctrl-C into a silent exit 130
+            _interrupted(argv)
+        raise
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _interrupted(argv: list[str]) -> None:
+    """The Ctrl-C message (with the exact ``--resume`` command for ``run``), exit status 130."""
+    import shlex
+
+    msg = "interrupted"
+    if argv[:1] == ["run"]:
+        again = [a for a in argv if a != "--overwrite"]  # continuing must not replace what was done
+        again += [] if "--resume" in again else ["--resume"]
+        msg += "; finished units are saved. Continue with:\n  massbench " + shlex.join(again)
+    console(stderr=True).print(msg, markup=False, highlight=False)
+    sys.exit(130)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import numpy as np
 
@@ -34,15 +34,23 @@ def load_records(
     return recs
 
 
-def collect_rows(p: Prepared, records: Path | Mapping[UnitKey, UnitRecord]) -> tuple[list[LeaderboardRow], list[list]]:
+def collect_rows(
+    p: Prepared,
+    records: Path | Mapping[UnitKey, UnitRecord],
+    expected: Collection[str] | None = None,
+) -> tuple[list[LeaderboardRow], list[list]]:
     """Leaderboard rows and prediction rows from unit records (a mapping, or a run directory to read them from).
 
     An estimator with every fold (and every repeat) finished and ok gets scores; one with a failed
-    unit gets status "failed" and the first error; estimators with no unit records are left out.
-    Scored rows get a paired comparison with the best row (``vs_best``).
+    unit gets status "failed" and the first error. An ``expected`` estimator (label; every estimator
+    of the benchmark when None) with no unit record at all gets a "failed" row saying so, never a
+    missing row; other estimators without records (left out by ``--only``) get no row. Scored rows
+    get a paired comparison with the best realistic row (``vs_best``).
     """
-    if isinstance(records, (str, Path)):
+    if isinstance(records, (str, Path)):  # a finished run's directory: rows of the estimators it ran
         records = load_records(p, Path(records))
+        if expected is None:
+            expected = {key[0] for key in records}
     bench = p.bench
     rows: list[LeaderboardRow] = []
     preds: list[list] = []
@@ -55,10 +63,10 @@ def collect_rows(p: Prepared, records: Path | Mapping[UnitKey, UnitRecord]) -> t
     for spec in with_baseline(bench):
         info = p.registry.table("estimator").get(spec.name)
         keys = [(spec.label, f.k, r) for r in range(spec.repeats) for f in p.folds]
-        recs = [records[k] for k in keys if k in records]
-        if not recs:
+        recs = [_checked(records[k], index_of) for k in keys if k in records]
+        if not recs and expected is not None and spec.label not in expected:
             continue
-        inputs = list(recs[0].inputs)
+        inputs = list(recs[0].inputs) if recs else list(getattr(info.cls, "inputs", ()) or () if info else ())
         row = LeaderboardRow(
             estimator=spec.name,
             label=spec.label,
@@ -70,6 +78,14 @@ def collect_rows(p: Prepared, records: Path | Mapping[UnitKey, UnitRecord]) -> t
         )
         failed = [r for r in recs if not r.ok]
         missing = len(keys) - len(recs)
+        if not recs:
+            row.status, row.n_test = "failed", 0
+            row.error = (
+                f"no unit record: none of its {len(keys)} units has a record in units/{spec.slug}/ for this "
+                "configuration (removed, or overwritten by another entry or run); run it again"
+            )
+            rows.append(row)
+            continue
         if failed or missing:
             if failed:
                 f0 = failed[0]
@@ -172,6 +188,36 @@ PREDICTION_COLUMNS = [
     "repeat",
     "group",
 ]
+
+
+def _checked(rec: UnitRecord, index_of: Mapping[Any, int]) -> UnitRecord:
+    """``rec``, or a failed copy of it when its stored predictions cannot be scored (edited or corrupt file)."""
+    if not rec.ok:
+        return rec
+    from .errors import ContractError
+    from .unit import check_predictions
+
+    problem = None
+    ids = rec.cluster_id or []
+    try:
+        check_predictions(rec.prediction, rec.n_test)
+    except ContractError as exc:
+        problem = str(exc).replace("predict() returned", "the record holds")
+    if problem is None and (len(ids) != rec.n_test or not all(_hashable(c) and c in index_of for c in ids)):
+        problem = "the record's cluster_id list does not match the test clusters of its fold"
+    if problem is None:
+        return rec
+    bad = UnitRecord.from_json(rec.to_json())
+    bad.status, bad.error = "failed", f"stored unit record is invalid (edited or corrupt?): {problem}; run it again"
+    return bad
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
 
 
 def write_predictions(out: Path, preds: list[list]) -> None:

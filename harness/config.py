@@ -185,6 +185,11 @@ def plain(o: Any) -> Any:
     return o
 
 
+#: Rows every run adds by itself (folded slug -> estimator name); no other entry may take these labels.
+RESERVED_LABELS = {"baseline-mean": "baseline-mean"}
+MAX_LABEL = 120  # characters; the label's slug is a folder name (at most 255 bytes on most file systems)
+
+
 def slugify(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
     return s or "estimator"
@@ -255,7 +260,7 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int, check: Any 
     if not isinstance(ests_raw, list) or not ests_raw:
         c.fail(line, "estimators must be a non-empty list of {name, label, params}")
     estimators: list[EstimatorSpec] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str, int]] = {}
     for i, e in enumerate(ests_raw):
         line = ests_raw.item_lines[i]
         if isinstance(e, str):
@@ -276,16 +281,32 @@ def parse_estimator_entries(c: "_Checker", ests_raw: Any, line: int, check: Any 
                     em.key_lines.get("repeats", em.line),
                     f"estimators[{i}].repeats must be an integer from 1 to {MAX_REPEATS}, got {repeats!r}",
                 )
+        if not label.strip() or len(label) > MAX_LABEL:
+            c.fail(
+                em.key_lines.get("label", em.line),
+                f"estimators[{i}].label must be 1 to {MAX_LABEL} characters, not blank, got {len(label)}",
+            )
         if check is not None:
             check(i, em, ename, label)
         slug = EstimatorSpec(ename, label).slug
-        if slug in seen:
+        folded = slug.lower()  # units/<slug>/ of two labels differing only in case are one folder on macOS/Windows
+        reserved = RESERVED_LABELS.get(folded)
+        if reserved is not None and ename != reserved:
+            c.fail(
+                em.key_lines.get("label", em.line),
+                f"estimators[{i}] (name {ename!r}, label {label!r}) collides with the built-in row {reserved!r} "
+                f"(both would write units/{reserved}/); built-in row names are reserved, compared "
+                "case-insensitively: choose another `label`",
+            )
+        if folded in seen:
+            j, first_label, first_line = seen[folded]
             c.fail(
                 em.line,
-                f"estimator label {label!r} is used twice (first at line {seen[slug]}); "
-                "give each entry a distinct `label`",
+                f"estimator label {label!r} is used twice: estimators[{i}] and estimators[{j}] (label "
+                f"{first_label!r}, line {first_line}) would both write units/{slug}/ (labels are compared as "
+                "folder names, ignoring case); give each entry a distinct `label`",
             )
-        seen[slug] = em.line
+        seen[folded] = (i, label, em.line)
         estimators.append(EstimatorSpec(ename, label, plain(params), timeout, repeats))
     return estimators
 
@@ -302,25 +323,17 @@ def parse_timeout(c: "_Checker", m: Any, where: str) -> float | None:
 
 def load_benchmark(path: str | Path, registry: Any | None = None) -> Benchmark:
     """Read and check a benchmark file; with a registry, check plugin names and params too."""
+    from .safeyaml import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read benchmark file ({exc.strerror or exc})") from None
+    text = read_text(path, "benchmark file")  # size limit, UTF-8 (massbench.safeyaml)
     return parse_benchmark(text, str(path), registry)
 
 
 def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = None) -> Benchmark:
-    loader = _LineLoader(text)
-    loader.name = path
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    finally:
-        loader.dispose()
+    from .safeyaml import load
+
+    data = load(text, path, _LineLoader)  # depth, alias-expansion and key limits (massbench.safeyaml)
     c = _Checker(path)
     if not isinstance(data, dict):
         c.fail(1, "a benchmark file must be a mapping with keys benchmark, version, dataset, cv, estimators")
@@ -425,6 +438,7 @@ def check_plugins(bench: Benchmark, data: _Map, registry: Any, c: _Checker | Non
     info = _lookup(registry, "dataset", bench.dataset.name, c, ds_line)
     for p in check_params(info.cls, bench.dataset.params):
         c.fail(data["dataset"].key_lines.get("params", ds_line), f"dataset {bench.dataset.name!r}: {p}")
+    _check_dataset_values(info, bench, c, data["dataset"].key_lines.get("params", ds_line))
     ests_raw = data["estimators"]
     for i, spec in enumerate(bench.estimators):
         line = ests_raw.item_lines[i]
@@ -437,6 +451,22 @@ def check_plugins(bench: Benchmark, data: _Map, registry: Any, c: _Checker | Non
         info = _lookup(registry, "explainer", xspec.name, c, line)
         for p in check_params(info.cls, xspec.params):
             c.fail(line, f"explainer {xspec.name!r}: {p}")
+
+
+def _check_dataset_values(info: Any, bench: Benchmark, c: _Checker, line: int) -> None:
+    """The dataset's own range checks (its ``__init__``; datasets load nothing until ``load``), at validate time.
+
+    So that e.g. ``n_clusters`` beyond what the generator supports is an error of the file, not a
+    failure at run time.
+    """
+    from .errors import UserError
+
+    try:
+        info.cls(**bench.dataset.params)
+    except UserError as exc:
+        c.fail(line, str(exc))
+    except (TypeError, ValueError, OverflowError) as exc:
+        c.fail(line, f"dataset {bench.dataset.name!r}: {exc}")
 
 
 def _lookup(registry: Any, kind: str, name: str, c: _Checker, line: int) -> Any:

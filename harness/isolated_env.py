@@ -17,7 +17,7 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .errors import UserError
 
@@ -99,32 +99,57 @@ def pip_install(
     return run_logged(cmd, log, timeout)
 
 
+#: Characters of a command's stdout and of its stderr kept in memory (the tail); the log file gets all of it.
+MAX_CAPTURE = 1_000_000
+
+
 def run_logged(
     cmd: Sequence[str], log: Path | None = None, timeout: float = 3600.0, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run an argument list (no shell), capturing output; append it to ``log`` when given."""
-    try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
+    """Run an argument list (no shell); append its whole output to ``log`` when given.
 
-        def text(out: bytes | str | None) -> str:
-            return out.decode(errors="replace") if isinstance(out, bytes) else (out or "")
+    The output goes to temporary files, not to memory: the returned ``stdout``/``stderr`` hold at
+    most the last :data:`MAX_CAPTURE` characters each (a note says how much was cut), so a plugin
+    that prints without end cannot exhaust the memory of ``leaderboard submit``.
+    """
+    import shutil
+    import tempfile
 
-        proc = subprocess.CompletedProcess(
-            list(cmd), 124, text(exc.stdout), text(exc.stderr) + f"\ntimed out after {timeout:.0f} s"
-        )
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "a") as fh:
-            fh.write(
-                "$ "
-                + " ".join(cmd)
-                + "\n"
-                + (proc.stdout or "")
-                + (proc.stderr or "")
-                + f"[exit status {proc.returncode}]\n\n"
-            )
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        note = ""
+        try:
+            rc = subprocess.run(list(cmd), stdout=out, stderr=err, timeout=timeout, env=env).returncode
+        except subprocess.TimeoutExpired:  # run() has killed the process
+            rc, note = 124, f"\ntimed out after {timeout:.0f} s"
+        proc = subprocess.CompletedProcess(list(cmd), rc, _tail(out), _tail(err) + note)
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as fh:
+                fh.write(("$ " + " ".join(cmd) + "\n").encode())
+                last = b"\n"
+                for f in (out, err):
+                    f.seek(0)
+                    shutil.copyfileobj(f, fh)
+                    if f.tell():
+                        f.seek(-1, 2)
+                        last = f.read(1)
+                if last != b"\n":
+                    fh.write(b"\n")
+                fh.write(f"{note.strip()}\n[exit status {rc}]\n\n".lstrip("\n").encode())
     return proc
+
+
+def _tail(f: Any) -> str:
+    """The last :data:`MAX_CAPTURE` bytes of the open file ``f`` as text (with a note when cut)."""
+    f.seek(0, 2)
+    size = f.tell()
+    f.seek(max(0, size - MAX_CAPTURE))
+    text = f.read().decode(errors="replace")
+    return (
+        f"[{size - MAX_CAPTURE:,} earlier bytes of output left out; the log has them]\n" + text
+        if size > MAX_CAPTURE
+        else text
+    )
 
 
 def massbench_command(python: Path | str, *args: str) -> list[str]:

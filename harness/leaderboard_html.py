@@ -17,6 +17,7 @@ from importlib import resources
 from string import Template
 from typing import Any, Sequence
 
+from .escape import safe_relpath
 from .fmt import fixed, interval
 from .records import LeaderboardRow, as_rows
 
@@ -87,8 +88,9 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
         badge = (
             ' <span class="badge" title="reads an observable no observer has">idealised</span>' if r.idealised else ""
         )
-        prov = f'<a href="{_e(r.extra["provenance"])}">run.json</a>' if r.get("provenance") else ""
-        fig = f'<a href="#fig-{_e(r.extra["figure_id"])}">figure</a>' if r.get("figure") else ""
+        prov_href = safe_relpath(r.get("provenance"))
+        prov = f'<a href="{_e(prov_href)}">run.json</a>' if prov_href else ""
+        fig = f'<a href="#fig-{_e(r.extra.get("figure_id"))}">figure</a>' if safe_relpath(r.get("figure")) else ""
         cells = [
             f'<td class="num">{i}</td>',
             f'<td class="label">{_e(r.label)}</td>',
@@ -118,14 +120,15 @@ def figures_html(rows: Sequence[LeaderboardRow]) -> str:
     out = []
     rows = as_rows(rows)
     for r in rows:
-        if not r.get("figure"):
+        href = safe_relpath(r.get("figure"))  # a tampered leaderboard.json may hold javascript: or ../ links
+        if not href:
             continue
         cap = (
             f"{_e(r.label)}: scatter {_f(r.scatter_dex)} dex ({_f(r.scatter_percent, 1)} %), "
             f"bias {_f(r.bias_dex, sign=True)} dex, {_e(r.n_test)} test clusters"
         )
         out.append(
-            f'<figure id="fig-{_e(r.extra["figure_id"])}"><a href="{_e(r.extra["figure"])}"><img src="{_e(r.extra["figure"])}" '
+            f'<figure id="fig-{_e(r.extra.get("figure_id"))}"><a href="{_e(href)}"><img src="{_e(href)}" '
             f'alt="predicted versus true mass for {_e(r.label)}" loading="lazy"></a>'
             f"<figcaption>{cap}</figcaption></figure>"
         )
@@ -140,7 +143,7 @@ def runs_html(runs: Sequence[dict[str, Any]]) -> str:
             "<tr>"
             + "".join(
                 [
-                    f'<td><a href="{_e(r.get("provenance", ""))}">{_e(r.get("id", ""))}</a></td>',
+                    f'<td><a href="{_e(safe_relpath(r.get("provenance")) or "")}">{_e(r.get("id", ""))}</a></td>',
                     f"<td>{_e(', '.join(r.get('labels') or []))}</td>",
                     f"<td><code>{_e(commit[:12])}</code></td>",
                     f"<td>{_e(r.get('massbench_version'))}</td>",

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 LN10 = float(np.log(10.0))
+MAX_RESIDUAL = 1e6  # dex; far beyond any plausible prediction, far below float64 overflow of r**2
 
 
 def dex_to_percent(dex: float) -> float:
@@ -245,7 +246,13 @@ def score(
     clusters); ``groups`` gives each cluster's lineage id for the bootstrap (None: per cluster).
     """
     true = np.asarray(true, dtype=float)
-    r = _as_repeats(pred) - true[None, :]
+    with np.errstate(all="ignore"):
+        r = _as_repeats(pred) - true[None, :]
+    if r.size and not (np.isfinite(r).all() and np.abs(r).max() < MAX_RESIDUAL):
+        raise ValueError(
+            f"residuals must be finite and below {MAX_RESIDUAL:g} dex to be scored (predictions are log10 masses); "
+            "check_predictions refuses such predictions before scoring"
+        )
     k, n = r.shape
     if n == 0:
         nan = float("nan")

@@ -128,7 +128,14 @@ def load_dataset(
         raise
     except TypeError as exc:
         raise UserError(f"{bench.path}: dataset {bench.dataset.name!r}: {exc}") from None
-    cat = dataset.load(ctx)
+    try:
+        cat = dataset.load(ctx)
+    except (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+        raise UserError(
+            f"dataset {bench.dataset.name!r} could not read or write {exc.filename or ctx.cache_dir}: "
+            f"{exc.strerror or exc}; check the permissions of the dataset cache ({ctx.cache_dir}, "
+            "--cache-dir or $MASSBENCH_CACHE)"
+        ) from None
     if not isinstance(cat, Catalogue):
         raise UserError(f"dataset plugin {bench.dataset.name!r} returned {type(cat).__name__}, not a Catalogue")
     return cat

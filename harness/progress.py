@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from .escape import rich_text
+
 if TYPE_CHECKING:
     from .records import UnitRecord
 
@@ -56,13 +58,13 @@ class RunProgress:
 
     def start_units(self, n: int, description: str = "units") -> None:
         if self._progress is not None:
-            self._units = self._progress.add_task(description, total=n)
+            self._units = self._progress.add_task(rich_text(description), total=n)
 
     def start_unit(self, description: str) -> None:
         if self._progress is not None:
             if self._epochs is not None:
                 self._progress.remove_task(self._epochs)
-            self._epochs = self._progress.add_task(f"  {description}", total=None)
+            self._epochs = self._progress.add_task(f"  {rich_text(description)}", total=None)
         self._current = description
 
     def finish_unit(self, rec: "UnitRecord") -> None:
@@ -73,15 +75,16 @@ class RunProgress:
             secs = (rec.finished or 0) - (rec.started or 0)
             colour = "green" if status == "ok" else "red"
             extra = "" if status == "ok" else f": {rec.error}"
-            self.console.print(
-                f"[{colour}]{status}[/{colour}] {rec.label} fold {rec.fold} ({secs:.1f} s){extra}", highlight=False
-            )
+            text = rich_text(f"{rec.label} fold {rec.fold} ({secs:.1f} s){extra}")
+            self.console.print(f"[{colour}]{rich_text(status)}[/{colour}] {text}", highlight=False)
 
     def epoch_callback(self) -> Callable[..., None]:
         def callback(*, epoch: int, total: int | None = None, **metrics: float) -> None:
             if self._progress is None or self._epochs is None:
                 return
             shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float)))
-            self._progress.update(self._epochs, completed=epoch, total=total, description=f"  {self._current} {shown}")
+            self._progress.update(
+                self._epochs, completed=epoch, total=total, description=rich_text(f"  {self._current} {shown}")
+            )
 
         return callback

@@ -113,4 +113,10 @@ def write_run_json(
         "started": started,
         "finished": finished,
     }
+    sealed = getattr(options, "sealed", None)
+    if sealed is not None:  # the secret seed never reaches run.json: only its hash (massbench.sealed)
+        from .sealed import redact
+
+        prov = redact(prov, sealed)
+        prov["sealed_seed"] = sealed.tag
     atomic_write_json(Path(out) / "run.json", prov)

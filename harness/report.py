@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from .escape import md_cell, one_line
 from .fmt import fixed, interval
 from .records import LeaderboardRow, as_rows
 from .results import atomic_write_text, leaderboard_markdown, read_json, sort_rows
@@ -75,16 +76,18 @@ def write_report(p: Any, out: Path, rows: list[LeaderboardRow]) -> None:
         lines.append("|---|" + "---|" * len(folds))
         for r in per_fold:
             by = {f["fold"]: f["scatter_dex"] for f in r.per_fold or []}
-            lines.append(f"| {r.label} | " + " | ".join(f"{by.get(k, float('nan')):.4f}" for k in folds) + " |")
+            lines.append(
+                f"| {md_cell(r.label)} | " + " | ".join(f"{by.get(k, float('nan')):.4f}" for k in folds) + " |"
+            )
     summary_path = Path(out) / "explanations" / "summary.json"
     if summary_path.exists():
         lines.append("\n## Explanations\n")
         summary = read_json(summary_path)
         for xname, per_label in summary.items():
             for label, s in per_label.items():
-                lines.append(f"### {xname} on {label}\n")
+                lines.append(f"### {one_line(xname)} on {one_line(label)}\n")
                 if s.get("status") != "ok":
-                    lines.append(f"{s.get('status')}: {s.get('error')}\n")
+                    lines.append(f"{one_line(s.get('status'))}: {one_line(s.get('error'))}\n")
                     continue
                 text = _explainer_text(p.registry, xname, s)
                 lines.append((text or "See explanations/summary.json.") + "\n")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import UserError
+from .escape import md_cell, one_line
 from .fmt import cell
 from .records import LeaderboardRow, as_rows
 
@@ -64,12 +65,20 @@ EXTRA_KEYS = [
 ]
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read without changing it for longer than two calls)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers never see a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the user's usual mode
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
@@ -149,22 +158,22 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
         "n",
         "status",
     ]
-    out = [f"## {title}\n" if title else "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out = [f"## {one_line(title)}\n" if title else "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, r in enumerate(rows, 1):
         inputs = cell(r.inputs)
         if r.idealised:
             inputs += " (idealised)"
-        status = r.status
+        status = str(r.status)
         if status != "ok" and r.error:
-            status += ": " + str(r.error).splitlines()[0][:120].replace("|", "/")
+            status += ": " + one_line(str(r.error).splitlines()[0] if str(r.error).strip() else "")[:120]
         out.append(
             "| "
             + " | ".join(
                 [
                     str(i),
-                    str(r.label),
-                    str(r.estimator),
-                    inputs,
+                    md_cell(r.label),
+                    md_cell(r.estimator),
+                    md_cell(inputs),
                     cell(r.scatter_dex),
                     cell(r.scatter_ci95),
                     cell(r.scatter_seed_std),
@@ -172,7 +181,7 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
                     cell(r.bias_dex),
                     cell(r.robust_scatter_dex),
                     cell(r.n_test),
-                    status,
+                    md_cell(status),
                 ]
             )
             + " |"

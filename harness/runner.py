@@ -11,7 +11,7 @@ Planning is :mod:`massbench.plan`, one unit :mod:`massbench.unit`, executors
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from .collect import collect_rows, load_records, unit_summary, write_predictions
 from .config import Benchmark
@@ -32,7 +32,11 @@ from .plan import (
 from .records import LeaderboardRow, UnitKey, UnitRecord
 from .registry import Registry
 from .results import write_leaderboard
+from .sealed import redact
 from .unit import check_predictions, execute_unit
+
+Records = dict[UnitKey, UnitRecord]
+Labels = Collection[str] | None
 
 __all__ = [
     "BASELINE",
@@ -54,9 +58,10 @@ __all__ = [
 ]
 
 
-def finalize(p: Prepared, out: Path, records: dict[UnitKey, UnitRecord] | None = None) -> list[LeaderboardRow]:
-    """Scores, leaderboard files and predictions.csv from the unit records (this run's, the rest from ``out``)."""
-    rows, preds = collect_rows(p, load_records(p, out, records))
+def finalize(p: Prepared, out: Path, records: Records | None = None, expected: Labels = None) -> list[LeaderboardRow]:
+    """Scores, leaderboard files and predictions.csv from the records (this run's, the rest from ``out``);
+    an ``expected`` label (all when None) without records is a failed row."""
+    rows, preds = collect_rows(p, load_records(p, out, records), expected)
     write_leaderboard(out, rows, title=f"{p.bench.key}")
     write_predictions(out, preds)
     return rows
@@ -65,16 +70,15 @@ def finalize(p: Prepared, out: Path, records: dict[UnitKey, UnitRecord] | None =
 def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, console: Any = None) -> int:
     """Run every pending unit, then explainers, then write leaderboards. Returns the exit status.
 
-    0 when every unit succeeded, 1 when any failed (all outputs are still written).
+    0 when every unit succeeded, 1 when any failed (outputs still written); ``out`` is locked (:mod:`.outdir`).
     """
+    from .outdir import open_run_dir
     from .progress import RunProgress
     from .provenance import now, write_run_json
 
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    started = now()
-    with RunProgress(console) as prog:
-        prog.message(f"loading dataset {bench.dataset.name} {bench.dataset.params}")
+    out, started = Path(options.out), now()
+    with open_run_dir(options), RunProgress(console) as prog:
+        prog.message(f"loading dataset {bench.dataset.name} {redact(bench.dataset.params, options.sealed)}")
         p = prepare(bench, registry, options.device, options.cache_dir)
         units = plan_units(p, options.only)
         records: dict[UnitKey, UnitRecord] = {}
@@ -83,9 +87,6 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
                 rec = resumable(out, u, options.retry_failed)
                 if rec is not None:
                     records[u.key] = rec
-        else:
-            for u in units:  # a fresh run must not mix with records of an earlier one
-                (out / u.path).unlink(missing_ok=True)
         pending = [u for u in units if u.key not in records]
         prog.message(
             f"{len(p.catalogue)} clusters, {len(p.folds)} folds ({bench.cv.scheme}); "
@@ -96,7 +97,8 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
         for rec in make_executor(p, out, options, prog).run(pending):
             records[rec.key] = rec
             prog.finish_unit(rec)
-        rows = finalize(p, out, records)
+        planned = {u.spec.label for u in units}
+        rows = finalize(p, out, records, planned)
         if bench.explainers:
             from .explain import run_explainers
 
@@ -105,12 +107,13 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
 
         write_report(p, out, rows)
         write_run_json(p, out, options, started, now(), unit_summary(units, load_records(p, out, records)))
-    failed = [r for r in rows if not r.ok]
+    failed = [r for r in rows if not r.ok and r.label in planned]
     if console is not None:
+        from .escape import rich_text
         from .results import leaderboard_markdown
 
         console.print(leaderboard_markdown(rows, bench.key), markup=False, highlight=False, soft_wrap=True)
         if failed:
-            console.print(f"[red]{len(failed)} estimator(s) failed[/red]; tracebacks under {out}/units/")
+            console.print(f"[red]{len(failed)} estimator(s) failed[/red]; tracebacks under {rich_text(out)}/units/")
         console.print(f"results in {out}/", markup=False)
     return 1 if failed else 0

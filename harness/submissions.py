@@ -130,28 +130,18 @@ _TOP = {"name": True, "requirement": True, "estimators": True, "benchmark": Fals
 
 def load_submission(path: str | Path) -> Submission:
     """Read and check a submission file (see the module docstring); errors name file and line."""
+    from .safeyaml import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read submission file ({exc.strerror or exc})") from None
+    text = read_text(path, "submission file")  # size limit, UTF-8 (massbench.safeyaml)
     return parse_submission(text, str(path))
 
 
 def parse_submission(text: str, path: str = "<string>") -> Submission:
     from .config import _Checker, _LineLoader
+    from .safeyaml import load
 
-    loader = _LineLoader(text)
-    loader.name = path
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
-    finally:
-        loader.dispose()
+    data = load(text, path, _LineLoader)  # depth, alias-expansion and key limits (massbench.safeyaml)
     c = _Checker(path)
     if not isinstance(data, dict):
         c.fail(
@@ -249,6 +239,8 @@ class SubmitOptions:
     cache_dir: Path | None = None
     check_clusters: int = 120
     timeout_s: float = 6 * 3600.0
+    install_only: bool = False  # stop after installing and checking the entry points (CI: before the network is cut)
+    sealed: bool = False  # run the benchmark with --sealed (the seed in $MASSBENCH_SEALED_SEED; massbench.sealed)
 
 
 @dataclass
@@ -268,6 +260,10 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     from .results import atomic_write_json, atomic_write_text, read_json
 
     sub = load_submission(sub_path)
+    if options.sealed:
+        from .sealed import from_env
+
+        from_env()  # fail before installing anything when the secret seed is missing or malformed
     bench_path = Path(options.bench or sub.benchmark or DEFAULT_BENCHMARK)
     if not bench_path.exists():
         raise UserError(f"{bench_path}: benchmark file not found (give --bench, or run from massbench's checkout)")
@@ -333,6 +329,17 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
     )
     if problems:
         return _finish(out, sub, base, summary, problems, [], None, echo)
+    if options.install_only:
+        comment = out / "comment.md"
+        atomic_write_text(
+            comment,
+            f"### massbench submission `{sub.name}`: installed ({', '.join(summary['distributions'])}); "
+            "not checked or run yet (--install-only)\n",
+        )
+        summary.update(ok=True, problems=[], installed_only=True, rows=[])
+        atomic_write_json(out / "summary.json", summary)
+        echo(f"installed {sub.requirement}; --install-only: check-plugin and the run are left for a later call")
+        return SubmitOutcome(0, comment, [], [])
 
     # 3. check-plugin on each estimator
     checks = []
@@ -382,12 +389,19 @@ def submit(sub_path: Path, options: SubmitOptions, echo: Callable[[str], None] =
         str(out / "results"),
         "--only",
         ",".join(labels),
+        "--overwrite",  # every submit is a fresh check
         "--device",
         options.device,
     )
+    run_env = None
+    if options.sealed:
+        from .sealed import child_env
+
+        cmd.append("--sealed")
+        run_env = child_env()  # only this child gets the secret seed (not check-plugin, not pip)
     if options.cache_dir:
         cmd += ["--cache-dir", str(options.cache_dir)]
-    proc = run_logged(cmd, out / "run.log", options.timeout_s)
+    proc = run_logged(cmd, out / "run.log", options.timeout_s, env=run_env)
     rows: list[LeaderboardRow] = []
     lb = out / "results" / "leaderboard.json"
     if lb.exists():

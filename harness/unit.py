@@ -23,21 +23,56 @@ from .plan import Prepared, Unit
 from .records import UnitRecord
 from .results import atomic_write_json, atomic_write_text
 
+#: The plausible range of a prediction, log10 M500c in h^-1 Msun (docs/plugins.md): anything outside is
+#: not a cluster mass (a unit slip such as M instead of log10 M, or an attempt to break the metrics).
+LOG10_M_RANGE = (10.0, 17.0)
 
-def check_predictions(pred: Any, n: int) -> np.ndarray:
-    """Predictions as a float array of shape (n,), or a ContractError saying what is wrong."""
+
+def check_predictions(pred: Any, n: int, plausible: bool = True) -> np.ndarray:
+    """Predictions as a float64 array of shape (n,), or a ContractError saying what is wrong.
+
+    Accepted: a 1-d array, list or tuple of ``n`` finite real numbers (float or int) within
+    :data:`LOG10_M_RANGE` (log10 M500c [h^-1 Msun]). Refused, never converted: strings, booleans,
+    complex numbers, None or other objects, any other shape (also (1, n) and (n, 1)), NaN, inf and
+    values outside the range. ``plausible=False`` leaves the range to the caller (``check-plugin``
+    reports it as its own, stricter ``plausible-range`` check).
+    """
+    if pred is None or isinstance(pred, (str, bytes, dict, set)):
+        raise ContractError(f"predict() returned {type(pred).__name__}, not an array of numbers")
     try:
-        arr = np.asarray(pred, dtype=float).reshape(-1) if np.ndim(pred) <= 1 or np.size(pred) == n else None
-    except (TypeError, ValueError):
-        raise ContractError(f"predict() returned {type(pred).__name__}, not an array of numbers") from None
-    if arr is None or arr.shape != (n,):
+        arr = np.asarray(pred)
+    except (TypeError, ValueError) as exc:
         raise ContractError(
-            f"predict() returned shape {np.shape(pred)} for {n} test clusters; "
+            f"predict() returned {type(pred).__name__} that is not an array of numbers ({exc})"
+        ) from None
+    kind = arr.dtype.kind
+    if kind == "b":
+        raise ContractError("predict() returned booleans; expected one log10 M500c (a real number) per test cluster")
+    if kind == "c":
+        raise ContractError("predict() returned complex numbers; expected real log10 M500c values")
+    if kind not in "fiu":
+        example = next(iter(arr.ravel()), None) if arr.size else None
+        raise ContractError(
+            f"predict() returned values of type {type(example).__name__ if example is not None else arr.dtype} "
+            f"(e.g. {str(example)[:40]!r}); expected real numbers, one log10 M500c per test cluster"
+        )
+    if arr.shape != (n,):
+        raise ContractError(
+            f"predict() returned shape {arr.shape} for {n} test clusters; "
             f"expected one log10 M500c per test cluster, shape ({n},)"
         )
+    with np.errstate(all="ignore"):
+        arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ContractError(f"predict() returned {int(bad.sum())} NaN or infinite values of {n}")
+    lo, hi = LOG10_M_RANGE
+    out = (arr < lo) | (arr > hi)
+    if plausible and out.any():
+        raise ContractError(
+            f"predict() returned {int(out.sum())} of {n} values outside the plausible range of log10 M500c "
+            f"[{lo:g}, {hi:g}] (h^-1 Msun), e.g. {float(arr[out][0]):.6g}; predictions are log10 masses"
+        )
     return arr
 
 

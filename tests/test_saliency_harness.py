@@ -101,6 +101,7 @@ cv:
 estimators:
   - name: saved-linear-map
     label: Linear map
+    params: {ridge: 0.1}   # ridge 1 shrinks the intercept until 3 predictions fall below log10 M = 10
   - name: proxy-n-phot
     params: {redshift_bins: none}
 explainers:

@@ -263,6 +263,21 @@ def test_workflow_runs_the_documented_commands():
     assert "actions/upload-pages-artifact" in pub and "actions/deploy-pages" in pub
     assert jobs["publish"]["permissions"]["pages"] == "write"
     sub = script("submission")
-    assert "leaderboard submit" in sub and "gh pr comment" in sub
+    assert "leaderboard submit" in sub and "--install-only" in sub and "as-sandbox.sh" in sub
     assert jobs["submission"]["if"] == "github.event_name == 'pull_request'"
+    # the comment is posted by a job that checks nothing out and runs no submitted code (issue 17)
+    assert jobs["submission"]["permissions"] == {"contents": "read"}
+    assert "gh pr comment" in script("comment") and "gh pr comment" not in sub
+    assert "actions/checkout" not in script("comment") and "massbench" not in script("comment")
+    assert jobs["comment"]["permissions"] == {"pull-requests": "write"}
+    # sealed evaluation: the secret only where the benchmark runs on main, never in pull-request jobs
+    text = (ROOT / ".github" / "workflows" / "leaderboard.yml").read_text()
+    for name, job in jobs.items():
+        for step in job["steps"]:
+            if "actions/checkout" in str(step.get("uses", "")):
+                assert step["with"]["persist-credentials"] is False, name
+            if "secrets." in str(step):
+                assert name in ("lite", "full") and "--sealed" in step["run"], name
+    assert text.count("secrets.MASSBENCH_SEALED_SEED") == 2
+    assert "massbench run benchmarks/erosita-lite.yaml" in script("lite") and "$sealed" in script("lite")
     assert wf["permissions"] == {"contents": "read"}

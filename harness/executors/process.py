@@ -97,6 +97,7 @@ def worker_env() -> dict[str, str]:
     """The worker's environment: ours without the dataset cache, with our import path."""
     env = dict(os.environ)
     env.pop("MASSBENCH_CACHE", None)
+    env.pop("MASSBENCH_SEALED_SEED", None)  # the sealed evaluation's secret seed (massbench.sealed)
     paths = [os.path.abspath(p or os.getcwd()) for p in sys.path]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in paths if os.path.exists(p)))
     env["MASSBENCH_WORKER"] = "1"

@@ -52,7 +52,7 @@ def generate(
             config=MockConfig(mode=mode),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    console.print(f"wrote {n_clusters} clusters to {directory} in {time.time() - t0:.1f} s")
+    console.print(f"wrote {n_clusters} clusters to {directory} in {time.time() - t0:.1f} s", markup=False)
 
 
 @app.command("describe")
@@ -71,6 +71,7 @@ def describe(
     (``massbench.plugins.mock.describe.physics_summary``).
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from massbench.estimator import default_cache_dir
@@ -94,7 +95,7 @@ def describe(
     if as_json:
         typer.echo(json.dumps({**summary, "physics": physics.to_dict()}, indent=2))
     else:
-        table = Table(title=f"{directory}: {len(cat)} clusters (paper's Table 1 in brackets)")
+        table = Table(title=escape(f"{directory}: {len(cat)} clusters (paper's Table 1 in brackets)"))
         for col in ("quantity", "min", "median", "max"):
             table.add_column(col, justify="right")
         for k in TABLE1_KEYS:
@@ -112,9 +113,9 @@ def describe(
             phys.add_row(*row)
         Console().print(phys)
     for note in cat.meta.get("notes", []):
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False)
     for f in files:
-        console.print(f"wrote {f}")
+        console.print(f"wrote {f}", markup=False)
 
 
 data_app = typer.Typer(help="Users' own catalogues in the Magneticum/SIXTE layout.", no_args_is_help=True)
@@ -130,6 +131,7 @@ def data_check(
     Exit status 2 on anything that would stop the loader or make a benchmark silently wrong, else 0.
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from .datacheck import check_catalogue
@@ -139,30 +141,30 @@ def data_check(
         typer.echo(json.dumps(report, indent=2))
     else:
         console = Console()
-        table = Table(title=f"{directory}: {len(report['clusters'])} clusters")
+        table = Table(title=escape(f"{directory}: {len(report['clusters'])} clusters"))
         for col in ("cluster", "format", "centre from", "units (RA, DEC, energy)", "photons", "in map"):
             table.add_column(col)
         for c in report["clusters"]:
             if "n_photons" not in c:
-                table.add_row(str(c["cluster_id"]), "[red]unreadable[/red]", "", "", "", "")
+                table.add_row(escape(str(c["cluster_id"])), "[red]unreadable[/red]", "", "", "", "")
                 continue
             units = c.get("units", {})
             src = (c.get("centre_source") or "none") + (" (fallback)" if c.get("centre_fallback") else "")
             table.add_row(
-                str(c["cluster_id"]),
-                c["format"],
-                src,
-                ", ".join(f"{k}: {v or 'none'}" for k, v in units.items()),
+                escape(str(c["cluster_id"])),
+                escape(str(c["format"])),
+                escape(src),
+                escape(", ".join(f"{k}: {v or 'none'}" for k, v in units.items())),
                 str(c["n_photons"]),
                 f"{100 * c['share_in_map']:.1f}%" if "share_in_map" in c else "n/a",
             )
         console.print(table)
         for s in report["skipped_files"]:
-            console.print(f"skipped {s['file']}: {s['reason']}")
+            console.print(f"skipped {s['file']}: {s['reason']}", markup=False)
         for w in report["warnings"]:
             if not w.startswith("skipped "):
-                console.print(f"[yellow]warning[/yellow]: {w}")
+                console.print(f"[yellow]warning[/yellow]: {escape(w)}")
         for p in report["problems"]:
-            console.print(f"[red]problem[/red]: {p}")
+            console.print(f"[red]problem[/red]: {escape(p)}")
         console.print("status 2: fix the problems above" if report["status"] else "status 0: no problems")
     raise typer.Exit(code=report["status"])

@@ -28,6 +28,11 @@ def _cache_root(cache_dir: Optional[str], context: Any) -> Path:
     return Path(ctx_dir)
 
 
+#: The largest catalogue the generator supports: its box holds 16,099-16,783 halos in the selected mass
+#: range (seeds 0-3 of halos.build_halo_catalogue), so this many leave a wide margin for any seed.
+MAX_CLUSTERS = 12_000
+
+
 class ErositaMock:
     """The synthetic eROSITA catalogue (generated once per (n_clusters, seed), then cached).
 
@@ -46,9 +51,10 @@ class ErositaMock:
     def __init__(
         self, n_clusters: int = 3285, seed: int = 0, mode: str = "photon-list", cache_dir: Optional[str] = None
     ) -> None:
-        if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or n_clusters < 1:
+        if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= MAX_CLUSTERS:
             raise ConfigError(
-                f"dataset {self.name!r}: param 'n_clusters' must be a positive integer, got {n_clusters!r}"
+                f"dataset {self.name!r}: param 'n_clusters' must be an integer from 1 to {MAX_CLUSTERS:,} (the "
+                f"simulated box holds about 16,000 halos in the selected mass range), got {n_clusters!r}"
             )
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"dataset {self.name!r}: param 'seed' must be a non-negative integer, got {seed!r}")
