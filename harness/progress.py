@@ -75,7 +75,8 @@ class RunProgress:
             secs = (rec.finished or 0) - (rec.started or 0)
             colour = "green" if status == "ok" else "red"
             extra = "" if status == "ok" else f": {rec.error}"
-            text = rich_text(f"{rec.label} fold {rec.fold} ({secs:.1f} s){extra}")
+            rep = f" repeat {rec.repeat}" if rec.repeat else ""
+            text = rich_text(f"{rec.label} fold {rec.fold}{rep} ({secs:.1f} s){extra}")
             self.console.print(f"[{colour}]{rich_text(status)}[/{colour}] {text}", highlight=False)
 
     def epoch_callback(self) -> Callable[..., None]:
