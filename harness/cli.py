@@ -29,6 +29,15 @@ leaderboard_app = typer.Typer(help="Merge run results into leaderboards.", no_ar
 app.add_typer(leaderboard_app, name="leaderboard")
 
 
+def _add_command_groups() -> None:
+    from .cache_cli import cache_app
+
+    app.add_typer(cache_app, name="cache")
+
+
+_add_command_groups()
+
+
 def registry() -> Any:
     """The plugin registry, loaded once per process (:func:`massbench.registry.shared_registry`)."""
     from .registry import shared_registry
