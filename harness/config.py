@@ -36,11 +36,14 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .reference import Reference
 
 
 class _Map(dict):
@@ -135,6 +138,7 @@ class Benchmark:
     path: str = ""
     sha256: str = ""
     run: RunSpec = field(default_factory=RunSpec)
+    reference: Optional["Reference"] = None  # published values shown beside the scores (massbench.reference)
 
     @property
     def key(self) -> str:
@@ -146,6 +150,8 @@ class Benchmark:
         d.pop("sha256")
         if self.run.timeout is None:  # unset extensions are left out: older readers see the same layout
             d.pop("run")
+        if self.reference is None:
+            d.pop("reference")
         for e in d["estimators"]:
             if e.get("timeout") is None:
                 e.pop("timeout", None)
@@ -189,6 +195,7 @@ _TOP = {
     "estimators": True,
     "explainers": False,
     "run": False,
+    "reference": False,
 }
 _DATASET = {"name": True, "params": False}
 _CV = {"scheme": False, "val_fraction": False, "seed": False, "n_folds": False}
@@ -373,6 +380,12 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         if "timeout" in rm:
             run.timeout = parse_timeout(c, rm, "run.")
 
+    reference = None
+    if data.get("reference") is not None:
+        from .reference import parse_reference
+
+        reference = parse_reference(c, data["reference"], data.key_lines["reference"], [e.label for e in estimators])
+
     bench = Benchmark(
         name,
         version,
@@ -383,6 +396,7 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         path=path,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         run=run,
+        reference=reference,
     )
     if registry is not None:
         check_plugins(bench, data, registry, c)

@@ -139,6 +139,9 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
         "n",
         "status",
     ]
+    sources = sorted({str(r.get("reference_source")) for r in rows if r.get("reference_scatter_dex") is not None})
+    if sources:
+        head.insert(7, "reference (dex)")
     out = [f"## {title}\n" if title else "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, r in enumerate(rows, 1):
         inputs = cell(r.inputs)
@@ -158,6 +161,7 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
                     cell(r.scatter_dex),
                     cell(r.scatter_ci95),
                     cell(r.scatter_percent, 2),
+                    *([_reference_cell(r, sources)] if sources else []),
                     cell(r.bias_dex),
                     cell(r.robust_scatter_dex),
                     cell(r.n_test),
@@ -166,7 +170,17 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
             )
             + " |"
         )
+    for j, src in enumerate(sources):
+        out.append(f"\n[{j + 1}] reference: {src}" if len(sources) > 1 else f"\nReference column: {src}")
     return "\n".join(x for x in out if x != "") + "\n"
+
+
+def _reference_cell(r: LeaderboardRow, sources: list[str]) -> str:
+    v = r.get("reference_scatter_dex")
+    if v is None:
+        return ""
+    mark = f" [{sources.index(str(r.get('reference_source'))) + 1}]" if len(sources) > 1 else ""
+    return cell(v) + mark
 
 
 def leaderboard_csv(rows: list[LeaderboardRow]) -> str:

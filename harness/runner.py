@@ -57,6 +57,8 @@ __all__ = [
 def finalize(p: Prepared, out: Path, records: dict[tuple[str, int], UnitRecord] | None = None) -> list[LeaderboardRow]:
     """Scores, leaderboard files and predictions.csv from the unit records (this run's, the rest from ``out``)."""
     rows, preds = collect_rows(p, load_records(p, out, records))
+    if p.bench.reference is not None:
+        p.bench.reference.annotate(rows)
     write_leaderboard(out, rows, title=f"{p.bench.key}")
     write_predictions(out, preds)
     return rows
