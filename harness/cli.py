@@ -31,8 +31,10 @@ app.add_typer(leaderboard_app, name="leaderboard")
 
 def _add_command_groups() -> None:
     from .cache_cli import cache_app
+    from .runs_cli import runs_cmd
 
     app.add_typer(cache_app, name="cache")
+    app.command("runs")(runs_cmd)
 
 
 _add_command_groups()
@@ -418,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)
-    except KeyboardInterrupt:
-        console(stderr=True).print("interrupted; finished units are saved, use --resume to continue")
+    except KeyboardInterrupt as exc:
+        msg = str(exc) or "interrupted; finished units are saved, use --resume to continue"
+        console(stderr=True).print(msg, markup=False, highlight=False)
         sys.exit(130)

@@ -133,11 +133,32 @@ def prepare(
     return Prepared(bench, registry, cat, folds, labels, dict(cat.meta))
 
 
+def check_only(bench: Benchmark, only: Sequence[str] | None) -> None:
+    """Raise a UserError for an ``--only`` name that is no estimator label or name of ``bench``.
+
+    Called before the dataset loads, so a typo is reported at once.
+    """
+    if not only:
+        return
+    specs = with_baseline(bench)
+    known = {s.label for s in specs} | {s.name for s in specs}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        import difflib
+
+        hint = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        raise UserError(
+            f"--only {unknown[0]!r} is not an estimator of {bench.path}"
+            + (f"; did you mean {hint[0]!r}?" if hint else f"; it has {', '.join(sorted(known))}")
+        )
+
+
 def plan_units(p: Prepared, only: Sequence[str] | None = None) -> list[Unit]:
     """All units of the benchmark (restricted to ``only`` labels/names, baseline always kept)."""
     bench = p.bench
     specs = with_baseline(bench)
     if only:
+        check_only(bench, only)
         wanted = set(only)
         known = {s.label for s in specs} | {s.name for s in specs}
         unknown = sorted(wanted - known)

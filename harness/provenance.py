@@ -78,10 +78,25 @@ def environment() -> dict[str, Any]:
 
 
 def write_run_json(
-    p: Any, out: Path, options: Any, started: str, finished: str | None, units_summary: dict[str, dict[str, Any]]
+    p: Any,
+    out: Path,
+    options: Any,
+    started: str,
+    finished: str | None,
+    units_summary: dict[str, dict[str, Any]],
+    calls: list[dict[str, Any]] | None = None,
 ) -> None:
-    """``run.json``: versions, plugins, seeds, dataset, folds, the units' status and the run's times."""
+    """``run.json``: versions, plugins, seeds, dataset, folds, the units' status and the run's times.
+
+    ``calls`` is the history of calls that contributed units (:mod:`massbench.runs`); each unit then
+    names its ``call``.
+    """
     from .results import atomic_write_json
+
+    if calls is not None:
+        from .runs import tag_units
+
+        tag_units(units_summary, calls)
 
     plugins = [{"plugin": n, "distribution": d, "version": v} for n, d, v in p.registry.plugins]
     prov = {
@@ -112,4 +127,6 @@ def write_run_json(
         "started": started,
         "finished": finished,
     }
+    if calls is not None:
+        prov["calls"] = calls
     atomic_write_json(Path(out) / "run.json", prov)
