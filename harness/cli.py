@@ -128,8 +128,11 @@ def run(
 
 
 @app.command()
-def validate(bench: Path = typer.Argument(..., help="Benchmark YAML file")) -> None:
-    """Check a benchmark file (keys, types, plugin names and params) without running it."""
+def validate(
+    bench: Path = typer.Argument(..., help="Benchmark YAML file"),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of a user error"),
+) -> None:
+    """Check a benchmark file (keys, types, plugin names and params) without running it; lists every problem."""
     b = load_and_check(bench)
     n = len(b.estimators)
     typer.echo(

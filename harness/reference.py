@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .records import LeaderboardRow
 
@@ -39,8 +39,14 @@ class Reference:
                 r.extra["reference_source"] = self.source
 
 
-def parse_reference(c: Any, raw: Any, line: int, labels: list[str]) -> Reference:
-    """Check the ``reference:`` mapping of a benchmark file (``c`` is the config checker, which raises)."""
+def parse_reference(
+    c: Any, raw: Any, line: int, labels: list[str], misspelt: Callable[[str], str] | None = None
+) -> Reference:
+    """Check the ``reference:`` mapping of a benchmark file (``c`` is the config checker).
+
+    An unknown label is collected (``c.soft``), explained by ``misspelt(label)`` when that says the
+    label's estimator entry is misspelt.
+    """
     m = c.keys(raw, {"source": True, "scatter_dex": True}, "reference", line)
     source = c.typed(m, "source", str, "reference.", "a non-empty string saying where the numbers come from")
     if not source.strip():
@@ -53,12 +59,18 @@ def parse_reference(c: Any, raw: Any, line: int, labels: list[str]) -> Reference
     for k, v in sd.items():
         kl = getattr(sd, "key_lines", {}).get(str(k), sd_line)
         if str(k) not in labels:
+            why = misspelt(str(k)) if misspelt is not None else ""
             hint = difflib.get_close_matches(str(k), labels, n=1)
-            c.fail(
+            c.soft(
                 kl,
-                f"reference.scatter_dex: {k!r} is not an estimator label of this benchmark"
-                + (f"; did you mean {hint[0]!r}?" if hint else f"; labels: {', '.join(labels)}"),
+                f"reference.scatter_dex: {k!r} "
+                + (
+                    why
+                    or "is not an estimator label of this benchmark"
+                    + (f"; did you mean {hint[0]!r}?" if hint else f"; labels: {', '.join(labels)}")
+                ),
             )
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             c.fail(kl, f"reference.scatter_dex[{k!r}] must be a non-negative number of dex, got {v!r}")
         out[str(k)] = float(v)
