@@ -203,15 +203,19 @@ def explain(
         raise UserError(f"{run_dir}: the benchmark has no `explainers:` section")
     options = RunOptions(out=run_dir, device=device, cache_dir=cache_dir, debug=debug)
     c = console()
+    failures: list[tuple[str, str, str]] = []
     with RunProgress(c) as prog:
         p = prepare(b, reg, device, cache_dir)
-        summary = run_explainers(p, run_dir, options, prog)
+        summary = run_explainers(p, run_dir, options, prog, failures=failures)
         rows, _ = collect_rows(p, run_dir)
         write_report(p, run_dir, rows)
-    c.print(
-        f"explanations in {run_dir / 'explanations'}/ ({sum(len(v) for v in summary.values())} estimator(s))",
-        markup=False,
-    )
+    n_ok = sum(1 for v in summary.values() for e in v.values() if isinstance(e, dict) and e.get("status") == "ok")
+    for xname, label, err in failures:
+        c.print(f"explainer {xname} on {label} failed: {err}", markup=False, highlight=False)
+    c.print(f"explanations in {run_dir / 'explanations'}/ ({n_ok} ok, {len(failures)} failed now)", markup=False)
+    if failures:
+        c.print("earlier successful explanations were kept; fix the problem above and run again", markup=False)
+        raise typer.Exit(1)
 
 
 @leaderboard_app.command("build")

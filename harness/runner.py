@@ -70,12 +70,13 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
 
     0 when every unit succeeded, 1 when any failed (all outputs are still written).
     """
-    from .plan import check_only
+    from .plan import check_frameworks, check_only
     from .progress import RunProgress
     from .provenance import now, write_run_json
     from .runs import new_call, previous_calls, stale_unit_folders
 
     check_only(bench, options.only)  # before the dataset loads: a typo is reported at once
+    check_frameworks(bench, registry, options.only)  # a core-only install names the extra to add
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     started = now()
