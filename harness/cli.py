@@ -418,6 +418,11 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: adds plugin commands, turns user errors into exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    import os
+
+    # TensorFlow's C++ start-up log (CUDA/oneDNN notices) is noise in a benchmark run: warnings and
+    # errors only, unless the user set their own level. Worker processes inherit it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         reg = registry()
         register_plugin_commands(reg)

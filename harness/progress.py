@@ -54,7 +54,12 @@ class RunProgress:
         if self.console is not None:
             self.console.print(text, markup=False, highlight=False)
 
-    def start_units(self, n: int, description: str = "units") -> None:
+    def start_units(self, n: int, description: str = "units", labels: "list[str] | None" = None) -> None:
+        """Start the bar over ``n`` units; ``labels`` (one per pending unit) enable the time-left estimate."""
+        from .eta import RunEstimate
+
+        self._estimate = RunEstimate(labels or [])
+        self._description = description
         if self._progress is not None:
             self._units = self._progress.add_task(description, total=n)
 
@@ -66,15 +71,23 @@ class RunProgress:
         self._current = description
 
     def finish_unit(self, rec: "UnitRecord") -> None:
+        secs = (rec.finished or 0) - (rec.started or 0)
+        estimate = getattr(self, "_estimate", None)
+        left = ""
+        if estimate is not None:
+            estimate.finish(rec.label, secs)
+            left = estimate.text()
         if self._progress is not None and self._units is not None:
             self._progress.advance(self._units)
+            self._progress.update(self._units, description=f"{self._description}" + (f" ({left})" if left else ""))
         if self.console is not None:
             status = rec.status
-            secs = (rec.finished or 0) - (rec.started or 0)
             colour = "green" if status == "ok" else "red"
             extra = "" if status == "ok" else f": {rec.error}"
             self.console.print(
-                f"[{colour}]{status}[/{colour}] {rec.label} fold {rec.fold} ({secs:.1f} s){extra}", highlight=False
+                f"[{colour}]{status}[/{colour}] {rec.label} fold {rec.fold} ({secs:.1f} s){extra}"
+                + (f"; {left}" if left else ""),
+                highlight=False,
             )
 
     def epoch_callback(self) -> Callable[..., None]:

@@ -115,7 +115,7 @@ def run_benchmark(bench: Benchmark, registry: Registry, options: RunOptions, con
             write_run_json(
                 p, out, options, started, None, unit_summary(everything, load_records(p, out, records)), calls
             )
-            prog.start_units(len(pending))
+            prog.start_units(len(pending), labels=[u.spec.label for u in pending])
             for rec in make_executor(p, out, options, prog).run(pending):
                 records[rec.key] = rec
                 prog.finish_unit(rec)
