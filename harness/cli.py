@@ -16,6 +16,27 @@ import typer
 
 from .errors import UserError
 
+
+def _plain_help_placeholders() -> None:
+    """Usage lines say ``BENCH`` / ``[DIR]`` (not typer's ``{bench}``) and flags show no ``<bool>`` type."""
+    from typer.core import TyperArgument, TyperOption
+
+    def usage_name(self: Any) -> str:
+        name = self.metavar or str(self.name).upper()
+        name = name if self.required else f"[{name}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) or getattr(self, "is_bool_flag", False) else original(self, ctx)
+
+    TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_plain_help_placeholders()
+
 app = typer.Typer(
     name="massbench",
     help="Benchmark galaxy-cluster mass estimators (X-ray photon maps, spectroscopy) with spatial "
@@ -164,13 +185,33 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
     if as_json:
         typer.echo(json.dumps({"plugins": items, "errors": errors}, indent=2, default=str))
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title="massbench plugins")
-    for col in ("kind", "name", "inputs", "framework", "distribution", "version"):
+    t = Table(title="massbench plugins", show_lines=True)
+    for col in ("kind", "name", "inputs", "params (name: type = default)", "framework", "distribution", "version"):
         t.add_column(col, no_wrap=col in ("kind", "name"), overflow="fold")
     for d in items:
-        t.add_row(d["kind"], d["name"], ", ".join(d["inputs"]), d["framework"], d["distribution"], d["version"])
+        params = "\n".join(
+            f"{q['name']}"
+            + (f": {q['type']}" if q["type"] else "")
+            + (" (required)" if q.get("required") else f" = {json.dumps(q['default'], default=str)}")
+            for q in d["params"]
+        )
+        t.add_row(
+            *(
+                escape(str(v))
+                for v in (
+                    d["kind"],
+                    d["name"],
+                    ", ".join(d["inputs"]),
+                    params or "-",
+                    d["framework"],
+                    d["distribution"],
+                    d["version"],
+                )
+            )
+        )
     c = console()
     c.print(t)
     for e in errors:
@@ -322,7 +363,10 @@ def new_plugin_cmd(
     files = new_plugin(directory, name, input_name, registry())
     for f in files:
         typer.echo(f"wrote {f}")
-    typer.echo(f"next: pip install -e {directory} && (cd {directory} && pytest) && massbench check-plugin {name}")
+    typer.echo(
+        f"next: pip install -e '{directory}[test]' && (cd {directory} && python -m pytest) "
+        f"&& massbench check-plugin {name}"
+    )
 
 
 @app.command("check-plugin")

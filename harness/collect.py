@@ -87,6 +87,7 @@ def collect_rows(
                     cat.cluster_id[i].item() if hasattr(cat.cluster_id[i], "item") else cat.cluster_id[i],
                     k,
                     spec.label,
+                    spec.name,
                     float(cat.redshift[i]),
                     float(cat.log10_m500c[i]),
                     float(v),
@@ -111,9 +112,9 @@ def collect_rows(
 def write_predictions(out: Path, preds: list[list]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["cluster_id", "fold", "estimator", "redshift", "log10_m500c_true", "log10_m500c_pred"])
+    w.writerow(["cluster_id", "fold", "label", "estimator", "redshift", "log10_m500c_true", "log10_m500c_pred"])
     for row in sorted(preds, key=lambda r: (r[2], r[1], str(r[0]))):
-        w.writerow([row[0], row[1], row[2], f"{row[3]:.6f}", f"{row[4]:.6f}", f"{row[5]:.6f}"])
+        w.writerow([row[0], row[1], row[2], row[3], f"{row[4]:.6f}", f"{row[5]:.6f}", f"{row[6]:.6f}"])
     atomic_write_text(Path(out) / "predictions.csv", buf.getvalue())
 
 

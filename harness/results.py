@@ -5,7 +5,8 @@ Layout of a run directory (``results/<benchmark>@<version>/`` by default)::
     run.json                provenance (versions, git commit, seeds, device, benchmark hash, times)
     leaderboard.json        one row per estimator (see LEADERBOARD_KEYS)
     leaderboard.md / .csv   the same rows sorted by scatter, failed rows last
-    predictions.csv         cluster_id, fold, estimator, redshift, log10_m500c_true, log10_m500c_pred
+    predictions.csv         cluster_id, fold, label, estimator (plugin name), redshift, log10_m500c_true,
+                            log10_m500c_pred
     report.md               leaderboard plus explainer summaries in plain language
     units/<label>/fold<k>.json              one finished unit: status, config hash, predictions
     units/<label>/fold<k>.traceback.txt     the traceback of a failed unit
@@ -227,6 +228,11 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], li
     for d in run_dirs:
         d = Path(d)
         prov_path = d / "run.json"
+        if not d.is_dir():
+            raise UserError(
+                f"{d}: no such directory; give the output directories of `massbench run` "
+                "(results/<benchmark>@<version>/ by default; `massbench runs` lists them)"
+            )
         if not prov_path.exists():
             raise UserError(
                 f"{d}: no run.json (provenance missing); only results written by `massbench run` can be merged"
