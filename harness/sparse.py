@@ -86,6 +86,11 @@ class SparseRows:
 
     def _dense(self, rows: np.ndarray) -> np.ndarray:
         out = np.zeros((len(rows), self._row_size), dtype=self.dtype)
+        self._fill(rows, out)
+        return out.reshape((len(rows), *self.row_shape))
+
+    def _fill(self, rows: np.ndarray, out: np.ndarray) -> None:
+        """Scatter the non-zero cells of ``rows`` into ``out`` ((len(rows), cells), zero-filled)."""
         for j, i in enumerate(rows):
             a, b = self.offsets[i], self.offsets[i + 1]
             if b > a:
@@ -95,7 +100,6 @@ class SparseRows:
                 else:
                     assert self.index is not None
                     row[self.index[a:b]] = self.values[a:b]
-        return out.reshape((len(rows), *self.row_shape))
 
     def __getitem__(self, key: Any) -> np.ndarray:
         n = len(self)
@@ -138,9 +142,11 @@ class SparseRows:
     def write_dense_npy(self, path: Path, chunk: int = 64) -> None:
         """Write the dense array into a ``.npy`` file, ``chunk`` rows at a time (bounded memory)."""
         mm = np.lib.format.open_memmap(Path(path), mode="w+", dtype=self.dtype, shape=self.shape)
+        flat = mm.reshape(len(self), self._row_size)  # a new file reads as zeros: only non-zeros are written
         for a in range(0, len(self), chunk):
-            mm[a : a + chunk] = self[a : a + chunk]
+            self._fill(np.arange(a, min(a + chunk, len(self))), flat[a : a + chunk])
         mm.flush()
+        del flat
         del mm
 
 
