@@ -29,7 +29,7 @@ def _cache_root(cache_dir: Optional[str], context: Any) -> Path:
 
 
 #: Disk use of one generated cluster's raw files, per mode (measured, README "Disk and cache").
-RAW_BYTES_PER_CLUSTER = {"photon-list": 180_000, "events": 700_000}
+RAW_BYTES_PER_CLUSTER = {"photon-list": 187_000, "events": 1_970_000}
 
 
 class ErositaMock:

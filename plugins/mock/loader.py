@@ -568,7 +568,7 @@ def load_catalogue(
                 n = int(len(raw.cluster_id))
                 notice(
                     f"massbench: processing {n} clusters of {raw.path} into {final} "
-                    f"(once; about {_human(n * PROCESSED_BYTES_PER_CLUSTER)} on disk)"
+                    f"(once; up to {_human(n * PROCESSED_BYTES_PER_CLUSTER)} on disk)"
                 )
                 if progress is None:
                     progress = _progress_lines(n)
@@ -600,8 +600,9 @@ def load_catalogue(
         raise DataError(f"{exc}; run the command again") from None
 
 
-#: Disk use of one processed cluster (sparse maps and cube; measured on erosita-mock, README "Disk and cache").
-PROCESSED_BYTES_PER_CLUSTER = 560_000
+#: Disk use of one processed cluster, at most (sparse maps and cube; measured: 307 kB photon-list, 385 kB events
+#: with components; README "Disk and cache").
+PROCESSED_BYTES_PER_CLUSTER = 390_000
 
 
 def _human(n: float) -> str:
