@@ -88,15 +88,9 @@ def write_run_json(
 ) -> None:
     """``run.json``: versions, plugins, seeds, dataset, folds, the units' status and the run's times.
 
-    ``calls`` is the history of calls that contributed units (:mod:`massbench.runs`); each unit then
-    names its ``call``.
+    ``calls`` is the history of calls that contributed units (:class:`massbench.runs.CallHistory`).
     """
     from .results import atomic_write_json
-
-    if calls is not None:
-        from .runs import tag_units
-
-        tag_units(units_summary, calls)
 
     plugins = [{"plugin": n, "distribution": d, "version": v} for n, d, v in p.registry.plugins]
     prov = {

@@ -96,6 +96,104 @@ def stale_unit_folders(out: Path, slugs: Iterable[str]) -> list[Path]:
     return found
 
 
+class CallHistory:
+    """This call's entry in run.json's ``calls``, written with the run's provenance as the run goes."""
+
+    def __init__(self, out: Path, bench: Any, options: Any, started: str):
+        self.out, self.bench, self.options, self.started = Path(out), bench, options, started
+        self.calls = previous_calls(out, bench.key, options)
+        self.call: dict[str, Any] | None = None
+        self.units: list[Any] = []
+
+    def begin(self, p: Any, pending: list[Any], records: dict) -> None:
+        """Record the call (status running) with the units it will run; run.json covers every unit."""
+        from .plan import plan_units
+
+        self.call = new_call(self.options, self.started, [f"{u.spec.label}/fold{u.fold}" for u in pending])
+        self.calls.append(self.call)
+        self.units = plan_units(p)
+        self.write(p, records, None)
+
+    def end(self, p: Any, records: dict, status: str) -> None:
+        """Close the call (``finished`` or ``interrupted``) and write run.json."""
+        from .provenance import now
+
+        if self.call is not None:
+            self.call.update(finished=now(), status=status)
+            self.write(p, records, now() if status == "finished" else None)
+
+    def write(self, p: Any, records: dict, finished: str | None) -> None:
+        from .collect import load_records, unit_summary
+        from .provenance import write_run_json
+
+        summary = unit_summary(self.units, load_records(p, self.out, records))
+        tag_units(summary, self.calls)
+        write_run_json(p, self.out, self.options, self.started, finished, summary, self.calls)
+
+
+def reusable_records(out: Path, units: list[Any], bench: Any, options: Any) -> dict:
+    """With ``--resume``, the finished units' records; otherwise their old records are removed (and, in a
+    plain run, the folders of estimators no longer in the benchmark) so a fresh run never mixes with them."""
+    from .plan import resumable
+
+    records = {}
+    if options.resume:
+        for u in units:
+            rec = resumable(out, u, options.retry_failed)
+            if rec is not None:
+                records[u.key] = rec
+        return records
+    for u in units:
+        (Path(out) / u.path).unlink(missing_ok=True)
+    if not options.only:
+        remove_stale_units(out, bench)
+    return records
+
+
+def remove_stale_units(out: Path, bench: Any) -> None:
+    """A plain run: remove ``units/`` and ``models/`` folders of estimators no longer in ``bench``."""
+    import shutil
+
+    from .plan import with_baseline
+
+    for stale in stale_unit_folders(out, [s.slug for s in with_baseline(bench)]):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def resume_hint(bench: Any, options: Any, n_done: int, n_units: int) -> str:
+    """What Ctrl-C prints: how many units are saved and the exact command that continues the run."""
+    import shlex
+
+    cmd = ["massbench", "run", bench.path or "BENCH.yaml", "--out", str(options.out), "--resume"]
+    if options.only:
+        cmd += ["--only", ",".join(options.only)]
+    if options.executor not in ("process",):
+        cmd += ["--executor", options.executor]
+    if options.device != "auto":
+        cmd += ["--device", options.device]
+    if options.cache_dir:
+        cmd += ["--cache-dir", str(options.cache_dir)]
+    done = f"{n_done} of {n_units} units are saved" if n_units else "no unit had finished"
+    return f"interrupted; {done}. Continue with:\n  {shlex.join(cmd)}"
+
+
+def print_run_end(console: Any, rows: list[Any], bench: Any, out: Path) -> None:
+    """The end of a run: the leaderboard table, failures, and where report.md and the leaderboard are."""
+    from .results import leaderboard_markdown
+
+    failed = [r for r in rows if not r.ok]
+    console.print(leaderboard_markdown(rows, bench.key), markup=False, highlight=False, soft_wrap=True)
+    if failed:
+        console.print(f"[red]{len(failed)} estimator(s) failed[/red]; tracebacks under {out}/units/")
+    console.print(f"results in {out}/", markup=False)
+    console.print(f"report (tables and figures): {Path(out) / 'report.md'}", markup=False)
+    console.print(
+        f"leaderboard: {Path(out) / 'leaderboard.md'} (also .json, .csv); merge runs with "
+        f"`massbench leaderboard build {out} --out DIR`",
+        markup=False,
+    )
+
+
 # ------------------------------------------------------------------------------------------ massbench runs
 
 

@@ -555,11 +555,11 @@ def load_catalogue(
     root = Path(cache_dir).expanduser() / name
     key = cache_key(raw, params, root)
     final = root / key
-    info = _checked_info(final, name, on_corrupt)
+    info = _checked_info(final, name, on_corrupt, remove=False)
     if info is None:
         with _lock(root / f"{key}.lock"):
             clean_stale_tmp(root)
-            info = _checked_info(final, name, on_corrupt)
+            info = _checked_info(final, name, on_corrupt, remove=True)
             if info is None:
                 tmp = root / f"{key}.tmp-{os.getpid()}"
                 if tmp.exists():
@@ -637,8 +637,12 @@ def _manifest(directory: Path) -> dict[str, dict[str, Any]]:
     return file_manifest(directory)
 
 
-def _checked_info(final: Path, name: str, on_corrupt: str) -> Optional[dict[str, Any]]:
-    """``complete.json`` of a verified entry, or None when there is none (or it was corrupt and removed)."""
+def _checked_info(final: Path, name: str, on_corrupt: str, remove: bool) -> Optional[dict[str, Any]]:
+    """``complete.json`` of a verified entry, or None when there is none or it is corrupt.
+
+    A corrupt entry is an error (``on_corrupt="error"``) or, with ``"rebuild"``, None; it is removed
+    only with ``remove`` (the caller holds the entry's lock).
+    """
     from massbench.cache import CacheCorrupt, notice, read_complete, verify_entry
 
     if not (final / "complete.json").is_file():
@@ -655,8 +659,9 @@ def _checked_info(final: Path, name: str, on_corrupt: str) -> Optional[dict[str,
         return info
     except CacheCorrupt as exc:
         if on_corrupt == "rebuild":
-            notice(f"massbench: the cached {name!r} catalogue is corrupt ({exc}); removing it and processing again")
-            shutil.rmtree(final, ignore_errors=True)
+            if remove:
+                notice(f"massbench: the cached {name!r} catalogue is corrupt ({exc}); removing it and processing again")
+                shutil.rmtree(final, ignore_errors=True)
             return None
         raise DataError(
             f"{exc}. The processed cache of dataset {name!r} is damaged: remove it with "
