@@ -464,9 +464,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in argv
     import os
 
-    # TensorFlow's C++ start-up log (CUDA/oneDNN notices) is noise in a benchmark run: warnings and
-    # errors only, unless the user set their own level. Worker processes inherit it.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up log (CUDA/oneDNN notices, cuInit on a CPU machine) is noise in a run:
+    # level 3 (as the cnn-tf plugin sets), unless the user set their own. Worker processes inherit it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         reg = registry()
         register_plugin_commands(reg)

@@ -52,4 +52,27 @@ def test_tf_log_level_default_respects_the_user(preset, monkeypatch, tmp_path) -
         monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", preset)
     with pytest.raises(SystemExit):
         main(["validate", str(tmp_path / "missing.yaml")])
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == (preset or "2")
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == (preset or "3")
+
+
+def test_tensorflow_start_up_lines_follow_the_log_level() -> None:
+    """TensorFlow prints its oneDNN/CUDA notices through absl before reading TF_CPP_MIN_LOG_LEVEL."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("tensorflow")
+    code = (
+        "from massbench.plugins.cnn_tf.tf_runtime import import_tf; tf = import_tf(); print(tf.constant(2.0).numpy())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "2.0"
+    assert "I0000" not in quiet.stderr and "absl::InitializeLog" not in quiet.stderr
+    loud = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"},
+        timeout=300,
+    )
+    assert loud.returncode == 0 and "I0000" in loud.stderr  # the user's own level is respected
