@@ -16,6 +16,27 @@ import typer
 
 from .errors import UserError
 
+
+def _plain_help_placeholders() -> None:
+    """Usage lines say ``BENCH`` / ``[DIR]`` (not typer's ``{bench}``) and flags show no ``<bool>`` type."""
+    from typer.core import TyperArgument, TyperOption
+
+    def usage_name(self: Any) -> str:
+        name = self.metavar or str(self.name).upper()
+        name = name if self.required else f"[{name}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) or getattr(self, "is_bool_flag", False) else original(self, ctx)
+
+    TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_plain_help_placeholders()
+
 app = typer.Typer(
     name="massbench",
     help="Benchmark galaxy-cluster mass estimators (X-ray photon maps, spectroscopy) with spatial "
@@ -27,6 +48,17 @@ app = typer.Typer(
 )
 leaderboard_app = typer.Typer(help="Merge run results into leaderboards.", no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
+
+
+def _add_command_groups() -> None:
+    from .cache_cli import cache_app
+    from .runs_cli import runs_cmd
+
+    app.add_typer(cache_app, name="cache")
+    app.command("runs")(runs_cmd)
+
+
+_add_command_groups()
 
 
 def registry() -> Any:
@@ -150,8 +182,11 @@ def run(
 
 
 @app.command()
-def validate(bench: Path = typer.Argument(..., help="Benchmark YAML file")) -> None:
-    """Check a benchmark file (keys, types, plugin names and params) without running it."""
+def validate(
+    bench: Path = typer.Argument(..., help="Benchmark YAML file"),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of a user error"),
+) -> None:
+    """Check a benchmark file (keys, types, plugin names and params) without running it; lists every problem."""
     b = load_and_check(bench)
     n = len(b.estimators)
     typer.echo(
@@ -186,14 +221,28 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
         return
     from rich.table import Table
 
-    t = Table(title="massbench plugins")
-    for col in ("kind", "name", "inputs", "framework", "distribution", "version"):
+    t = Table(title="massbench plugins", show_lines=True)
+    for col in ("kind", "name", "inputs", "params (name: type = default)", "framework", "distribution", "version"):
         t.add_column(col, no_wrap=col in ("kind", "name"), overflow="fold")
     for d in items:
+        params = "\n".join(
+            f"{q['name']}"
+            + (f": {q['type']}" if q["type"] else "")
+            + (" (required)" if q.get("required") else f" = {json.dumps(q['default'], default=str)}")
+            for q in d["params"]
+        )
         t.add_row(
             *(
                 rich_text(v)
-                for v in (d["kind"], d["name"], ", ".join(d["inputs"]), d["framework"], d["distribution"], d["version"])
+                for v in (
+                    d["kind"],
+                    d["name"],
+                    ", ".join(d["inputs"]),
+                    params or "-",
+                    d["framework"],
+                    d["distribution"],
+                    d["version"],
+                )
             )
         )
     c = console()
@@ -231,15 +280,19 @@ def explain(
         raise UserError(f"{run_dir}: the benchmark has no `explainers:` section")
     options = RunOptions(out=run_dir, device=device, cache_dir=cache_dir, debug=debug)
     c = console()
+    failures: list[tuple[str, str, str]] = []
     with RunProgress(c) as prog:
         p = prepare(b, reg, device, cache_dir)
-        summary = run_explainers(p, run_dir, options, prog)
+        summary = run_explainers(p, run_dir, options, prog, failures=failures)
         rows, _ = collect_rows(p, run_dir)
         write_report(p, run_dir, rows)
-    c.print(
-        f"explanations in {run_dir / 'explanations'}/ ({sum(len(v) for v in summary.values())} estimator(s))",
-        markup=False,
-    )
+    n_ok = sum(1 for v in summary.values() for e in v.values() if isinstance(e, dict) and e.get("status") == "ok")
+    for xname, label, err in failures:
+        c.print(f"explainer {xname} on {label} failed: {err}", markup=False, highlight=False)
+    c.print(f"explanations in {run_dir / 'explanations'}/ ({n_ok} ok, {len(failures)} failed now)", markup=False)
+    if failures:
+        c.print("earlier successful explanations were kept; fix the problem above and run again", markup=False)
+        raise typer.Exit(1)
 
 
 @leaderboard_app.command("build")
@@ -380,7 +433,10 @@ def new_plugin_cmd(
     files = new_plugin(directory, name, input_name, registry())
     for f in files:
         typer.echo(f"wrote {f}")
-    typer.echo(f"next: pip install -e {directory} && (cd {directory} && pytest) && massbench check-plugin {name}")
+    typer.echo(
+        f"next: pip install -e '{directory}[test]' && (cd {directory} && python -m pytest) "
+        f"&& massbench check-plugin {name}"
+    )
 
 
 @app.command("check-plugin")
@@ -482,6 +538,12 @@ def main(argv: list[str] | None = None) -> None:
         from .sealed import stash_env
 
         stash_env()
+
+    import os
+
+    # TensorFlow's C++ start-up log (CUDA/oneDNN notices, cuInit on a CPU machine) is noise in a run:
+    # level 3 (as the cnn-tf plugin sets), unless the user set their own. Worker processes inherit it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         reg = registry()
         register_plugin_commands(reg)
@@ -491,31 +553,37 @@ def main(argv: list[str] | None = None) -> None:
             raise
         console(stderr=True).print(f"[red]error:[/red] {rich_text(exc)}", highlight=False)
         sys.exit(2)
-    except KeyboardInterrupt:
-        _interrupted(argv)
+    except KeyboardInterrupt as exc:
+        _interrupted(argv, str(exc))
     except SystemExit as exc:
-        if exc.code == 130 and _from_interrupt(exc):  # typer turns Ctrl-C into a silent exit 130
-            _interrupted(argv)
+        cause = _from_interrupt(exc) if exc.code == 130 else None
+        if cause is not None:  # typer turns Ctrl-C into a silent exit 130
+            _interrupted(argv, str(cause))
         raise
 
 
-def _from_interrupt(exc: BaseException) -> bool:
+def _from_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt behind ``exc`` (following causes and contexts), if any."""
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:
         if isinstance(e, KeyboardInterrupt):
-            return True
+            return e
         seen.add(id(e))
         e = e.__cause__ or e.__context__
-    return False
+    return None
 
 
-def _interrupted(argv: list[str]) -> None:
-    """The Ctrl-C message (with the exact ``--resume`` command for ``run``), exit status 130."""
+def _interrupted(argv: list[str], message: str = "") -> None:
+    """The Ctrl-C message (with the exact ``--resume`` command for ``run``), exit status 130.
+
+    ``message``: the runner's own (:class:`~massbench.errors.RunInterrupted`: units saved and the
+    command); otherwise one is built from ``argv``.
+    """
     import shlex
 
-    msg = "interrupted"
-    if argv[:1] == ["run"]:
+    msg = message or "interrupted"
+    if not message and argv[:1] == ["run"]:
         again = [a for a in argv if a != "--overwrite"]  # continuing must not replace what was done
         again += [] if "--resume" in again else ["--resume"]
         msg += "; finished units are saved. Continue with:\n  massbench " + shlex.join(again)

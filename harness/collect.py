@@ -110,6 +110,7 @@ def collect_rows(
                         cat.cluster_id[i].item() if hasattr(cat.cluster_id[i], "item") else cat.cluster_id[i],
                         r.fold,
                         spec.label,
+                        spec.name,
                         float(cat.redshift[i]),
                         float(cat.log10_m500c[i]),
                         float(v),
@@ -175,12 +176,14 @@ def add_vs_best(
         }
 
 
-#: Columns of ``predictions.csv``: one row per (estimator, repeat, test cluster). ``repeat`` is the
+#: Columns of ``predictions.csv``: one row per (estimator, repeat, test cluster). ``label`` is the
+#: row's display label, ``estimator`` its plugin name (as in leaderboard.json). ``repeat`` is the
 #: training-seed repeat (0 without repeats); ``group`` the cluster's lineage id (the dataset's
 #: ``group``, else the catalogue row), which ``massbench compare`` resamples by.
 PREDICTION_COLUMNS = [
     "cluster_id",
     "fold",
+    "label",
     "estimator",
     "redshift",
     "log10_m500c_true",
@@ -224,8 +227,8 @@ def write_predictions(out: Path, preds: list[list]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(PREDICTION_COLUMNS)
-    for row in sorted(preds, key=lambda r: (r[2], r[6], r[1], str(r[0]))):
-        w.writerow([row[0], row[1], row[2], f"{row[3]:.6f}", f"{row[4]:.6f}", f"{row[5]:.6f}", row[6], row[7]])
+    for row in sorted(preds, key=lambda r: (r[2], r[7], r[1], str(r[0]))):
+        w.writerow([row[0], row[1], row[2], row[3], f"{row[4]:.6f}", f"{row[5]:.6f}", f"{row[6]:.6f}", row[7], row[8]])
     atomic_write_text(Path(out) / "predictions.csv", buf.getvalue())
 
 

@@ -48,6 +48,8 @@ def read_residuals(path: Path) -> tuple[dict[str, Residuals], dict[str, str]]:
             need = {"cluster_id", "estimator", "log10_m500c_true", "log10_m500c_pred"}
             if not need <= set(reader.fieldnames or []):
                 raise DataError(f"{path}: needs columns {', '.join(sorted(need))}; has {reader.fieldnames}")
+            # rows are named by `label` (older files: `estimator` held the label)
+            name_col = "label" if "label" in (reader.fieldnames or []) else "estimator"
             for i, row in enumerate(reader, start=2):
                 try:
                     r = float(row["log10_m500c_pred"]) - float(row["log10_m500c_true"])
@@ -55,7 +57,7 @@ def read_residuals(path: Path) -> tuple[dict[str, Residuals], dict[str, str]]:
                 except (TypeError, ValueError):
                     raise DataError(f"{path}:{i}: log10_m500c_true/_pred or repeat is not a number") from None
                 cid = str(row["cluster_id"])
-                res = out.setdefault(row["estimator"], Residuals(row["estimator"]))
+                res = out.setdefault(row[name_col], Residuals(row[name_col]))
                 res.by_repeat.setdefault(rep, {})[cid] = r
                 groups.setdefault(cid, str(row.get("group") or cid))
     except FileNotFoundError:

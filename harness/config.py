@@ -38,11 +38,14 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .reference import Reference
 
 
 class _Map(dict):
@@ -143,6 +146,7 @@ class Benchmark:
     path: str = ""
     sha256: str = ""
     run: RunSpec = field(default_factory=RunSpec)
+    reference: Optional["Reference"] = None  # published values shown beside the scores (massbench.reference)
 
     @property
     def key(self) -> str:
@@ -158,6 +162,8 @@ class Benchmark:
             d["run"].pop("deterministic")
         if not d["run"]:
             d.pop("run")
+        if self.reference is None:
+            d.pop("reference")
         for e in d["estimators"]:
             if e.get("timeout") is None:
                 e.pop("timeout", None)
@@ -208,6 +214,7 @@ _TOP = {
     "estimators": True,
     "explainers": False,
     "run": False,
+    "reference": False,
 }
 _DATASET = {"name": True, "params": False}
 _CV = {"scheme": False, "val_fraction": False, "seed": False, "n_folds": False}
@@ -220,11 +227,31 @@ _EXPL = {"name": True, "estimators": True, "params": False}
 
 
 class _Checker:
+    """Checks of one file: ``fail`` stops at once (later checks depend on it), ``soft`` collects a
+    problem so that :meth:`raise_collected` reports every independent problem of the file in one go."""
+
     def __init__(self, path: str):
         self.path = path
+        self.problems: list[tuple[int, str]] = []
 
     def fail(self, line: int, msg: str) -> None:
+        if self.problems:  # report what was collected so far too
+            self.soft(line, msg)
+            self.raise_collected()
         raise ConfigError(f"{self.path}:{line}: {msg}")
+
+    def soft(self, line: int, msg: str) -> None:
+        self.problems.append((line, msg))
+
+    def raise_collected(self) -> None:
+        if not self.problems:
+            return
+        probs = sorted(set(self.problems))
+        if len(probs) == 1:
+            raise ConfigError(f"{self.path}:{probs[0][0]}: {probs[0][1]}")
+        raise ConfigError(
+            f"{len(probs)} problems in {self.path}:\n" + "\n".join(f"{self.path}:{ln}: {m}" for ln, m in probs)
+        )
 
     def keys(self, m: Any, allowed: dict[str, bool], where: str, line: int) -> _Map:
         if not isinstance(m, dict):
@@ -382,6 +409,22 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
     if ex_raw and not isinstance(ex_raw, list):
         c.fail(data.key_lines["explainers"], "explainers must be a list")
     labels = {e.label for e in estimators} | {e.name for e in estimators}
+    # estimator entries naming no registered plugin: an explainer target may be the name they misspell
+    unregistered: dict[int, EstimatorSpec] = {}
+    if registry is not None:
+        known = registry.table("estimator")
+        unregistered = {i: e for i, e in enumerate(estimators) if e.name not in known}
+
+    def misspelt_entry(target: str) -> str:
+        """Why ``target`` names no entry when the reason is a misspelt estimator entry ('' otherwise)."""
+        for j, e in unregistered.items():
+            if difflib.get_close_matches(e.name, [target], n=1, cutoff=0.75):
+                return (
+                    f"matches no entry because estimators[{j}] (line {data['estimators'].item_lines[j]}) "
+                    f"spells the estimator {e.name!r}; fix that entry"
+                )
+        return ""
+
     ex_lines = getattr(ex_raw, "item_lines", [0] * len(ex_raw))
     for i, x in enumerate(ex_raw):
         line = ex_lines[i]
@@ -394,8 +437,12 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
             c.fail(xm.key_lines["estimators"], f"explainers[{i}].estimators must be a list of estimator labels")
         for t in targets:
             if t not in labels:
+                why = misspelt_entry(t)
+                if why:
+                    c.soft(xm.key_lines["estimators"], f"explainers[{i}].estimators: {t!r} {why}")
+                    continue
                 hint = difflib.get_close_matches(t, sorted(labels), n=1)
-                c.fail(
+                c.soft(
                     xm.key_lines["estimators"],
                     f"explainers[{i}].estimators: {t!r} is not an estimator of this "
                     "benchmark" + (f"; did you mean {hint[0]!r}?" if hint else ""),
@@ -413,6 +460,14 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         if "deterministic" in rm:
             run.deterministic = c.typed(rm, "deterministic", bool, "run.", "true or false")
 
+    reference = None
+    if data.get("reference") is not None:
+        from .reference import parse_reference
+
+        reference = parse_reference(
+            c, data["reference"], data.key_lines["reference"], [e.label for e in estimators], misspelt_entry
+        )
+
     bench = Benchmark(
         name,
         version,
@@ -423,9 +478,11 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         path=path,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         run=run,
+        reference=reference,
     )
     if registry is not None:
         check_plugins(bench, data, registry, c)
+    c.raise_collected()
     return bench
 
 
@@ -435,22 +492,25 @@ def check_plugins(bench: Benchmark, data: _Map, registry: Any, c: _Checker | Non
 
     c = c or _Checker(bench.path)
     ds_line = data["dataset"].key_lines.get("name", data["dataset"].line)
-    info = _lookup(registry, "dataset", bench.dataset.name, c, ds_line)
-    for p in check_params(info.cls, bench.dataset.params):
-        c.fail(data["dataset"].key_lines.get("params", ds_line), f"dataset {bench.dataset.name!r}: {p}")
-    _check_dataset_values(info, bench, c, data["dataset"].key_lines.get("params", ds_line))
+    info = _lookup(registry, "dataset", bench.dataset.name, c, ds_line, "dataset: ")
+    for p in check_params(info.cls, bench.dataset.params) if info is not None else []:
+        c.soft(data["dataset"].key_lines.get("params", ds_line), f"dataset {bench.dataset.name!r}: {p}")
+    if info is not None:
+        _check_dataset_values(info, bench, c, data["dataset"].key_lines.get("params", ds_line))
     ests_raw = data["estimators"]
     for i, spec in enumerate(bench.estimators):
         line = ests_raw.item_lines[i]
-        info = _lookup(registry, "estimator", spec.name, c, line)
-        for p in check_params(info.cls, spec.params):
-            c.fail(line, f"estimator {spec.name!r}: {p}")
+        where = f"estimators[{i}]" + (f" (label {spec.label!r})" if spec.label != spec.name else "") + ": "
+        info = _lookup(registry, "estimator", spec.name, c, line, where)
+        for p in check_params(info.cls, spec.params) if info is not None else []:
+            c.soft(line, f"estimator {spec.name!r}: {p}")
     ex_lines = getattr(data.get("explainers") or [], "item_lines", [0] * len(bench.explainers))
     for i, xspec in enumerate(bench.explainers):
         line = ex_lines[i]
-        info = _lookup(registry, "explainer", xspec.name, c, line)
-        for p in check_params(info.cls, xspec.params):
-            c.fail(line, f"explainer {xspec.name!r}: {p}")
+        info = _lookup(registry, "explainer", xspec.name, c, line, f"explainers[{i}]: ")
+        for p in check_params(info.cls, xspec.params) if info is not None else []:
+            c.soft(line, f"explainer {xspec.name!r}: {p}")
+    c.raise_collected()
 
 
 def _check_dataset_values(info: Any, bench: Benchmark, c: _Checker, line: int) -> None:
@@ -469,10 +529,12 @@ def _check_dataset_values(info: Any, bench: Benchmark, c: _Checker, line: int) -
         c.fail(line, f"dataset {bench.dataset.name!r}: {exc}")
 
 
-def _lookup(registry: Any, kind: str, name: str, c: _Checker, line: int) -> Any:
+def _lookup(registry: Any, kind: str, name: str, c: _Checker, line: int, where: str = "") -> Any:
+    """The plugin, or None after collecting the problem (a misspelt name, with the registered suggestion)."""
     from .errors import UserError
 
     try:
         return registry.get(kind, name)
     except UserError as exc:
-        c.fail(line, str(exc))
+        c.soft(line, where + str(exc))
+        return None

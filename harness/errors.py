@@ -30,3 +30,7 @@ class TestMassAccessError(ContractError):
     """An estimator read the masses of its test clusters."""
 
     __test__ = False  # not a pytest test class
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says what is saved and the ``--resume`` command to continue."""

@@ -39,8 +39,19 @@ def _load_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         return {k: z[k] for k in z.files if k != "__meta__"}, meta
 
 
-def run_explainers(p: Any, out: Path, options: Any, prog: Any = None, only: Sequence[str] | None = None) -> dict:
-    """Run every explainer of the benchmark; returns the summary written to summary.json."""
+def run_explainers(
+    p: Any,
+    out: Path,
+    options: Any,
+    prog: Any = None,
+    only: Sequence[str] | None = None,
+    failures: list[tuple[str, str, str]] | None = None,
+) -> dict:
+    """Run every explainer of the benchmark; returns the summary written to summary.json.
+
+    A failed explanation never replaces an earlier successful one in summary.json (the good result
+    and its report section stay); each failure is appended to ``failures`` as (explainer, label, error).
+    """
     from .plan import plan_units
 
     bench, registry = p.bench, p.registry
@@ -67,9 +78,17 @@ def run_explainers(p: Any, out: Path, options: Any, prog: Any = None, only: Sequ
             except Exception as exc:
                 if getattr(options, "debug", False):
                     raise
-                entry = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                msg = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] == "matplotlib":
+                    msg += ": install it with pip install 'massbench[plot]'"
+                entry = {"status": "failed", "error": msg}
+                if failures is not None:
+                    failures.append((xspec.name, spec.label, msg))
                 if prog is not None:
-                    prog.message(f"explainer {xspec.name} on {spec.label} failed: {exc}")
+                    prog.message(f"explainer {xspec.name} on {spec.label} failed: {msg}")
+                previous = summary.get(xspec.name, {}).get(spec.label)
+                if isinstance(previous, dict) and previous.get("status") == "ok":
+                    continue  # keep the earlier good result
             summary.setdefault(xspec.name, {})[spec.label] = entry
             atomic_write_json(summary_path, summary)
     return summary

@@ -45,7 +45,10 @@ def read_predictions(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     try:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
-            need = {"estimator", "log10_m500c_true", "log10_m500c_pred"}
+            # the row's label: column ``label`` (``estimator`` holds the plugin name); files written before
+            # the label column existed kept the label in ``estimator``
+            key = "label" if "label" in (reader.fieldnames or []) else "estimator"
+            need = {key, "log10_m500c_true", "log10_m500c_pred"}
             if not need <= set(reader.fieldnames or []):
                 raise DataError(f"{path}: needs columns {', '.join(sorted(need))}; has {reader.fieldnames}")
             for i, row in enumerate(reader, start=2):
@@ -55,7 +58,7 @@ def read_predictions(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                     t, p = float(row["log10_m500c_true"]), float(row["log10_m500c_pred"])
                 except (TypeError, ValueError):
                     raise DataError(f"{path}:{i}: log10_m500c_true/log10_m500c_pred are not numbers") from None
-                lt = out.setdefault(row["estimator"], ([], []))
+                lt = out.setdefault(row[key], ([], []))
                 lt[0].append(t)
                 lt[1].append(p)
     except FileNotFoundError:

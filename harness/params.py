@@ -158,6 +158,7 @@ def describe_params(cls: type) -> list[dict[str, Any]]:
                 "name": n,
                 "type": "" if tp is inspect.Parameter.empty else _type_name(tp),
                 "default": default if isinstance(default, (int, float, str, bool, list, type(None))) else repr(default),
+                "required": getattr(p, "default", None) is inspect.Parameter.empty,
             }
         )
     return out

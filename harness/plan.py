@@ -168,11 +168,63 @@ def prepare(
     return Prepared(bench, registry, cat, folds, labels, dict(cat.meta))
 
 
+#: framework of an estimator -> (module to find, the extra that installs it)
+FRAMEWORK_EXTRAS = {"tensorflow": ("tensorflow", "tf"), "torch": ("torch", "torch")}
+
+
+def check_frameworks(bench: Benchmark, registry: Registry, only: Sequence[str] | None = None) -> None:
+    """A UserError naming the pip extra when an estimator to run needs a framework that is not installed.
+
+    Checked before the dataset loads (``importlib.util.find_spec``: nothing is imported).
+    """
+    import importlib.util
+
+    missing: dict[str, list[str]] = {}
+    for spec in bench.estimators:
+        if only and spec.label not in only and spec.name not in only:
+            continue
+        info = registry.table("estimator").get(spec.name)
+        fw = str(getattr(info.cls, "framework", "") or "") if info is not None else ""
+        if fw in FRAMEWORK_EXTRAS and importlib.util.find_spec(FRAMEWORK_EXTRAS[fw][0]) is None:
+            missing.setdefault(fw, []).append(spec.label)
+    if missing:
+        parts = [
+            f"{', '.join(labels)} need{'s' if len(labels) == 1 else ''} {fw}, which is not installed"
+            for fw, labels in missing.items()
+        ]
+        extras = ",".join(FRAMEWORK_EXTRAS[fw][1] for fw in missing)
+        raise UserError(
+            f"{bench.path}: " + "; ".join(parts) + f". Install it with pip install 'massbench[{extras}]' "
+            "(from a clone: pip install -e '.[" + extras + "]'), or leave those estimators out with --only"
+        )
+
+
+def check_only(bench: Benchmark, only: Sequence[str] | None) -> None:
+    """Raise a UserError for an ``--only`` name that is no estimator label or name of ``bench``.
+
+    Called before the dataset loads, so a typo is reported at once.
+    """
+    if not only:
+        return
+    specs = with_baseline(bench)
+    known = {s.label for s in specs} | {s.name for s in specs}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        import difflib
+
+        hint = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        raise UserError(
+            f"--only {unknown[0]!r} is not an estimator of {bench.path}"
+            + (f"; did you mean {hint[0]!r}?" if hint else f"; it has {', '.join(sorted(known))}")
+        )
+
+
 def plan_units(p: Prepared, only: Sequence[str] | None = None) -> list[Unit]:
     """All units of the benchmark (restricted to ``only`` labels/names, baseline always kept)."""
     bench = p.bench
     specs = with_baseline(bench)
     if only:
+        check_only(bench, only)
         wanted = set(only)
         known = {s.label for s in specs} | {s.name for s in specs}
         unknown = sorted(wanted - known)

@@ -56,7 +56,12 @@ class RunProgress:
         if self.console is not None:
             self.console.print(text, markup=False, highlight=False)
 
-    def start_units(self, n: int, description: str = "units") -> None:
+    def start_units(self, n: int, description: str = "units", labels: "list[str] | None" = None) -> None:
+        """Start the bar over ``n`` units; ``labels`` (one per pending unit) enable the time-left estimate."""
+        from .eta import RunEstimate
+
+        self._estimate = RunEstimate(labels or [])
+        self._description = description
         if self._progress is not None:
             self._units = self._progress.add_task(rich_text(description), total=n)
 
@@ -68,16 +73,25 @@ class RunProgress:
         self._current = description
 
     def finish_unit(self, rec: "UnitRecord") -> None:
+        secs = (rec.finished or 0) - (rec.started or 0)
+        estimate = getattr(self, "_estimate", None)
+        left = ""
+        if estimate is not None:
+            estimate.finish(rec.label, secs)
+            left = estimate.text()
         if self._progress is not None and self._units is not None:
             self._progress.advance(self._units)
+            self._progress.update(self._units, description=f"{self._description}" + (f" ({left})" if left else ""))
         if self.console is not None:
             status = rec.status
-            secs = (rec.finished or 0) - (rec.started or 0)
             colour = "green" if status == "ok" else "red"
             extra = "" if status == "ok" else f": {rec.error}"
             rep = f" repeat {rec.repeat}" if rec.repeat else ""
             text = rich_text(f"{rec.label} fold {rec.fold}{rep} ({secs:.1f} s){extra}")
-            self.console.print(f"[{colour}]{rich_text(status)}[/{colour}] {text}", highlight=False)
+            self.console.print(
+                f"[{colour}]{rich_text(status)}[/{colour}] {text}" + (f"; {rich_text(left)}" if left else ""),
+                highlight=False,
+            )
 
     def epoch_callback(self) -> Callable[..., None]:
         def callback(*, epoch: int, total: int | None = None, **metrics: float) -> None:

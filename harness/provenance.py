@@ -78,9 +78,18 @@ def environment() -> dict[str, Any]:
 
 
 def write_run_json(
-    p: Any, out: Path, options: Any, started: str, finished: str | None, units_summary: dict[str, dict[str, Any]]
+    p: Any,
+    out: Path,
+    options: Any,
+    started: str,
+    finished: str | None,
+    units_summary: dict[str, dict[str, Any]],
+    calls: list[dict[str, Any]] | None = None,
 ) -> None:
-    """``run.json``: versions, plugins, seeds, dataset, folds, the units' status and the run's times."""
+    """``run.json``: versions, plugins, seeds, dataset, folds, the units' status and the run's times.
+
+    ``calls`` is the history of calls that contributed units (:class:`massbench.runs.CallHistory`).
+    """
     from .results import atomic_write_json
 
     plugins = [{"plugin": n, "distribution": d, "version": v} for n, d, v in p.registry.plugins]
@@ -119,4 +128,6 @@ def write_run_json(
 
         prov = redact(prov, sealed)
         prov["sealed_seed"] = sealed.tag
+    if calls is not None:
+        prov["calls"] = calls
     atomic_write_json(Path(out) / "run.json", prov)

@@ -79,6 +79,16 @@ def write_report(p: Any, out: Path, rows: list[LeaderboardRow]) -> None:
             lines.append(
                 f"| {md_cell(r.label)} | " + " | ".join(f"{by.get(k, float('nan')):.4f}" for k in folds) + " |"
             )
+    from .report_figures import FIGURES, write_run_figures
+
+    figs = write_run_figures(Path(out), rows)
+    lines.append("\n## Figures\n")
+    if isinstance(figs, str):
+        lines.append(f"No figures: {figs}.\n")
+    else:
+        for name, path in figs.items():
+            lines.append(f"### {FIGURES[name]}\n")
+            lines.append(f"![{FIGURES[name]}]({path.relative_to(Path(out)).as_posix()})\n")
     summary_path = Path(out) / "explanations" / "summary.json"
     if summary_path.exists():
         lines.append("\n## Explanations\n")

@@ -5,8 +5,8 @@ Layout of a run directory (``results/<benchmark>@<version>/`` by default)::
     run.json                provenance (versions, git commit, seeds, device, benchmark hash, times)
     leaderboard.json        one row per estimator (see LEADERBOARD_KEYS)
     leaderboard.md / .csv   the same rows sorted by scatter, failed rows last
-    predictions.csv         cluster_id, fold, estimator, redshift, log10_m500c_true, log10_m500c_pred,
-                            repeat, group (see collect.PREDICTION_COLUMNS)
+    predictions.csv         cluster_id, fold, label, estimator (plugin name), redshift, log10_m500c_true,
+                            log10_m500c_pred, repeat, group (see collect.PREDICTION_COLUMNS)
     report.md               leaderboard plus explainer summaries in plain language
     units/<label>/fold<k>.json              one finished unit: status, config hash, predictions
     units/<label>/fold<k>-r<r>.json         training-seed repeat r >= 1 of it (``repeats: N``)
@@ -158,6 +158,9 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
         "n",
         "status",
     ]
+    sources = sorted({str(r.get("reference_source")) for r in rows if r.get("reference_scatter_dex") is not None})
+    if sources:
+        head.insert(7, "reference (dex)")
     out = [f"## {one_line(title)}\n" if title else "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, r in enumerate(rows, 1):
         inputs = cell(r.inputs)
@@ -178,6 +181,7 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
                     cell(r.scatter_ci95),
                     cell(r.scatter_seed_std),
                     cell(r.scatter_percent, 2),
+                    *([_reference_cell(r, sources)] if sources else []),
                     cell(r.bias_dex),
                     cell(r.robust_scatter_dex),
                     cell(r.n_test),
@@ -186,7 +190,17 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
             )
             + " |"
         )
+    for j, src in enumerate(sources):
+        out.append(f"\n[{j + 1}] reference: {src}" if len(sources) > 1 else f"\nReference column: {src}")
     return "\n".join(x for x in out if x != "") + "\n"
+
+
+def _reference_cell(r: LeaderboardRow, sources: list[str]) -> str:
+    v = r.get("reference_scatter_dex")
+    if v is None:
+        return ""
+    mark = f" [{sources.index(str(r.get('reference_source'))) + 1}]" if len(sources) > 1 else ""
+    return cell(v) + mark
 
 
 def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
@@ -246,6 +260,11 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], li
     for d in run_dirs:
         d = Path(d)
         prov_path = d / "run.json"
+        if not d.is_dir():
+            raise UserError(
+                f"{d}: no such directory; give the output directories of `massbench run` "
+                "(results/<benchmark>@<version>/ by default; `massbench runs` lists them)"
+            )
         if not prov_path.exists():
             raise UserError(
                 f"{d}: no run.json (provenance missing); only results written by `massbench run` can be merged"

@@ -119,6 +119,12 @@ def fit_predict(
 
 def error_message(exc: BaseException) -> str:
     """The one-line message of a failed unit."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        extra = {"tensorflow": "tf", "keras": "tf", "torch": "torch", "matplotlib": "plot", "dask": "dask"}.get(
+            exc.name.split(".")[0]
+        )
+        if extra:
+            return f"{exc}: install it with pip install 'massbench[{extra}]'"
     return str(exc) if isinstance(exc, (ContractError, UserError)) else f"{type(exc).__name__}: {exc}"
 
 

@@ -318,7 +318,7 @@ def test_killed_worker_unit_is_retried_and_the_leaderboard_is_complete(dask_regi
     assert retried[0][0]["pid"] != retried[0][1]["pid"]  # the second attempt ran in another worker process
     preds = list(csv.DictReader((out / "predictions.csv").open()))
     assert len(preds) == 3 * 160  # no prediction lost or duplicated
-    assert len({(p["estimator"], p["cluster_id"]) for p in preds}) == 3 * 160
+    assert len({(p["label"], p["cluster_id"]) for p in preds}) == 3 * 160
 
 
 @pytest.mark.parametrize("retries", [0, 1])

@@ -65,7 +65,11 @@ def test_inputs_follow_docs_inputs_md(cat) -> None:
     }
     for k, s in shapes.items():
         assert cat.inputs[k].shape == s and cat.inputs[k].data.dtype == np.float32, k
-    assert isinstance(cat.inputs["dyn_cube"].data, np.memmap)
+    # stored sparsely and memory-mapped (massbench.sparse): nothing is read until rows are indexed
+    from massbench.sparse import SparseRows
+
+    assert isinstance(cat.inputs["dyn_cube"].data, SparseRows)
+    assert isinstance(cat.inputs["dyn_cube"].data.values, np.memmap)
     for k in (
         "n_phot",
         "n_phot_500c",

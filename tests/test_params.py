@@ -37,7 +37,7 @@ class _Wider(_Est):
 def test_dataclass_fields_are_the_params_with_factory_defaults():
     described = {d["name"]: d for d in describe_params(_Est)}
     assert list(described) == ["epochs", "widths", "dropout", "loss"]
-    assert described["widths"] == {"name": "widths", "type": "list", "default": [8, 4]}
+    assert described["widths"] == {"name": "widths", "type": "list", "default": [8, 4], "required": False}
     assert described["loss"]["default"] == "mse"
     assert param_defaults(_Wider)["dropout"] == 0.5 and param_defaults(_Est)["dropout"] == 0.0
     assert [d["name"] for d in describe_params(_Wider)] == ["epochs", "widths", "dropout", "loss"]

@@ -57,6 +57,7 @@ def test_run_writes_outputs(toy_registry, write_bench, tmp_path):
     assert list(preds[0]) == [
         "cluster_id",
         "fold",
+        "label",
         "estimator",
         "redshift",
         "log10_m500c_true",
@@ -65,10 +66,12 @@ def test_run_writes_outputs(toy_registry, write_bench, tmp_path):
         "group",
     ]
     assert {p["repeat"] for p in preds} == {"0"}
+    assert {(p["label"], p["estimator"]) for p in preds} == {
+        ("Linear", "toy-linear"),
+        ("baseline-mean", "baseline-mean"),
+    }
     # predictions reproduce the scatter
-    r = np.array(
-        [float(p["log10_m500c_pred"]) - float(p["log10_m500c_true"]) for p in preds if p["estimator"] == "Linear"]
-    )
+    r = np.array([float(p["log10_m500c_pred"]) - float(p["log10_m500c_true"]) for p in preds if p["label"] == "Linear"])
     assert np.isclose(r.std(), lin["scatter_dex"])
     prov = json.loads((out / "run.json").read_text())
     for key in [

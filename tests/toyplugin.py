@@ -203,6 +203,8 @@ class ToyExplainer:
         return {"saliency": np.abs(g) * self.scale, "secret": truth["secret"]}
 
     def summarize(self, label, arrays, truth, out_dir):
+        if os.environ.get("TOY_EXPLAINER_NO_MATPLOTLIB"):  # a core-only install (tests/test_core_only.py)
+            raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         assert np.allclose(arrays["secret"], truth["secret"])
         return {"median_log10_saliency": float(np.median(np.log10(arrays["saliency"]))), "n": int(len(truth))}

@@ -64,12 +64,15 @@ class InputStore:
     def file(self, name: str) -> Path:
         if name not in self.files:
             data = self.catalogue.inputs[name].data
-            is_obj = not isinstance(data, np.ndarray) or data.dtype == np.dtype(object)
+            sparse = hasattr(data, "write_dense_npy")  # massbench.sparse.SparseRows: densified in chunks
+            is_obj = not sparse and (not isinstance(data, np.ndarray) or data.dtype == np.dtype(object))
             path = self.root / (os.urandom(12).hex() + (".pkl" if is_obj else ".npy"))
             tmp = path.with_name("." + path.name)
             if is_obj:
                 with open(tmp, "wb") as fh:
                     pickle.dump(np.asarray(data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            elif sparse:
+                data.write_dense_npy(tmp)
             else:
                 np.save(tmp, np.ascontiguousarray(data), allow_pickle=False)
             os.chmod(tmp, 0o444)

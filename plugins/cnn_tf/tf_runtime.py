@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -39,21 +43,75 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+_NATIVE_LOG = re.compile(r"^([IWEF])\d{4} ")
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+
+
+@contextmanager
+def _filtered_native_stderr(min_level: int) -> Iterator[None]:
+    """Apply ``TF_CPP_MIN_LOG_LEVEL`` to the C++ lines TensorFlow writes to fd 2 while it is imported.
+
+    Recent TensorFlow logs its start-up notices (oneDNN, CUDA drivers) through absl before its own
+    log level is read, so the variable alone does not silence them. Lines of a severity below
+    ``min_level`` (I=0, W=1, E=2, F=3) and absl's "before InitializeLog" notice are dropped; every other
+    byte is passed on to stderr.
+    """
+    if min_level <= 0:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            for raw in tmp.read().decode(errors="replace").splitlines(keepends=True):
+                m = _NATIVE_LOG.match(raw)
+                if raw.startswith("WARNING: All log messages before absl::InitializeLog()"):
+                    continue
+                if m and _SEVERITY[m.group(1)] < min_level:
+                    continue
+                sys.stderr.write(raw)
+            sys.stderr.flush()
+
+
 def import_tf() -> Any:
-    """Import TensorFlow quietly, limit its threads (first call only) and return the module."""
-    global _CONFIGURED
+    """Import TensorFlow quietly, limit its threads (first call only) and return the module.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (the user's own value wins) and also filters the start-up
+    lines TensorFlow prints before reading it (:func:`_filtered_native_stderr`).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if _CONFIGURED:
+        import tensorflow as tf
+
+        return tf
+    try:
+        level = int(os.environ["TF_CPP_MIN_LOG_LEVEL"])
+    except ValueError:
+        level = 0
+    with _filtered_native_stderr(level if "tensorflow" not in sys.modules else 0):
+        tf = _configure()
+    return tf
+
+
+def _configure() -> Any:
+    global _CONFIGURED
     import tensorflow as tf
 
-    if not _CONFIGURED:
-        _CONFIGURED = True
-        tf.get_logger().setLevel("ERROR")
-        n = available_cpus()
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(n)
-            tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
-        except RuntimeError:
-            pass  # the runtime was already initialised by someone else: keep its pools
+    _CONFIGURED = True
+    tf.get_logger().setLevel("ERROR")
+    n = available_cpus()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, n))
+    except RuntimeError:
+        pass  # the runtime was already initialised by someone else: keep its pools
+    tf.config.list_physical_devices()  # the device scan (CUDA driver notices), inside the filter
     return tf
 
 

@@ -32,6 +32,9 @@ def _cache_root(cache_dir: Optional[str], context: Any) -> Path:
 #: range (seeds 0-3 of halos.build_halo_catalogue), so this many leave a wide margin for any seed.
 MAX_CLUSTERS = 12_000
 
+#: Disk use of one generated cluster's raw files, per mode (measured, README "Disk and cache").
+RAW_BYTES_PER_CLUSTER = {"photon-list": 187_000, "events": 1_970_000}
+
 
 class ErositaMock:
     """The synthetic eROSITA catalogue (generated once per (n_clusters, seed), then cached).
@@ -80,21 +83,38 @@ class ErositaMock:
 
     def ensure_raw(self, context: Any = None) -> Path:
         """Generate the raw catalogue if it is not there yet (atomically: a temporary directory is renamed)."""
+        from massbench.cache import clean_stale_tmp, human_bytes, notice
+
         from .formats import HALOS_FILE
         from .generator import MockConfig, generate_catalogue
-        from .loader import _lock
+        from .loader import PROCESSED_BYTES_PER_CLUSTER, _lock, _progress_lines
 
         raw = self.raw_directory(context)
         if (raw / HALOS_FILE).is_file():
             return raw
         with _lock(raw.parent / f"{raw.name}.lock"):
+            clean_stale_tmp(raw.parent)
             if (raw / HALOS_FILE).is_file():
                 return raw
             tmp = raw.parent / f"{raw.name}.tmp-{os.getpid()}"
             if tmp.exists():
                 shutil.rmtree(tmp)
+            per = RAW_BYTES_PER_CLUSTER[self.mode]
+            notice(
+                f"massbench: generating the {self.name} catalogue ({self.n_clusters} clusters, seed {self.seed}, "
+                f"{self.mode}) into {raw}; this is done once and takes about "
+                f"{human_bytes(self.n_clusters * (per + PROCESSED_BYTES_PER_CLUSTER))} of disk "
+                f"({human_bytes(self.n_clusters * per)} raw files, the rest processed arrays). "
+                "See `massbench cache info`."
+            )
             try:
-                generate_catalogue(tmp, self.n_clusters, self.seed, config=MockConfig(mode=self.mode))
+                generate_catalogue(
+                    tmp,
+                    self.n_clusters,
+                    self.seed,
+                    config=MockConfig(mode=self.mode),
+                    progress=_progress_lines(self.n_clusters, "generated"),
+                )
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -119,7 +139,9 @@ class ErositaMock:
             },
             "raw_dir": str(raw),
         }
-        return load_catalogue(raw, _cache_root(self.cache_dir, context), name=self.name, meta=meta)
+        return load_catalogue(
+            raw, _cache_root(self.cache_dir, context), name=self.name, meta=meta, on_corrupt="rebuild"
+        )
 
 
 class MagneticumSixte:

@@ -69,7 +69,15 @@ def table1_summary(cat: Catalogue) -> dict[str, dict[str, float] | None]:
 
 
 def _setup_matplotlib() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from massbench.errors import UserError
+
+        raise UserError(
+            "the gallery figures need matplotlib, which is not installed: pip install 'massbench[plot]' "
+            "(or pass --no-figures where the command offers it)"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

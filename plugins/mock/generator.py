@@ -347,7 +347,10 @@ def generate_catalogue(
     cfg = config or MockConfig()
     out = Path(directory)
     if (out / HALOS_FILE).exists() and not overwrite:
-        raise UserError(f"{out} already holds a catalogue ({HALOS_FILE}); choose another directory or overwrite it")
+        raise UserError(
+            f"{out} already holds a catalogue ({HALOS_FILE}); choose another directory or replace it with "
+            "--overwrite (massbench mock generate) / overwrite=True (generate_catalogue)"
+        )
     events_dir = out / EVENTS_DIR
     events_dir.mkdir(parents=True, exist_ok=True)
     if (out / HALOS_FILE).exists():
