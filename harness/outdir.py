@@ -7,8 +7,9 @@ directory ``massbench leaderboard build`` writes into holds ``.massbench-leaderb
 - An existing, non-empty directory without the marker is refused (exit 2): massbench never writes
   into, or deletes anything from, a directory it did not create. (Directories written by massbench
   versions older than the marker are recognised by their ``run.json`` / ``runs.json`` and adopted.)
-- A run directory that already holds results is refused unless ``--resume`` (continue it) or
-  ``--overwrite`` (replace it) is given. ``--overwrite`` deletes only the files and folders a run
+- A run directory that already holds results is refused unless ``--resume`` (continue it),
+  ``--overwrite`` (replace it) or ``--only`` (rerun the named estimators, keep the other rows) is
+  given. ``--overwrite`` deletes only the files and folders a run
   writes (:data:`RUN_OUTPUTS`); anything else in the directory is left alone.
 - A run holds an exclusive ``fcntl`` lock on ``.massbench-run.lock`` while it runs; a second run
   into the same directory is refused with the first one's PID, host and start time.
@@ -212,15 +213,19 @@ def lock_run_dir(directory: Path) -> RunLock:
     return RunLock(path, handle)
 
 
-def prepare_run_dir(directory: Path, resume: bool, overwrite: bool) -> RunLock:
-    """Claim, lock and (with ``overwrite``) clear a run's output directory; see the module docstring."""
+def prepare_run_dir(directory: Path, resume: bool, overwrite: bool, partial: bool = False) -> RunLock:
+    """Claim, lock and (with ``overwrite``) clear a run's output directory; see the module docstring.
+
+    ``partial`` (``--only``): the call reruns only the named estimators of the run already there,
+    replacing their units and keeping every other row, so it needs neither flag.
+    """
     directory = Path(directory)
     if resume and overwrite:
         raise UserError("give --resume (continue the run in --out) or --overwrite (replace it), not both")
     claim(directory, RUN_MARKER)
     lock = lock_run_dir(directory)
     try:
-        if has_run_results(directory) and not resume:
+        if has_run_results(directory) and not resume and not (partial and not overwrite):
             if not overwrite:
                 what = _describe_run(directory)
                 raise UserError(
@@ -247,4 +252,4 @@ def open_run_dir(options: Any) -> RunLock:
     from .estimator import default_cache_dir
 
     ensure_writable_dir(Path(options.cache_dir or default_cache_dir()), "--cache-dir")
-    return prepare_run_dir(Path(options.out), options.resume, options.overwrite)
+    return prepare_run_dir(Path(options.out), options.resume, options.overwrite, bool(options.only))

@@ -160,7 +160,7 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
     ]
     sources = sorted({str(r.get("reference_source")) for r in rows if r.get("reference_scatter_dex") is not None})
     if sources:
-        head.insert(7, "reference (dex)")
+        head.insert(head.index("scatter (%)") + 1, "reference (dex)")
     out = [f"## {one_line(title)}\n" if title else "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, r in enumerate(rows, 1):
         inputs = cell(r.inputs)

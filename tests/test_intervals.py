@@ -136,7 +136,7 @@ def test_repeats_run_every_fold_n_times_and_relabelling_keeps_results(toy_regist
     assert noisy["scatter_ci95"][0] < noisy["scatter_ci95_sampling"][0]
     assert noisy["vs_best"]["label"] == "Linear" and noisy["vs_best"]["delta_dex"] > 0
     preds = list(csv.DictReader((out / "predictions.csv").open()))
-    assert {p["repeat"] for p in preds if p["estimator"] == "Noisy"} == {"0", "1", "2"}
+    assert {p["repeat"] for p in preds if p["label"] == "Noisy"} == {"0", "1", "2"}
     run_json = json.loads((out / "run.json").read_text())
     assert "Noisy/fold0-r2" in run_json["units"]
     report = (out / "report.md").read_text()

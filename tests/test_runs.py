@@ -56,7 +56,7 @@ def test_run_json_accumulates_the_calls_behind_every_row(toy_registry, write_ben
     assert len(prov["calls"]) == 3 and prov["calls"][2]["resume"] and prov["calls"][2]["units"] == []
     assert prov["units"]["Quadratic/fold0"]["call"] == 0
 
-    assert _run(bench, toy_registry, out) == 0  # a plain run starts a new history
+    assert _run(bench, toy_registry, out, overwrite=True) == 0  # a new run starts a new history
     assert len(_prov(out)["calls"]) == 1
 
 
@@ -68,7 +68,7 @@ def test_a_plain_rerun_removes_unit_folders_of_estimators_no_longer_in_the_file(
     assert (out / "units" / "Quadratic").is_dir()
     assert _run(write_bench(TOY_BENCH, "one.yaml"), toy_registry, out, only=["Linear"]) == 0
     assert (out / "units" / "Quadratic").is_dir()  # --only touches only its estimators
-    assert _run(write_bench(TOY_BENCH, "one.yaml"), toy_registry, out) == 0
+    assert _run(write_bench(TOY_BENCH, "one.yaml"), toy_registry, out, overwrite=True) == 0
     assert not (out / "units" / "Quadratic").exists() and (out / "units" / "Linear").is_dir()
 
 
