@@ -48,7 +48,12 @@ class CacheCorrupt(Exception):
 
 def sha256_file(path: Path, block: int = 1 << 22) -> str:
     """Hex SHA-256 of a file, read in 4 MiB blocks."""
-    h = hashlib.sha256()
+    return file_hash(path, "sha256", block)
+
+
+def file_hash(path: Path, algorithm: str = "sha256", block: int = 1 << 22) -> str:
+    """Hex digest of a file's bytes with a ``hashlib`` algorithm, read in ``block``-byte pieces."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while True:
             b = f.read(block)

@@ -16,6 +16,17 @@ from typing import Any, ClassVar
 #: A unit's identity within a run: (estimator label, fold, repeat).
 UnitKey = tuple[str, int, int]
 
+#: Leaderboard-row keys of training-seed repeats, lineage intervals and the paired comparison.
+SEED_AND_INTERVAL_KEYS = (
+    "repeats",
+    "scatter_seed_std",
+    "bias_seed_std",
+    "scatter_ci95_sampling",
+    "bias_ci95_sampling",
+    "n_groups",
+    "vs_best",
+)
+
 #: Keys of a unit record written only when they have a value.
 _UNIT_OPTIONAL = frozenset(
     {
@@ -169,13 +180,7 @@ class LeaderboardRow:
         "bias_ci95",
         "per_fold",
         "mass_bins",
-        "repeats",
-        "scatter_seed_std",
-        "bias_seed_std",
-        "scatter_ci95_sampling",
-        "bias_ci95_sampling",
-        "n_groups",
-        "vs_best",
+        *SEED_AND_INTERVAL_KEYS,
     )
 
     @property

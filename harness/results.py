@@ -29,7 +29,7 @@ from typing import Any, Iterable
 from .errors import UserError
 from .escape import md_cell, one_line
 from .fmt import cell
-from .records import LeaderboardRow, as_rows
+from .records import SEED_AND_INTERVAL_KEYS, LeaderboardRow, as_rows
 
 LEADERBOARD_KEYS = [
     "estimator",
@@ -55,13 +55,7 @@ EXTRA_KEYS = [
     "benchmark",
     "version",
     "run",
-    "repeats",
-    "scatter_seed_std",
-    "bias_seed_std",
-    "scatter_ci95_sampling",
-    "bias_ci95_sampling",
-    "n_groups",
-    "vs_best",
+    *SEED_AND_INTERVAL_KEYS,
 ]
 
 

@@ -23,7 +23,6 @@ taken in the documented unit. Position columns are comoving.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -306,14 +305,9 @@ def read_table(
 
 def file_digest(path: Path, chunk: int = 1 << 20) -> str:
     """SHA-1 of a file's bytes."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
+    from massbench.cache import file_hash
+
+    return file_hash(path, "sha1", chunk)
 
 
 def default_workers(n: int) -> int:
