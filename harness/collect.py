@@ -9,7 +9,7 @@ from typing import Any, Collection, Mapping
 
 import numpy as np
 
-from .metrics import paired_difference, score
+from .metrics import LineageResampler, paired_difference, score
 from .plan import Prepared, Unit, plan_units, read_record, with_baseline
 from .records import LeaderboardRow, UnitKey, UnitRecord
 from .results import atomic_write_text
@@ -157,17 +157,11 @@ def add_vs_best(
         return
     realistic = [r for r in scored if not r.idealised]
     best = min(realistic or scored, key=lambda r: float(r.scatter_dex or 0.0))
+    resampler = LineageResampler(groups[index[best.label]], len(index[best.label]), seed=seed)
     for r in scored:
         if r is best or not np.array_equal(index[r.label], index[best.label]):
             continue
-        d = paired_difference(
-            residuals[r.label],
-            residuals[best.label],
-            groups[index[r.label]],
-            a=r.label,
-            b=best.label,
-            seed=seed,
-        )
+        d = paired_difference(residuals[r.label], residuals[best.label], a=r.label, b=best.label, resampler=resampler)
         r.vs_best = {
             "label": best.label,
             "delta_dex": d.delta_dex,

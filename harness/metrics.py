@@ -174,12 +174,17 @@ def paired_difference(
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    resampler: LineageResampler | None = None,
 ) -> PairedDifference:
-    """Paired lineage bootstrap of scatter(A) - scatter(B); ``ra``, ``rb`` residuals (n,) or (k, n), same clusters."""
+    """Paired lineage bootstrap of scatter(A) - scatter(B); ``ra``, ``rb`` residuals (n,) or (k, n), same clusters.
+
+    ``resampler``: resamples drawn already for these clusters (``groups``, ``n_boot`` and ``seed``
+    are then ignored), so that comparisons with one row share one draw.
+    """
     ra, rb = _as_repeats(ra), _as_repeats(rb)
     if ra.shape[1] != rb.shape[1]:
         raise ValueError(f"{a!r} and {b!r} have residuals of {ra.shape[1]} and {rb.shape[1]} clusters")
-    res = LineageResampler(groups, ra.shape[1], n_boot, seed)
+    res = resampler if resampler is not None else LineageResampler(groups, ra.shape[1], n_boot, seed)
     sa, sb = ra.std(axis=1), rb.std(axis=1)
     delta = float(sa.mean() - sb.mean())
     boot = res.std_mean(ra)[0].mean(axis=1) - res.std_mean(rb)[0].mean(axis=1)

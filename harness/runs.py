@@ -85,17 +85,6 @@ def tag_units(units_summary: dict[str, dict[str, Any]], calls: list[dict[str, An
         entry["call"] = next((i for i in range(len(calls) - 1, -1, -1) if key in (calls[i].get("units") or [])), None)
 
 
-def stale_unit_folders(out: Path, slugs: Iterable[str]) -> list[Path]:
-    """``units/<slug>/`` and ``models/<slug>/`` folders of labels that are no longer in the benchmark."""
-    keep = set(slugs)
-    found = []
-    for sub in ("units", "models"):
-        d = Path(out) / sub
-        if d.is_dir():
-            found += [p for p in sorted(d.iterdir()) if p.is_dir() and p.name not in keep]
-    return found
-
-
 class CallHistory:
     """This call's entry in run.json's ``calls``, written with the run's provenance as the run goes."""
 
@@ -132,8 +121,9 @@ class CallHistory:
 
 
 def reusable_records(out: Path, units: list[Any], bench: Any, options: Any) -> dict:
-    """With ``--resume``, the finished units' records; otherwise their old records are removed (and, in a
-    plain run, the folders of estimators no longer in the benchmark) so a fresh run never mixes with them."""
+    """With ``--resume``, the finished units' records; otherwise the old records of the units to run are
+    removed (``--only`` reruns into an existing run), so a fresh unit never mixes with them. A whole
+    rerun needs ``--overwrite``, which has already removed every unit and model folder (:mod:`.outdir`)."""
     from .plan import resumable
 
     records = {}
@@ -145,19 +135,7 @@ def reusable_records(out: Path, units: list[Any], bench: Any, options: Any) -> d
         return records
     for u in units:
         (Path(out) / u.path).unlink(missing_ok=True)
-    if not options.only:
-        remove_stale_units(out, bench)
     return records
-
-
-def remove_stale_units(out: Path, bench: Any) -> None:
-    """A plain run: remove ``units/`` and ``models/`` folders of estimators no longer in ``bench``."""
-    import shutil
-
-    from .plan import with_baseline
-
-    for stale in stale_unit_folders(out, [s.slug for s in with_baseline(bench)]):
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def resume_hint(bench: Any, options: Any, n_done: int, n_units: int) -> str:

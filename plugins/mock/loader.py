@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
+from massbench.cache import file_manifest, human_bytes
 from massbench.catalogue import Catalogue, InputArray
 from massbench.errors import DataError
 
@@ -568,7 +569,7 @@ def load_catalogue(
                 n = int(len(raw.cluster_id))
                 notice(
                     f"massbench: processing {n} clusters of {raw.path} into {final} "
-                    f"(once; up to {_human(n * PROCESSED_BYTES_PER_CLUSTER)} on disk)"
+                    f"(once; up to {human_bytes(n * PROCESSED_BYTES_PER_CLUSTER)} on disk)"
                 )
                 if progress is None:
                     progress = _progress_lines(n)
@@ -583,7 +584,7 @@ def load_catalogue(
                             "processing_seconds": round(time.time() - t0, 2),
                             "header": _jsonable(raw.header),
                             "n_clusters": n,
-                            "arrays": _manifest(tmp),
+                            "arrays": file_manifest(tmp),
                         }
                     )
                     (tmp / "complete.json").write_text(json.dumps(info, indent=2))
@@ -611,12 +612,6 @@ def load_catalogue(
 PROCESSED_BYTES_PER_CLUSTER = 390_000
 
 
-def _human(n: float) -> str:
-    from massbench.cache import human_bytes
-
-    return human_bytes(n)
-
-
 def _progress_lines(n: int, verb: str = "processed") -> Callable[[int, int], None]:
     """A progress callback printing a line at most every 10 s (and at the end) to stderr."""
     from massbench.cache import notice
@@ -635,12 +630,6 @@ def _progress_lines(n: int, verb: str = "processed") -> Callable[[int, int], Non
             )
 
     return cb
-
-
-def _manifest(directory: Path) -> dict[str, dict[str, Any]]:
-    from massbench.cache import file_manifest
-
-    return file_manifest(directory)
 
 
 def _checked_info(final: Path, name: str, on_corrupt: str, remove: bool) -> Optional[dict[str, Any]]:
