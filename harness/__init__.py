@@ -5,7 +5,7 @@ Plugins import ``hookimpl`` from here::
     from massbench import hookimpl
 
 Public names: :class:`Catalogue`, :class:`CatalogueView`, :class:`InputArray`,
-:class:`RunContext`, :class:`Estimator`, :class:`UserError`, ``hookimpl``.
+:class:`RunContext`, :class:`Estimator`, :class:`Prediction`, :class:`UserError`, ``hookimpl``.
 Everything here imports quickly (no TensorFlow, no torch).
 """
 
@@ -22,6 +22,7 @@ from .catalogue import Catalogue, CatalogueView, InputArray, RowAccessor
 from .errors import ConfigError, ContractError, DataError, TestMassAccessError, UserError
 from .estimator import Estimator, RunContext
 from .hookspecs import hookimpl
+from .prediction import Prediction
 
 __all__ = [
     "__version__",
@@ -32,6 +33,7 @@ __all__ = [
     "RowAccessor",
     "RunContext",
     "Estimator",
+    "Prediction",
     "UserError",
     "ConfigError",
     "DataError",
