@@ -11,6 +11,7 @@ import numpy as np
 
 from .metrics import LineageResampler, paired_difference, score
 from .plan import Prepared, Unit, plan_units, read_record, with_baseline
+from .prob_collect import DISTRIBUTION_COLUMNS, UnitDistributions, distribution_columns
 from .records import LeaderboardRow, UnitKey, UnitRecord
 from .results import atomic_write_text
 
@@ -60,6 +61,7 @@ def collect_rows(
     groups = cat.groups()
     residuals: dict[str, np.ndarray] = {}  # label -> (repeats, n) residuals in catalogue-index order
     scored_idx: dict[str, np.ndarray] = {}
+    truth = np.asarray(cat.log10_m500c, dtype=np.float64)
     for spec in with_baseline(bench):
         info = p.registry.table("estimator").get(spec.name)
         keys = [(spec.label, f.k, r) for r in range(spec.repeats) for f in p.folds]
@@ -97,11 +99,14 @@ def collect_rows(
             row.n_test = sum(r.n_test for r in recs if r.ok and r.repeat == 0)
         per_repeat: dict[int, dict[int, float]] = {}  # repeat -> {catalogue index: prediction}
         fold_of: dict[int, int] = {}
+        dists = UnitDistributions()
         for r in recs:
             if not r.ok:
                 continue
             got = per_repeat.setdefault(r.repeat, {})
-            for cid, v in zip(r.cluster_id or [], r.prediction or []):
+            rec_idx = [index_of[cid] for cid in r.cluster_id or []]
+            cs = dists.add(r, rec_idx, truth)
+            for j, (cid, v) in enumerate(zip(r.cluster_id or [], r.prediction or [])):
                 i = index_of[cid]
                 got[i] = float(v)
                 fold_of[i] = r.fold
@@ -116,6 +121,7 @@ def collect_rows(
                         float(v),
                         r.repeat,
                         groups[i].item() if hasattr(groups[i], "item") else groups[i],
+                        *distribution_columns(cs, j),
                     ]
                 )
         if not (failed or missing):
@@ -133,6 +139,7 @@ def collect_rows(
                 setattr(row, key, val)
             residuals[spec.label] = pr - cat.log10_m500c[idx][None, :]
             scored_idx[spec.label] = idx
+            row.probabilistic = dists.scores(idx, sorted(per_repeat), residuals[spec.label], groups[idx], bench.cv.seed)
         row.device_used = ", ".join(sorted({str(r.device_used) for r in recs if r.device_used}))
         row.train_seconds = float(sum(r.train_seconds or 0.0 for r in recs))
         rows.append(row)
@@ -184,6 +191,7 @@ PREDICTION_COLUMNS = [
     "log10_m500c_pred",
     "repeat",
     "group",
+    *DISTRIBUTION_COLUMNS,
 ]
 
 
@@ -192,12 +200,13 @@ def _checked(rec: UnitRecord, index_of: Mapping[Any, int]) -> UnitRecord:
     if not rec.ok:
         return rec
     from .errors import ContractError
-    from .unit import check_predictions
+    from .unit import check_predictions, stored_distribution
 
     problem = None
     ids = rec.cluster_id or []
     try:
-        check_predictions(rec.prediction, rec.n_test)
+        point = check_predictions(rec.prediction, rec.n_test)
+        stored_distribution(point, rec.distribution, rec.n_test)
     except ContractError as exc:
         problem = str(exc).replace("predict() returned", "the record holds")
     if problem is None and (len(ids) != rec.n_test or not all(_hashable(c) and c in index_of for c in ids)):
@@ -222,7 +231,10 @@ def write_predictions(out: Path, preds: list[list]) -> None:
     w = csv.writer(buf)
     w.writerow(PREDICTION_COLUMNS)
     for row in sorted(preds, key=lambda r: (r[2], r[7], r[1], str(r[0]))):
-        w.writerow([row[0], row[1], row[2], row[3], f"{row[4]:.6f}", f"{row[5]:.6f}", f"{row[6]:.6f}", row[7], row[8]])
+        w.writerow(
+            [row[0], row[1], row[2], row[3], f"{row[4]:.6f}", f"{row[5]:.6f}", f"{row[6]:.6f}", row[7], row[8]]
+            + [x if isinstance(x, str) else ("" if x is None or not np.isfinite(x) else f"{x:.6f}") for x in row[9:]]
+        )
     atomic_write_text(Path(out) / "predictions.csv", buf.getvalue())
 
 

@@ -13,6 +13,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .scoring import ProbabilisticScores
+
 #: A unit's identity within a run: (estimator label, fold, repeat).
 UnitKey = tuple[str, int, int]
 
@@ -32,6 +34,7 @@ _UNIT_OPTIONAL = frozenset(
     {
         "cluster_id",
         "prediction",
+        "distribution",
         "train_seconds",
         "predict_seconds",
         "traceback_file",
@@ -50,7 +53,9 @@ class UnitRecord:
 
     ``exit_code``, ``signal``, ``stderr_tail`` and ``timeout`` are set when the unit's worker
     process ended without a result (process and dask executors); ``attempts`` by the dask
-    executor when a worker died.
+    executor when a worker died. ``distribution`` is set when ``predict`` returned a
+    :class:`~massbench.Prediction`: its :meth:`~massbench.Prediction.to_json` form (the point
+    estimate is ``prediction``); :meth:`prediction_object` rebuilds it.
     """
 
     label: str
@@ -68,6 +73,7 @@ class UnitRecord:
     error: str | None = None
     cluster_id: list[Any] | None = None
     prediction: list[float] | None = None
+    distribution: dict[str, Any] | None = None
     train_seconds: float | None = None
     predict_seconds: float | None = None
     traceback_file: str | None = None
@@ -89,6 +95,14 @@ class UnitRecord:
     @property
     def key(self) -> UnitKey:
         return (self.label, self.fold, self.repeat)
+
+    def prediction_object(self) -> Any:
+        """The stored :class:`~massbench.Prediction` (None for a point estimator or a failed unit)."""
+        if self.distribution is None or self.prediction is None:
+            return None
+        from .prediction import Prediction
+
+        return Prediction.from_json(self.prediction, self.distribution)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -137,6 +151,8 @@ class LeaderboardRow:
     ``scatter_ci95`` combines the lineage bootstrap (``scatter_ci95_sampling``, over ``n_groups``
     lineages) with the seed term (see :mod:`massbench.metrics`). ``vs_best`` is the paired
     comparison with the best-scoring row: {"label", "delta_dex", "ci95", "significant"}.
+    ``probabilistic`` holds the scores of an estimator that predicts distributions (NLL, CRPS,
+    coverage, PIT, sharpness; :class:`massbench.scoring.ProbabilisticScores`), None otherwise.
     """
 
     estimator: str
@@ -167,6 +183,7 @@ class LeaderboardRow:
     device_used: str = ""
     train_seconds: float = 0.0
     run: str | None = None
+    probabilistic: ProbabilisticScores | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     _OPTIONAL: ClassVar[frozenset[str]] = frozenset({"per_fold", "mass_bins", "run", "vs_best"})
@@ -205,6 +222,8 @@ class LeaderboardRow:
         out["train_seconds"] = self.train_seconds
         if self.run is not None:
             out["run"] = self.run
+        if self.probabilistic is not None:
+            out["probabilistic"] = self.probabilistic.to_json()
         out.update(self.extra)
         return out
 
@@ -213,6 +232,10 @@ class LeaderboardRow:
         known = {k: v for k, v in d.items() if k in _ROW_FIELDS}
         known.setdefault("estimator", "")
         known.setdefault("label", "")
+        if isinstance(known.get("probabilistic"), dict):
+            known["probabilistic"] = ProbabilisticScores.from_json(known["probabilistic"])
+        elif known.get("probabilistic") is not None:
+            known.pop("probabilistic")
         return cls(**known, extra={k: v for k, v in d.items() if k not in _ROW_FIELDS})
 
 

@@ -20,6 +20,7 @@ from .catalogue import CatalogueView, InputArray
 from .errors import ContractError, TestMassAccessError, UserError
 from .estimator import RunContext, default_cache_dir, has_persistence
 from .plan import Prepared, Unit
+from .prediction import KINDS, Prediction, check_prediction
 from .records import UnitRecord
 from .results import atomic_write_json, atomic_write_text
 
@@ -31,12 +32,18 @@ LOG10_M_RANGE = (10.0, 17.0)
 def check_predictions(pred: Any, n: int, plausible: bool = True) -> np.ndarray:
     """Predictions as a float64 array of shape (n,), or a ContractError saying what is wrong.
 
+    A :class:`~massbench.Prediction` is validated (:func:`massbench.prediction.check_prediction`)
+    and its point estimate (:meth:`~massbench.Prediction.point`) checked as below; use
+    :func:`check_output` to keep the distribution too.
+
     Accepted: a 1-d array, list or tuple of ``n`` finite real numbers (float or int) within
     :data:`LOG10_M_RANGE` (log10 M500c [h^-1 Msun]). Refused, never converted: strings, booleans,
     complex numbers, None or other objects, any other shape (also (1, n) and (n, 1)), NaN, inf and
     values outside the range. ``plausible=False`` leaves the range to the caller (``check-plugin``
     reports it as its own, stricter ``plausible-range`` check).
     """
+    if isinstance(pred, Prediction):
+        return check_output(pred, n, plausible)[0]
     if pred is None or isinstance(pred, (str, bytes, dict, set)):
         raise ContractError(f"predict() returned {type(pred).__name__}, not an array of numbers")
     try:
@@ -76,6 +83,42 @@ def check_predictions(pred: Any, n: int, plausible: bool = True) -> np.ndarray:
     return arr
 
 
+def check_output(pred: Any, n: int, plausible: bool = True) -> tuple[np.ndarray, Prediction | None]:
+    """(point predictions, validated distribution or None) of what ``predict`` returned.
+
+    A point prediction is checked by :func:`check_predictions`; a :class:`~massbench.Prediction` by
+    :func:`~massbench.prediction.check_prediction` (shapes, finiteness, sigma > 0, ordered quantiles)
+    and its point estimate (``mean``, or the samples' mean) by :func:`check_predictions` (plausible
+    range included). The returned distribution holds that point estimate as its ``mean``.
+    """
+    if not isinstance(pred, Prediction):
+        return check_predictions(pred, n, plausible), None
+    dist = check_prediction(pred, n)
+    try:
+        point = check_predictions(dist.point(), n, plausible)
+    except ContractError as exc:
+        raise ContractError(
+            str(exc).replace("predict() returned", "predict() returned a Prediction whose mean has")
+        ) from None
+    return point, Prediction(mean=point, sigma=dist.sigma, quantiles=dist.quantiles, samples=dist.samples)
+
+
+def stored_distribution(point: np.ndarray, data: Any, n: int) -> dict[str, Any] | None:
+    """A distribution as stored (``Prediction.to_json`` form, or None), checked again against its point
+    predictions: what a worker's result.json or a unit record holds is re-validated, never trusted."""
+    if data is None:
+        return None
+    if not isinstance(data, Mapping) or data.get("kind") not in KINDS:
+        raise ContractError(f"the stored distribution is not a Prediction's JSON form (kind one of {', '.join(KINDS)})")
+    try:
+        pred = Prediction.from_json(point, data)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ContractError(f"the stored distribution cannot be read ({exc})") from None
+    if pred.kind != data["kind"]:
+        raise ContractError(f"the stored distribution says kind {data['kind']!r} but holds a {pred.kind} form")
+    return check_prediction(pred, n).to_json()
+
+
 def check_inputs(estimator: str, inputs: Sequence[str], dataset: str, available: Mapping[str, InputArray]) -> None:
     """ContractError unless every declared input exists in the dataset and is not truth-only."""
     for name in inputs:
@@ -95,8 +138,9 @@ def declared_inputs(est: Any, cls: Any) -> tuple[str, ...]:
 
 def fit_predict(
     est: Any, train: CatalogueView, val: CatalogueView, test: CatalogueView, ctx: RunContext, inputs: Sequence[str]
-) -> tuple[np.ndarray, float, float]:
-    """Fit, predict and check the contract; returns (predictions, train seconds, predict seconds)."""
+) -> tuple[np.ndarray, Prediction | None, float, float]:
+    """Fit, predict and check the contract; returns (point predictions, distribution or None, train seconds,
+    predict seconds)."""
     est.context = ctx
     t0 = time.perf_counter()
     est.fit(train, val)
@@ -114,7 +158,8 @@ def fit_predict(
             f"the estimator read input(s) {undeclared}, which it did not declare "
             f"(declared: {list(inputs)}); add them to the estimator's `inputs`"
         )
-    return check_predictions(pred, len(test)), t1 - t0, t2 - t1
+    point, dist = check_output(pred, len(test))
+    return point, dist, t1 - t0, t2 - t1
 
 
 def error_message(exc: BaseException) -> str:
@@ -208,12 +253,13 @@ def execute_unit(
         val = p.catalogue.view(fold.val, inputs, role="val")
         test = p.catalogue.view(fold.test, inputs, role="test")
         workdir.mkdir(parents=True, exist_ok=True)
-        pred, t_fit, t_pred = fit_predict(est, train, val, test, ctx, inputs)
+        pred, dist, t_fit, t_pred = fit_predict(est, train, val, test, ctx, inputs)
         if has_persistence(est):
             save_model(est, out / unit.model_dir)
         rec.status, rec.error = "ok", None
         rec.cluster_id = p.catalogue.cluster_id[fold.test].tolist()
         rec.prediction = pred.tolist()
+        rec.distribution = None if dist is None else dist.to_json()
         rec.train_seconds, rec.predict_seconds = t_fit, t_pred
         rec.device_used = ctx.info.get("device_used", "cpu")
     except Exception as exc:

@@ -5,7 +5,7 @@
 the parent the inputs it declares (a JSON line on file descriptor ``FD``) and waits for ``go``
 on stdin; by then the parent has put those inputs, and nothing else, into ``DIR/data`` (read-only
 memory maps, or read-only object arrays), with the train and val masses but not the test
-masses. The worker fits, predicts and writes ``DIR/result.json`` (predictions, timings, error
+masses. The worker fits, predicts and writes ``DIR/result.json`` (predictions, the distribution of a probabilistic estimator, timings, error
 and traceback) and the saved model into ``DIR/model``. It never sees the dataset, its cache
 or the catalogue; the parent scores the predictions. Progress reports go to ``FD`` as JSON lines.
 """
@@ -103,12 +103,13 @@ def main(argv: list[str]) -> int:
         if sys.stdin.readline().strip() != "go":
             return 0  # the parent refused the inputs and records why
         train, val, test = load_views(d / "data", meta)
-        pred, t_fit, t_pred = fit_predict(est, train, val, test, ctx, inputs)
+        pred, dist, t_fit, t_pred = fit_predict(est, train, val, test, ctx, inputs)
         if has_persistence(est):
             save_model(est, d / "model")
         result.update(
             status="ok",
             prediction=pred.tolist(),
+            distribution=None if dist is None else dist.to_json(),
             train_seconds=t_fit,
             predict_seconds=t_pred,
             device_used=ctx.info.get("device_used", "cpu"),

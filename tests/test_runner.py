@@ -64,7 +64,14 @@ def test_run_writes_outputs(toy_registry, write_bench, tmp_path):
         "log10_m500c_pred",
         "repeat",
         "group",
+        # the distribution of a probabilistic estimator (tests/test_probabilistic.py); empty for point ones
+        "pred_kind",
+        "log10_m500c_sigma",
+        "log10_m500c_q16",
+        "log10_m500c_q84",
+        "pit",
     ]
+    assert {p["pit"] for p in preds} == {""}
     assert {p["repeat"] for p in preds} == {"0"}
     assert {(p["label"], p["estimator"]) for p in preds} == {
         ("Linear", "toy-linear"),

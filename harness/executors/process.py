@@ -39,7 +39,7 @@ from ..options import RunOptions
 from ..plan import Prepared, Unit
 from ..records import UnitRecord
 from ..results import read_json
-from ..unit import check_inputs, check_predictions, error_message, finish_record, new_record
+from ..unit import check_inputs, check_predictions, error_message, finish_record, new_record, stored_distribution
 
 #: Characters of a dead worker's output kept in its record.
 TAIL_CHARS = 4000
@@ -255,12 +255,14 @@ def run_isolated(
             if res.get("status") == "ok":
                 try:
                     pred = check_predictions(res.get("prediction"), rec.n_test)
+                    dist = stored_distribution(pred, res.get("distribution"), rec.n_test)
                 except ContractError as exc:
                     rec.error = error_message(exc)
                 else:
                     rec.status, rec.error = "ok", None
                     rec.cluster_id = p.catalogue.cluster_id[p.fold(unit.fold).test].tolist()
                     rec.prediction = pred.tolist()
+                    rec.distribution = dist
                     rec.train_seconds = res.get("train_seconds")
                     rec.predict_seconds = res.get("predict_seconds")
                     if (d / "model").is_dir():
