@@ -4,7 +4,9 @@ no network resources. The figures (``figures/<label>.png``) and provenance copie
 
 The table lists every estimator row: scatter and bias [dex] with bootstrap 95 % intervals,
 scatter in per cent, robust scatter, inputs (with an ``idealised`` badge), framework, number of
-test clusters, status, and links to the run's provenance and the estimator's figure. Headings sort
+test clusters, status, and links to the run's provenance and the estimator's figure. When some row
+predicts distributions, the probabilistic columns (NLL, CRPS, 68 % and 95 % coverage, PIT KS distance,
+sigma / scatter; :mod:`massbench.scoring`) sit before N test, empty for point estimators. Headings sort
 the table (click again to reverse; rows without a value stay last); ``#sort=scatter`` or
 ``#sort=-bias`` in the URL sorts on load through the same click handler.
 """
@@ -19,6 +21,7 @@ from typing import Any, Sequence
 
 from .escape import safe_relpath
 from .fmt import fixed, interval
+from .prob_tables import HTML_COLUMNS, has_probabilistic
 from .records import LeaderboardRow, as_rows
 
 # (key, heading, type) of each sortable column; ``key`` is the tr's data-* attribute
@@ -52,8 +55,8 @@ def _f(v: Any, digits: int = 4, sign: bool = False) -> str:
     return fixed(v, digits, sign)
 
 
-def _ci(v: Any) -> str:
-    text = interval(v)
+def _ci(v: Any, digits: int = 4) -> str:
+    text = interval(v, digits)
     return f'<span class="ci">{text}</span>' if text else ""
 
 
@@ -64,6 +67,10 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
     columns = list(COLUMNS)
     if sources:  # the benchmark file's `reference:` values (massbench.reference), labelled with their source
         columns.insert(7, ("reference", "Reference (dex)", "num"))
+    prob = has_probabilistic(rows)  # scores of predictive distributions (massbench.scoring), before N test
+    if prob:
+        at = [k for k, _, _ in columns].index("n_test")
+        columns[at:at] = [(k, h, "num") for k, h, _, _, _ in HTML_COLUMNS]
     head = "".join(
         f'<th class="sortable" data-key="{k}" data-type="{t}" scope="col"'
         + (f' title="{_e("; ".join(sources))}"' if k == "reference" else "")
@@ -90,6 +97,13 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
         }
         if sources:
             data["reference"] = _num(r.get("reference_scatter_dex"))
+        prob_cells = []
+        if prob:
+            s = r.probabilistic
+            for k, _, name, ci, digits in HTML_COLUMNS:
+                v = getattr(s, name) if s is not None else None
+                data[k] = _num(v)
+                prob_cells.append(f'<td class="num">{_f(v, digits)}{_ci(getattr(s, ci) if s else None, digits)}</td>')
         attrs = " ".join(f'data-{k}="{_e(v)}"' for k, v in data.items())
         status = _e(r.status)
         if not ok and r.error:
@@ -111,6 +125,7 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
             *([f'<td class="num">{_f(r.get("reference_scatter_dex"))}</td>'] if sources else []),
             f'<td class="num">{_f(r.bias_dex, sign=True)}{_ci(r.bias_ci95)}</td>',
             f'<td class="num">{_f(r.robust_scatter_dex)}</td>',
+            *prob_cells,
             f'<td class="num">{_e("" if r.n_test is None else r.n_test)}</td>',
             f'<td class="status">{status}</td>',
             f"<td>{prov}</td>",

@@ -13,6 +13,9 @@ reads. Each check gives one line; a failing check names the problem and what to 
 ``fit``              ``fit(train, val)`` returns without raising
 ``predict``          ``predict(test)`` returns one finite value per test cluster, shape ``(n_test,)``
 ``plausible-range``  every prediction is a log10 M500c [h^-1 Msun] between 12 and 16
+``prediction-form``  only when ``predict`` returns a :class:`massbench.Prediction`: exactly one of
+                     sigma / quantiles / samples, shapes, finiteness, sigma > 0, ordered quantiles
+                     (docs/plugins.md, "Probabilistic predictions"); the point checks use its mean
 ``declared-inputs``  it read no input it did not declare (even when it caught the error)
 ``no-test-masses``   it never read ``test.log10_m500c`` (even when it caught the error)
 ``repeatable``       a second instance fitted with the same ``RunContext`` seed predicts the same
@@ -361,7 +364,7 @@ def check_estimator(
         tmpd = Path(tmp)
         first = _fit_predict(info, params, prep, f, inputs, seed_u, device, tmpd / "run1", cache)
         rep.fit_seconds = first.fit_seconds
-        fit_ok = first.error is None or first.error[0] == "predict"
+        fit_ok = first.error is None or first.error[0] in ("predict", "prediction-form")
         if fit_ok:
             rep.add(
                 "fit", "ok", f"fit on {len(f.train)} train + {len(f.val)} val clusters in {first.fit_seconds:.2f} s"
@@ -378,6 +381,8 @@ def check_estimator(
         pred = first.pred
         assert pred is not None
         rep.add("predict", "ok", f"shape ({len(f.test)},), all finite")
+        if first.dist is not None:
+            rep.add("prediction-form", "ok", _describe_prediction(first.dist))
         lo, hi = PLAUSIBLE_LOG10_M500C
         out = (pred < lo) | (pred > hi)
         if out.any():
@@ -441,6 +446,7 @@ def check_estimator(
 class _FitOutcome:
     estimator: Any = None
     pred: np.ndarray | None = None
+    dist: Any = None
     error: tuple[str, str] | None = None
     audit: _Audit = field(default_factory=_Audit)
     fit_seconds: float = 0.0
@@ -480,7 +486,8 @@ def _fit_predict(
     workdir: Path,
     cache: Path,
 ) -> _FitOutcome:
-    from .unit import check_predictions
+    from .prediction import Prediction, check_prediction
+    from .unit import check_output
 
     out = _FitOutcome()
     train, val, test = out.views = _views(p, f, inputs, out.audit)
@@ -503,11 +510,30 @@ def _fit_predict(
     except Exception as exc:
         out.error, out.exc = ("predict", f"predict(test) raised {_describe(exc)}"), exc
         return out
+    if isinstance(raw, Prediction):
+        try:
+            check_prediction(raw, len(f.test))
+        except ContractError as exc:
+            out.error = ("prediction-form", str(exc))
+            return out
     try:
-        out.pred = check_predictions(raw, len(f.test), plausible=False)
+        out.pred, out.dist = check_output(raw, len(f.test), plausible=False)
     except ContractError as exc:
         out.error = ("predict", str(exc))
     return out
+
+
+def _describe_prediction(dist: Any) -> str:
+    """One line about a validated Prediction: its form and the width of its distributions [dex]."""
+    if dist.kind == "gaussian":
+        s = np.asarray(dist.sigma)
+        return f"Gaussian (mean, sigma): sigma {s.min():.3g} to {s.max():.3g} dex"
+    if dist.kind == "quantiles":
+        levels = ", ".join(f"{q:g}" for q in sorted(dist.quantiles))
+        return f"quantiles at levels {levels}, ordered"
+    k = np.asarray(dist.samples).shape[1]
+    sd = np.asarray(dist.samples).std(axis=1, ddof=1)
+    return f"{k} samples per cluster: standard deviation {sd.min():.3g} to {sd.max():.3g} dex"
 
 
 def _audit_lines(rep: EstimatorReport, o: _FitOutcome) -> None:

@@ -55,6 +55,30 @@ def vs_best_lines(rows: list[LeaderboardRow]) -> list[str]:
     return out
 
 
+def calibration_lines(out: Path, rows: list[LeaderboardRow]) -> list[str]:
+    """report.md's calibration section: a PIT histogram and a reliability diagram per probabilistic estimator."""
+    prob = [r for r in sort_rows(rows) if r.ok and r.probabilistic is not None]
+    if not prob:
+        return []
+    from .calibration_figures import write_calibration_figures
+
+    out_lines = [
+        "\n## Calibration of the probabilistic estimators\n",
+        "PIT is the predictive CDF at the true mass: flat when the predictive distributions are calibrated, "
+        "U-shaped when overconfident (too narrow), humped when underconfident. The reliability diagram shows "
+        "the fraction of true masses inside each central predictive interval against its nominal level "
+        "(on the diagonal when calibrated, below it when overconfident), with lineage-bootstrap 95 % intervals.\n",
+    ]
+    figs = write_calibration_figures(out, prob)
+    if not figs:
+        return out_lines + ["No figures: they need matplotlib (pip install 'massbench[plot]').\n"]
+    for f in figs:
+        out_lines.append(f"### {one_line(f.label)}\n")
+        for path, what in ((f.pit, "PIT histogram"), (f.reliability, "reliability diagram")):
+            out_lines.append(f"![{what} of {md_cell(f.label)}]({path.relative_to(out).as_posix()})\n")
+    return out_lines
+
+
 def write_report(p: Any, out: Path, rows: list[LeaderboardRow]) -> None:
     bench = p.bench
     rows = as_rows(rows)
@@ -89,6 +113,7 @@ def write_report(p: Any, out: Path, rows: list[LeaderboardRow]) -> None:
         for name, path in figs.items():
             lines.append(f"### {FIGURES[name]}\n")
             lines.append(f"![{FIGURES[name]}]({path.relative_to(Path(out)).as_posix()})\n")
+    lines += calibration_lines(Path(out), rows)
     summary_path = Path(out) / "explanations" / "summary.json"
     if summary_path.exists():
         lines.append("\n## Explanations\n")

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 from .errors import UserError
 from .escape import md_cell, one_line
 from .fmt import cell
+from .prob_tables import CSV_COLUMNS, csv_values, markdown_section
 from .records import SEED_AND_INTERVAL_KEYS, LeaderboardRow, as_rows
 
 LEADERBOARD_KEYS = [
@@ -186,6 +187,7 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
         )
     for j, src in enumerate(sources):
         out.append(f"\n[{j + 1}] reference: {src}" if len(sources) > 1 else f"\nReference column: {src}")
+    out += markdown_section(rows)
     return "\n".join(x for x in out if x != "") + "\n"
 
 
@@ -211,7 +213,7 @@ def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
         "vs_best_ci95",
     ]
     w = csv.writer(buf)
-    w.writerow(keys)
+    w.writerow(keys + CSV_COLUMNS)
     for r in sort_rows(rows):
         d = r.to_json()
         if r.vs_best:
@@ -228,6 +230,7 @@ def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
                 else d.get(k)
                 for k in keys
             ]
+            + csv_values(r)
         )
     return buf.getvalue()
 

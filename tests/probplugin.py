@@ -5,7 +5,6 @@ and predicts a Gaussian whose sigma is the training residuals' standard deviatio
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
 
 from massbench import Estimator, Prediction, hookimpl
 
@@ -39,6 +38,8 @@ class Quantiles(_Linear):
     levels = (0.025, 0.16, 0.5, 0.84, 0.975)
 
     def predict(self, test):
+        from scipy.stats import norm
+
         mu, s = self._mean_sigma(test)
         return Prediction(mu, quantiles={q: mu + s * norm.ppf(q) for q in self.levels})
 
