@@ -119,7 +119,7 @@ def cluster_scores(pred: Prediction, true: Any) -> ClusterScores:
             "samples",
             pit=(below + 0.5 * ties) / draws.shape[1],
             nll=np.where(np.isfinite(nll), nll, np.nan),
-            crps=np.asarray(sr.crps_ensemble(y, draws, estimator="fair"), dtype=np.float64),
+            crps=_crps_fair(sr, y, draws),
             sigma=draws.std(axis=1, ddof=1),
             q16=q16,
             q84=q84,
@@ -159,6 +159,15 @@ def cluster_scores(pred: Prediction, true: Any) -> ClusterScores:
     )
 
 
+def _crps_fair(sr: Any, y: np.ndarray, draws: np.ndarray, max_elements: int = 4_000_000) -> np.ndarray:
+    """``scoringrules.crps_ensemble(estimator="fair")`` in chunks of clusters: its numpy form holds an
+    (n, k, k) array, so memory stays below ``max_elements`` floats whatever n and k."""
+    k = draws.shape[1]
+    step = max(1, max_elements // (k * k))
+    out = [sr.crps_ensemble(y[i : i + step], draws[i : i + step], estimator="fair") for i in range(0, len(y), step)]
+    return np.concatenate([np.asarray(o, dtype=np.float64) for o in out]) if out else np.zeros(0)
+
+
 def coverage_defined(level: float, pit_range: tuple[float, float]) -> bool:
     """Whether the central interval of ``level`` lies inside the range where the PIT is exact."""
     return pit_range[0] - _EPS <= (1 - level) / 2 and (1 + level) / 2 <= pit_range[1] + _EPS
@@ -169,22 +178,30 @@ def covered(pit: np.ndarray, level: float) -> np.ndarray:
     return np.abs(np.asarray(pit) - 0.5) <= level / 2 + _EPS
 
 
-def ks_distance(pit: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | float:
+def ks_distance(pit: np.ndarray, weights: np.ndarray | None = None, chunk: int = 128) -> np.ndarray | float:
     """Kolmogorov-Smirnov distance sup_u |F(u) - u| of PIT values from the uniform.
 
-    With ``weights`` (B, n) (bootstrap counts per cluster) one distance per weight row.
+    With ``weights`` (B, n) (bootstrap counts per cluster) one distance per weight row, computed
+    ``chunk`` rows at a time.
     """
     order = np.argsort(pit, kind="stable")
     p = np.asarray(pit, dtype=np.float64)[order]
     if weights is None:
-        w = np.ones((1, len(p)))
-    else:
-        w = np.asarray(weights, dtype=np.float64)[:, order]
-    total = np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
-    upper = np.cumsum(w, axis=1) / total
-    lower = upper - w / total
-    d = np.maximum((upper - p).max(axis=1), (p - lower).max(axis=1))
-    return float(d[0]) if weights is None else d
+        n = len(p)
+        if n == 0:
+            return 0.0
+        upper = np.arange(1, n + 1) / n
+        return float(max((upper - p).max(), (p - (upper - 1.0 / n)).max()))
+    out = np.empty(len(weights))
+    for start in range(0, len(weights), chunk):
+        w = np.asarray(weights[start : start + chunk])[:, order]
+        cw = np.cumsum(w, axis=1)
+        total = np.maximum(cw[:, -1:], 1).astype(np.float64)
+        upper = cw / total
+        d = (upper - p).max(axis=1)
+        upper -= w / total
+        out[start : start + chunk] = np.maximum(d, (p - upper).max(axis=1))
+    return out
 
 
 def pit_histogram(pit: np.ndarray, bins: int = PIT_BINS) -> list[float]:
@@ -263,9 +280,12 @@ class ProbabilisticScores:
 
 def _boot_means(res: LineageResampler, x: np.ndarray) -> np.ndarray:
     """Mean of x (k, n) in every lineage resample: (n_boot, k)."""
-    n_g = np.bincount(res.member, minlength=res.n_groups).astype(float)
+    n = getattr(res, "_scoring_n", None)
+    if n is None:  # clusters per resample, the same for every metric of the resampler
+        n = np.maximum(res.counts @ np.bincount(res.member, minlength=res.n_groups).astype(float), 1.0)
+        res._scoring_n = n  # type: ignore[attr-defined]
     sums = np.stack([np.bincount(res.member, weights=row, minlength=res.n_groups) for row in x])
-    return (res.counts @ sums.T) / np.maximum(res.counts @ n_g, 1.0)[:, None]
+    return (res.counts @ sums.T) / n[:, None]
 
 
 def _summary(per_repeat: np.ndarray, boot: np.ndarray, level: float = 0.95) -> tuple[float, list[float], float | None]:
@@ -324,7 +344,7 @@ def score_distributions(
         if coverage_defined(level, pit_range):
             c = covered(pit, level).astype(float)
             put(name, name + "_ci95", c.mean(axis=1), _boot_means(res, c))
-    weights = res.counts[:, res.member]  # (n_boot, n): how often each cluster is drawn
+    weights = res.counts.astype(np.int32)[:, res.member]  # (n_boot, n): how often each cluster is drawn
     put(
         "pit_ks",
         "pit_ks_ci95",
