@@ -202,7 +202,7 @@ RANDOM = "  scheme: random\n  n_folds: 2\n  seed: 0"
 PROB = ("prob-gauss", "prob-quantiles", "prob-samples")
 
 
-def _run(tmp: Path, executor: str, cv: str, more: str = "") -> Path:
+def _run(tmp: Path, executor: str, cv: str, more: str = "", **kw) -> Path:
     from massbench.config import parse_benchmark
     from massbench.registry import load_registry
     from massbench.runner import RunOptions, run_benchmark
@@ -212,7 +212,7 @@ def _run(tmp: Path, executor: str, cv: str, more: str = "") -> Path:
     reg = load_registry(extra=[toyplugin, probplugin], use_entry_points=False)
     out = tmp / executor
     b = parse_benchmark(textwrap.dedent(BENCH.format(cv=cv, more=more)), str(tmp / "bench.yaml"), reg)
-    assert run_benchmark(b, reg, RunOptions(out=out, executor=executor)) == 1  # the contract breakers fail
+    assert run_benchmark(b, reg, RunOptions(out=out, executor=executor, **kw)) == 1  # the contract breakers fail
     return out
 
 
@@ -286,6 +286,18 @@ def test_every_form_end_to_end_in_worker_processes(tmp_path):
     a = json.loads((out / "leaderboard.json").read_text())
     b = json.loads((inline / "leaderboard.json").read_text())
     assert [r.get("probabilistic") for r in a] == [r.get("probabilistic") for r in b]
+
+
+@pytest.mark.slow  # a LocalCluster and 12 worker processes: about 45 s on 2 busy cores
+def test_distributions_travel_through_the_dask_executor(tmp_path):
+    pytest.importorskip("distributed")
+    out = _run(tmp_path, "dask", RANDOM, workers=1)
+    _check_outputs(out)
+    inline = _run(tmp_path / "again", "inline", RANDOM)
+    a = json.loads((out / "leaderboard.json").read_text())
+    b = json.loads((inline / "leaderboard.json").read_text())
+    assert [r.get("probabilistic") for r in a] == [r.get("probabilistic") for r in b]
+    assert (out / "predictions.csv").read_text() == (inline / "predictions.csv").read_text()
 
 
 def test_html_page_has_the_probabilistic_columns(inline_run, tmp_path):
