@@ -93,6 +93,12 @@ class AblationRow:
     note: str = ""
 
     @property
+    def shown(self) -> str:
+        """The row's name in the figure: "variant: label" (only the label when the variant is the row)."""
+        name = self.label if self.variant == self.label else f"{self.variant}: {self.label}"
+        return name + (" (idealised)" if self.idealised else "")
+
+    @property
     def is_reference(self) -> bool:
         return self.reference is None
 
@@ -251,9 +257,18 @@ def compare_rows(row: AblationRow, a: RunRows, b: RunRows, ref_label: str, n_boo
 
 
 def build_table(
-    files: list[AblationFile], run_dirs: dict[str, Path], directory: str, n_boot: int = 1000, seed: int = 0
+    files: list[AblationFile],
+    run_dirs: dict[str, Path],
+    directory: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+    label_order: Optional[dict[str, list[str]]] = None,
 ) -> AblationTable:
-    """The comparison table from the finished runs (``run_dirs``: file stem -> run directory)."""
+    """The comparison table from the finished runs (``run_dirs``: file stem -> run directory).
+
+    Rows are ordered by ablation, then by estimator in the order of the benchmark files
+    (``label_order``: file stem -> labels; else the leaderboard's order), then by file.
+    """
     table = AblationTable(directory, files, n_boot=n_boot, seed=seed)
     runs = {f.stem: read_run(run_dirs[f.stem]) for f in files}
     for name, members in groups_of(files).items():
@@ -296,6 +311,15 @@ def build_table(
                     row.note = f"the reference file has no row {ref_label!r}: no paired difference"
                 else:
                     compare_rows(row, run, ref_run, ref_label, n_boot, seed)
+    rank: dict[str, int] = {}
+    for f in files:
+        for lab in (label_order or {}).get(f.stem, []):
+            rank.setdefault(lab, len(rank))
+    for r in table.rows:
+        rank.setdefault(r.label, len(rank))
+    file_rank = {f.path.name: i for i, f in enumerate(files)}
+    group_rank = {name: i for i, name in enumerate(groups_of(files))}
+    table.rows.sort(key=lambda r: (group_rank[r.ablation], rank[r.label], file_rank[r.file]))
     return table
 
 
@@ -328,7 +352,8 @@ def to_markdown(table: AblationTable, command: str = "") -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table.rows:
-        label = md_cell(r.label) + (" (idealised)" if r.idealised else "")
+        name = r.estimator if r.variant == r.label else r.label
+        label = md_cell(name) + (" (idealised)" if r.idealised else "")
         if r.is_reference:
             ds, db = "reference", "reference"
         elif r.delta_scatter_dex is None:
@@ -375,7 +400,7 @@ def write_figure(table: AblationTable, path: Path) -> bool:
         ax.errorbar(d, y, xerr=[d - lo, hi - d], fmt="none", ecolor="0.4", capsize=3)
         ax.scatter(d, y, c=colours, zorder=3)
         ax.axvline(0.0, color="0.3", lw=0.8, ls="--")
-        ax.set_yticks(y, [f"{r.variant}: {r.label}" + (" (idealised)" if r.idealised else "") for r in rs])
+        ax.set_yticks(y, [r.shown for r in rs])
         ax.set_title(f"{n}: scatter minus the reference's [dex] (95 % paired lineage bootstrap)", fontsize=9)
     axes[-1, 0].set_xlabel("Δ scatter of log10 M500c [dex] (red: interval excludes 0)")
     fig.tight_layout()
@@ -449,7 +474,9 @@ def run_ablations(
     files = find_files(directory)
     benches = {f.stem: load_benchmark(f.path, registry) for f in files}
     if run is None:
-        from .runner import run_benchmark as run
+        from .runner import run_benchmark
+
+        run = run_benchmark
     prepare_out(out)
     run_dirs = {f.stem: Path(out) / "runs" / f.stem for f in files}
     status = 0
@@ -457,12 +484,13 @@ def run_ablations(
         if table_only:
             continue
         say(f"[{i}/{len(files)}] {f.path.name} -> {run_dirs[f.stem]} (finished units are reused)")
-        code = run(benches[f.stem], registry, make_options(run_dirs[f.stem]))
+        code = run(benches[f.stem], registry, make_options(run_dirs[f.stem])) if run is not None else 0
         status = max(status, int(code))
     missing = [f.path.name for f in files if not (run_dirs[f.stem] / "predictions.csv").is_file()]
     if missing:
         raise UserError(
             f"{out}: no finished run for {', '.join(missing)}; run massbench ablate {directory} without --table-only"
         )
-    table = build_table(files, run_dirs, str(directory), n_boot=n_boot, seed=seed)
+    order = {stem: [e.label for e in b.estimators] for stem, b in benches.items()}
+    table = build_table(files, run_dirs, str(directory), n_boot=n_boot, seed=seed, label_order=order)
     return status, write_outputs(table, Path(out), command)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -64,7 +64,7 @@ def ablate_cmd(
             retry_failed=retry_failed,
         )
 
-    def run(bench, reg, opts):  # type: ignore[no-untyped-def]
+    def run(bench: Any, reg: Any, opts: Any) -> int:
         from .runner import run_benchmark
 
         return run_benchmark(bench, reg, opts, console)
