@@ -131,3 +131,18 @@ def test_ablate_errors_are_one_clear_message(tmp_path: Path, cli) -> None:
     assert r.returncode == 2 and "did not create" in _err(r) and (foreign / "notes.txt").read_text() == "keep"
     r = cli("ablate", str(bad), "--out", str(tmp_path / "o3"), "--table-only")
     assert r.returncode == 2 and "no finished run for a--0-ref.yaml" in _err(r)
+
+
+def test_shipped_ablation_files_are_valid_and_say_what_they_isolate() -> None:
+    from massbench.ablate import find_files, groups_of
+    from massbench.config import load_benchmark
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks" / "ablations"
+    files = find_files(root)
+    groups = groups_of(files)
+    assert [f.path.name for f in groups["data"]][0] == "data--0-reference.yaml" and len(groups["data"]) == 5
+    for f in files:
+        b = load_benchmark(f.path)
+        assert f.description.startswith("Isolates") or f.description.startswith("Reference"), f.path.name
+        assert b.run.deterministic and b.cv.scheme == "octants"
+        assert "proxy-n-phot" in [e.name for e in b.estimators]  # the anchor
