@@ -31,11 +31,13 @@ def ablate_cmd(
 ) -> None:
     """Run each benchmark file in DIR (reusing finished units), then write one comparison table.
 
-    Files named ABLATION--VARIANT.yaml form one ablation whose reference is its first file in name
-    order; each row is compared with the same label in the reference file. A file without `--` is an
-    ablation of its own, each row compared with the first row of the same estimator plugin. The table
-    (OUT/ablations.md, .json, .png) gives every row's scatter and bias (dex) and its paired difference
-    from the reference row with a 95 % lineage-bootstrap interval. Exit 1 when any unit failed.
+    Files named ABLATION--VARIANT.yaml form one ablation; its reference is its first file by name.
+
+    Each row is compared with the same label in the reference file (no `--`: the first row of its plugin).
+
+    OUT/ablations.md, .json, .png: scatter, bias (dex) and the paired difference from the reference row.
+
+    Intervals: 95 %, paired lineage bootstrap. Exit 1 when any unit failed.
     """
     from rich.console import Console
     from rich.markup import escape
