@@ -51,11 +51,13 @@ app.add_typer(leaderboard_app, name="leaderboard")
 
 
 def _add_command_groups() -> None:
+    from .ablate_cli import ablate_cmd
     from .cache_cli import cache_app
     from .runs_cli import runs_cmd
 
     app.add_typer(cache_app, name="cache")
     app.command("runs")(runs_cmd)
+    app.command("ablate")(ablate_cmd)
 
 
 _add_command_groups()

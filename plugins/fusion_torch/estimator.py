@@ -380,7 +380,7 @@ class FusionXrayDyn(FusionParams, Estimator):
                 x = x.to(device).requires_grad_(True)
                 cube = cube.to(device).requires_grad_(True)
                 pred = self.net.log10_mass(self.net(x, cube))
-                gxb, gcb = torch.autograd.grad(pred.sum(), (x, cube))
+                gxb, gcb = torch.autograd.grad(pred.sum(), (x, cube), allow_unused=True, materialize_grads=True)
                 b = len(pred)
                 gx[start : start + b] = np.moveaxis(gxb.float().cpu().numpy(), 1, -1)
                 gc[start : start + b] = gcb.float().cpu().numpy()

@@ -126,15 +126,20 @@ class FusionNet(nn.Module):
                 size //= p
         if size < 1:
             raise ValueError("the X-ray branch pools the map below one pixel: reduce strides or pools")
-        self.xray = nn.Sequential(
+        xray = nn.Sequential(
             *layers, nn.Flatten(), nn.Linear(ch * size * size, cfg.xray_dense), nn.ReLU(), nn.Dropout(cfg.dropout)
         )
+        # ablations (cfg.branches): a switched-off branch is not built, so it has no parameters
+        self.use_xray = cfg.branches in ("both", "xray")
+        self.use_dyn = cfg.branches in ("both", "dynamics")
+        self.tied_channels = cfg.map_channels if cfg.branches == "both" else 0
+        self.xray = xray if self.use_xray else None
 
         # 3D branch (dynamics tied to the X-ray map at the same sky positions)
         self.cube_pool = cfg.cube_input // cfg.cube_size
         self.map_pool = cfg.map_size // cfg.cube_size
         layers = []
-        ch, size = 1 + cfg.map_channels, cfg.cube_size
+        ch, size = 1 + self.tied_channels, cfg.cube_size
         for f, k in zip(cfg.dyn_filters, cfg.dyn_kernels):
             layers += [nn.Conv3d(ch, f, k), nn.ReLU(), nn.MaxPool3d(cfg.dyn_pool)]
             ch, size = f, (size - k + 1) // cfg.dyn_pool
@@ -143,13 +148,14 @@ class FusionNet(nn.Module):
                     f"the 3D branch shrinks a {cfg.cube_size}^3 cube below one cell: "
                     "use a larger cube_size or smaller kernels"
                 )
-        self.dyn = nn.Sequential(
+        dyn = nn.Sequential(
             *layers, nn.Flatten(), nn.Linear(ch * size**3, cfg.dyn_dense), nn.ReLU(), nn.Dropout(cfg.dropout)
         )
+        self.dyn = dyn if self.use_dyn else None
 
         # dense head on the concatenated features
         layers = []
-        width = cfg.xray_dense + cfg.dyn_dense
+        width = cfg.xray_dense * self.use_xray + cfg.dyn_dense * self.use_dyn
         for w in cfg.head_dense:
             layers += [nn.Linear(width, w), nn.ReLU(), nn.Dropout(cfg.dropout)]
             width = w
@@ -206,15 +212,21 @@ class FusionNet(nn.Module):
 
     def forward(self, x: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
         xs = (x - self.map_mean) / self.map_std
-        if self.cube_pool > 1:  # average pooling commutes with the affine standardisation: pool first
-            cube = block_mean_3d(cube, self.cube_pool)
-        cs = (cube - self.cube_mean) / self.cube_std
-        tied = F.avg_pool2d(xs, self.map_pool) if self.map_pool > 1 else xs  # (b, 3, s, s)
-        s = tied.shape[-1]
-        tied = tied.unsqueeze(-1).expand(-1, -1, -1, -1, s)  # repeat along the velocity axis
-        dyn_in = torch.cat([cs.unsqueeze(1), tied], dim=1)  # (b, 4, s, s, s), axes (x, y, v)
-        feats = torch.cat([self.xray(xs), self.dyn(dyn_in)], dim=1)
-        return self.head(feats).squeeze(-1)
+        feats = []
+        if self.xray is not None:
+            feats.append(self.xray(xs))
+        if self.dyn is not None:
+            if self.cube_pool > 1:  # average pooling commutes with the affine standardisation: pool first
+                cube = block_mean_3d(cube, self.cube_pool)
+            cs = (cube - self.cube_mean) / self.cube_std
+            dyn_in = cs.unsqueeze(1)  # (b, 1, s, s, s), axes (x, y, v)
+            if self.tied_channels:
+                tied = F.avg_pool2d(xs, self.map_pool) if self.map_pool > 1 else xs  # (b, 3, s, s)
+                s = tied.shape[-1]
+                tied = tied.unsqueeze(-1).expand(-1, -1, -1, -1, s)  # repeat along the velocity axis
+                dyn_in = torch.cat([dyn_in, tied], dim=1)  # (b, 4, s, s, s)
+            feats.append(self.dyn(dyn_in))
+        return self.head(torch.cat(feats, dim=1)).squeeze(-1)
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -17,6 +17,9 @@ from typing import Any, Literal, Optional
 
 from massbench.errors import ConfigError
 
+#: values of the ``branches`` param: both branches (the paper), the X-ray branch only, the dynamics branch only
+BRANCHES = ("both", "xray", "dynamics")
+
 
 @dataclass(kw_only=True, eq=False)
 class FusionLayers:
@@ -27,6 +30,10 @@ class FusionLayers:
         the paper's notebook used strides 2, 2, 2, 1 here, about 430k parameters in all).
     dyn_filters, dyn_kernels, dyn_pool, dyn_dense : the 3D branch (24, 16, 8; 5, 3, 1 [cells]; 2; 128).
     head_dense : hidden dense widths of the head (128, 64). dropout : after every hidden dense (0.1).
+    branches : which branches feed the head, for ablations: "both" (default, the paper), "xray" (the
+        2D branch only; no 3D branch) or "dynamics" (the 3D branch on the galaxy cube alone, without
+        the tied X-ray channels; no 2D branch). The inputs are still read; the switched-off branch's
+        are not used (docs/fusion.md "Switching a branch off").
     """
 
     xray_filters: list[int] = field(default_factory=lambda: [24, 10, 24, 10])
@@ -40,6 +47,7 @@ class FusionLayers:
     dyn_dense: int = 128
     head_dense: list[int] = field(default_factory=lambda: [128, 64])
     dropout: float = 0.1
+    branches: Literal["both", "xray", "dynamics"] = "both"
 
 
 @dataclass(eq=False)
@@ -102,6 +110,10 @@ class FusionParams(FusionLayers):
             convert = _CONVERT.get(f.name)
             if convert is not None:
                 setattr(self, f.name, convert(getattr(self, f.name)))
+        if self.branches not in BRANCHES:
+            raise ConfigError(
+                f"fusion-xray-dyn: branches must be one of {', '.join(map(repr, BRANCHES))}, got {self.branches!r}"
+            )
         if self.loss not in ("mse", "mae"):
             raise ConfigError(f"fusion-xray-dyn: loss must be 'mse' or 'mae', got {self.loss!r}")
         if self.deterministic is not None and not isinstance(self.deterministic, bool):

@@ -32,6 +32,9 @@ def _cache_root(cache_dir: Optional[str], context: Any) -> Path:
 #: range (seeds 0-3 of halos.build_halo_catalogue), so this many leave a wide margin for any seed.
 MAX_CLUSTERS = 12_000
 
+#: values of the ``photons`` param: every photon, or the ICM's only
+PHOTONS = ("all", "icm")
+
 #: Disk use of one generated cluster's raw files, per mode (measured, README "Disk and cache").
 RAW_BYTES_PER_CLUSTER = {"photon-list": 187_000, "events": 1_970_000}
 
@@ -47,12 +50,29 @@ class ErositaMock:
     mode : "photon-list" (default; what the paper's notebook reads: SIXTE photon lists, no PSF,
         vignetting or background) or "events" (eROSITA PSF, vignetting, particle and sky background).
     cache_dir : where raw files and processed arrays go (default: the run's cache directory).
+    photons : "all" (default) or "icm": only the ICM photons reach the maps and counts (AGN, and in
+        events mode the background, removed photon by photon with the mock's COMPONENT truth column).
+        An ablation of the data, not an input: estimators still see only maps and counts.
+    neighbours : true (default) or false: remove the photons of projected neighbouring halos (SRC_ID
+        from 1,000,000).
+    core_excision : radius in units of the true R500c within which every map pixel (and so N_phot and
+        N_phot,500c) is set to zero; 0 (default) is none, 0.15 the usual core. Idealised: it uses the
+        true R500c, so the X-ray inputs are marked idealised and every row reading them is flagged.
+    The three ablation options change the processed arrays (and their cache key), not the raw files
+    (docs/mock.md "Ablation options").
     """
 
     name = "erosita-mock"
 
     def __init__(
-        self, n_clusters: int = 3285, seed: int = 0, mode: str = "photon-list", cache_dir: Optional[str] = None
+        self,
+        n_clusters: int = 3285,
+        seed: int = 0,
+        mode: str = "photon-list",
+        cache_dir: Optional[str] = None,
+        photons: str = "all",
+        neighbours: bool = True,
+        core_excision: float = 0.0,
     ) -> None:
         if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= MAX_CLUSTERS:
             raise ConfigError(
@@ -65,10 +85,28 @@ class ErositaMock:
             raise ConfigError(f"dataset {self.name!r}: param 'mode' must be 'photon-list' or 'events', got {mode!r}")
         if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
             raise ConfigError(f"dataset {self.name!r}: param 'cache_dir' must be a path string, got {cache_dir!r}")
+        if photons not in PHOTONS:
+            raise ConfigError(
+                f"dataset {self.name!r}: param 'photons' must be one of {', '.join(map(repr, PHOTONS))}, got {photons!r}"
+            )
+        if not isinstance(neighbours, bool):
+            raise ConfigError(f"dataset {self.name!r}: param 'neighbours' must be true or false, got {neighbours!r}")
+        if (
+            isinstance(core_excision, bool)
+            or not isinstance(core_excision, (int, float))
+            or not 0.0 <= float(core_excision) < 1.0
+        ):
+            raise ConfigError(
+                f"dataset {self.name!r}: param 'core_excision' must be a number in [0, 1) (a radius in units of "
+                f"R500c; 0: none, 0.15: the core), got {core_excision!r}"
+            )
         self.n_clusters = n_clusters
         self.seed = seed
         self.mode = mode
         self.cache_dir = cache_dir
+        self.photons = photons
+        self.neighbours = neighbours
+        self.core_excision = float(core_excision)
 
     def raw_directory(self, context: Any = None) -> Path:
         """Where the raw catalogue of these params lives (generated there on first use)."""
@@ -125,10 +163,10 @@ class ErositaMock:
 
     def load(self, context: RunContext) -> Catalogue:
         """Generate if needed, then read and process through the loader (cached, memory-mapped)."""
-        from .loader import load_catalogue
+        from .generator import GENERATOR_VERSION
+        from .loader import ProcessingParams, load_catalogue
 
         raw = self.ensure_raw(context)
-        from .generator import GENERATOR_VERSION
 
         meta = {
             "generator": {
@@ -139,8 +177,9 @@ class ErositaMock:
             },
             "raw_dir": str(raw),
         }
+        params = ProcessingParams(photons=self.photons, neighbours=self.neighbours, core_excision=self.core_excision)
         return load_catalogue(
-            raw, _cache_root(self.cache_dir, context), name=self.name, meta=meta, on_corrupt="rebuild"
+            raw, _cache_root(self.cache_dir, context), name=self.name, meta=meta, on_corrupt="rebuild", params=params
         )
 
 

@@ -54,6 +54,8 @@ class EventList:
     #: column name -> unit as read ("" where no TUNIT; TSCAL/TZERO noted)
     units: dict[str, str] | None = None
     energy_column: str = ""
+    #: mock truth SRC_ID per photon (0 background, 1 the cluster's gas, 2... AGN, 1000000... neighbours), or None
+    src_id: np.ndarray | None = None
 
 
 #: erosim's per-telescope event lists: <id>_ccd1_evt.fits .. <id>_ccd7_evt.fits (gzipped or not)
@@ -202,6 +204,9 @@ def _read_one(path: Path, cluster_id: int) -> EventList:
                 if (comp < 0).any():
                     bad = labels[comp < 0][0]
                     raise DataError(f"{where}: COMPONENT {bad!r} is not one of {list(COMPONENTS)}")
+            src_id = None
+            if "SRC_ID" in cols:
+                src_id = np.zeros(0, np.int64) if n == 0 else np.asarray(data[cols["SRC_ID"][0]], dtype=np.int64)
             centre, keys, skipped = header_centre(hdu.header, hdul[0].header)
     except DataError:
         raise
@@ -234,6 +239,7 @@ def _read_one(path: Path, cluster_id: int) -> EventList:
         skipped,
         units,
         ecol,
+        src_id,
     )
 
 
@@ -247,6 +253,8 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
     first = parts[0]
     with_comp = [e.component is not None for e in parts]
     comp = np.concatenate([e.component for e in parts if e.component is not None]) if all(with_comp) else None
+    with_src = [e.src_id is not None for e in parts]
+    src_ids = np.concatenate([e.src_id for e in parts if e.src_id is not None]) if all(with_src) else None
     src = next((e for e in parts if e.centre is not None), first)
     return EventList(
         np.concatenate([e.ra for e in parts]),
@@ -261,6 +269,7 @@ def read_event_file(path: Path, cluster_id: int) -> EventList:
         tuple(s for e in parts for s in e.centre_skipped),
         first.units,
         first.energy_column,
+        src_ids,
     )
 
 

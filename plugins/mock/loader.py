@@ -82,6 +82,33 @@ class ProcessingParams:
     clip_nsigma: float = CLIP_NSIGMA
     cosmology: str = "WMAP7 H0=70.4 Om0=0.272 Ob0=0.0456"
     version: str = PROCESSING_VERSION
+    # Ablation options (docs/mock.md "Ablation options"); part of the cache key only when not the default,
+    # so that caches processed before they existed keep their keys.
+    #: "all" photons, or "icm": only the ICM photons (COMPONENT == ICM) reach every map and count
+    photons: str = "all"
+    #: False removes the photons of projected neighbouring halos (SRC_ID >= 1,000,000, mock truth)
+    neighbours: bool = True
+    #: radius in units of the true R500c within which map pixels are set to zero (0: none); idealised
+    core_excision: float = 0.0
+
+    def key_fields(self) -> dict[str, Any]:
+        """The fields hashed into the cache key: the ablation options only where they differ from the default."""
+        d = asdict(self)
+        for name, default in ABLATION_DEFAULTS.items():
+            if d[name] == default:
+                del d[name]
+        return d
+
+    @property
+    def idealised_xray(self) -> bool:
+        """Whether the X-ray inputs use the truth (core excision at the true R500c)."""
+        return self.core_excision > 0
+
+
+#: the ablation options of :class:`ProcessingParams` and their defaults (the realistic, paper setting)
+ABLATION_DEFAULTS: dict[str, Any] = {"photons": "all", "neighbours": True, "core_excision": 0.0}
+#: the X-ray inputs computed from the photon maps (marked idealised under core excision)
+XRAY_INPUTS = ("xray_map", "xray_bands", "n_phot", "n_phot_500c")
 
 
 #: per-cluster arrays written by the workers: name -> (row shape, dtype estimators see, dtype stored)
@@ -289,7 +316,7 @@ def _stat_signature(raw: RawCatalogue, params: ProcessingParams) -> str:
     for p in _raw_files(raw):
         st = p.stat()
         h.update(f"{p.relative_to(raw.path)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    h.update(json.dumps(asdict(params), sort_keys=True).encode())
+    h.update(json.dumps(params.key_fields(), sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -297,7 +324,7 @@ def _content_key(raw: RawCatalogue, params: ProcessingParams) -> str:
     h = hashlib.sha1()
     for p in _raw_files(raw):
         h.update(f"{p.relative_to(raw.path)}:{file_digest(p)}\n".encode())
-    h.update(json.dumps(asdict(params), sort_keys=True).encode())
+    h.update(json.dumps(params.key_fields(), sort_keys=True).encode())
     return h.hexdigest()[:20]
 
 
@@ -369,8 +396,13 @@ def process_cluster(
             f"RA_OBJ/DEC_OBJ (or DE_OBJ, or RA_PNT/DEC_PNT) to the event file"
             + (f" (skipped: {'; '.join(ev.centre_skipped)})" if getattr(ev, "centre_skipped", ()) else "")
         )
-    x, y = sky_to_projected(ev.ra, ev.dec, centre[0], centre[1], z)
-    maps = photon_maps(x, y, ev.energy, ev.component)  # (3, 4, m, m)
+    keep = photon_selection(ev, params)
+    ra, dec, energy = ev.ra[keep], ev.dec[keep], ev.energy[keep]
+    component = None if ev.component is None else ev.component[keep]
+    x, y = sky_to_projected(ra, dec, centre[0], centre[1], z)
+    maps = photon_maps(x, y, energy, component)  # (3, 4, m, m)
+    if params.core_excision > 0:
+        maps[..., aperture_mask(params.core_excision * r500c)] = 0.0
     full = maps.sum(axis=1)  # per component, 0.5-10 keV
     if not full.sum() > 0:
         raise DataError(
@@ -410,6 +442,32 @@ def process_cluster(
         "photon_list": float(ev.kind == "photons"),
     }
     return arrays, scalars, g
+
+
+def photon_selection(ev: Any, params: ProcessingParams) -> np.ndarray:
+    """Which photons of ``ev`` reach the maps under the ablation options ``photons`` and ``neighbours``
+    (a boolean mask; all True by default). Needs the mock truth columns COMPONENT / SRC_ID."""
+    keep = np.ones(len(ev.ra), dtype=bool)
+    if params.photons == "icm":
+        if ev.component is None:
+            raise DataError(
+                f"{_ev_where(ev)}: dataset param photons: icm needs the COMPONENT column (ICM/AGN/BKG) in the "
+                "event file; use photons: all"
+            )
+        keep &= ev.component == 0
+    if not params.neighbours:
+        src = getattr(ev, "src_id", None)
+        if src is None:
+            raise DataError(
+                f"{_ev_where(ev)}: dataset param neighbours: false needs the SRC_ID column (neighbouring halos "
+                "from 1,000,000) in the event file; use neighbours: true"
+            )
+        keep &= src < NEIGHBOUR_SRC0
+    return keep
+
+
+#: SRC_ID of the first neighbouring halo's photons (mock truth; :data:`.xray.NBR_SRC0`)
+NEIGHBOUR_SRC0 = 1_000_000
 
 
 def _run_task(task: _Task) -> list[tuple[int, dict[str, float], np.ndarray]]:
@@ -731,8 +789,13 @@ def open_processed(
             f"the truth-only ICM/AGN maps (xray_icm_*, xray_agn_*, n_icm, n_agn) are unavailable"
         )
         warnings.warn(f"dataset {name!r}: " + notes[-1], stacklevel=2)
+    ablation = {k: pp.get(k, v) for k, v in ABLATION_DEFAULTS.items()}
+    excised = float(ablation["core_excision"]) > 0
     for k in names:
         unit, desc, truth, ideal = INPUT_DOCS[k]
+        if excised and k in XRAY_INPUTS:
+            desc += f" (idealised: pixels within {ablation['core_excision']:g} of the true R500c set to zero)"
+            ideal = True
         data = galaxies if k == "galaxies" else mm(k)
         inputs[k] = InputArray(data, unit, desc, truth, ideal)
     header = info.get("header", {})
@@ -744,6 +807,7 @@ def open_processed(
         "processing_seconds": info.get("processing_seconds"),
         "raw_header": header,
         "notes": notes,
+        "ablation": ablation,
     }
     meta.update(extra_meta or {})
     return Catalogue(
