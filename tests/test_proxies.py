@@ -15,7 +15,6 @@ import pytest
 
 from massbench import Catalogue, InputArray
 from massbench.errors import ConfigError, ContractError, DataError, UserError
-from massbench.prediction import check_prediction
 from massbench.plugins.proxies import observables as obs_names
 from massbench.plugins.proxies.binning import BinScheme
 from massbench.plugins.proxies.estimators import (
@@ -37,6 +36,7 @@ from massbench.plugins.proxies.model import (
 from massbench.plugins.proxies.report import analyse
 from massbench.plugins.proxies.search import best_per_size
 from massbench.plugins.proxies.table import table_from_catalogue, table_from_columns
+from massbench.prediction import check_prediction
 
 # ----------------------------------------------------------------------------------------------
 # generator of a known multivariate log-normal model
@@ -651,7 +651,9 @@ def test_predictive_mean_is_the_point_prediction_and_sigma_is_equation_7():
     assert np.all(ratio > 1.0) and np.all(ratio < 1.1)  # sqrt(1 + 1/n + (mu - mu_bar)^2 / S_mumu), n = 100 per bin
     f = est.model_.fits[int(idx[0])]
     mu = mu_from_log10(point[0])
-    want = math.sqrt(est.model_.sigma2()[idx[0]] * (1 + 1 / f.n_clusters + (mu - f.mu_mean) ** 2 / (f.n_clusters * f.mu_var)))
+    want = math.sqrt(
+        est.model_.sigma2()[idx[0]] * (1 + 1 / f.n_clusters + (mu - f.mu_mean) ** 2 / (f.n_clusters * f.mu_var))
+    )
     assert dist.sigma[0] == pytest.approx(want / LN10, rel=1e-12)
     # a model saved before mu_mean/mu_var were stored predicts eq. 7 alone
     legacy = est.model_.to_dict()
