@@ -205,6 +205,11 @@ class FusionNet(nn.Module):
         return self.y_min + 0.5 * (scaled + 1.0) * (self.y_max - self.y_min)
 
     def forward(self, x: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
+        return self.head[-1](self.hidden(x, cube)).squeeze(-1)
+
+    def hidden(self, x: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer of the head (b, width): what the output layer (and a probabilistic
+        model's log-sigma head, :mod:`.probabilistic`) sees."""
         xs = (x - self.map_mean) / self.map_std
         if self.cube_pool > 1:  # average pooling commutes with the affine standardisation: pool first
             cube = block_mean_3d(cube, self.cube_pool)
@@ -214,7 +219,7 @@ class FusionNet(nn.Module):
         tied = tied.unsqueeze(-1).expand(-1, -1, -1, -1, s)  # repeat along the velocity axis
         dyn_in = torch.cat([cs.unsqueeze(1), tied], dim=1)  # (b, 4, s, s, s), axes (x, y, v)
         feats = torch.cat([self.xray(xs), self.dyn(dyn_in)], dim=1)
-        return self.head(feats).squeeze(-1)
+        return self.head[:-1](feats)
 
 
 def count_parameters(net: nn.Module) -> int:
