@@ -648,21 +648,28 @@ def test_predictive_mean_is_the_point_prediction_and_sigma_is_equation_7():
     idx = est.model_.bins.assign(test.redshift)
     eq7 = np.sqrt(est.model_.sigma2()[idx]) / LN10
     ratio = dist.sigma / eq7
-    assert np.all(ratio > 1.0) and np.all(ratio < 1.1)  # sqrt(1 + 1/n + (mu - mu_bar)^2 / S_mumu), n = 100 per bin
+    # sqrt(nu / (nu - p + 1) ((nu - 1) / (nu - p) + 1/n + (mu - mu_bar)^2 / S_mumu)), n = 100 per bin, p = 4
+    assert np.all(ratio > math.sqrt(98 / 95 * 97 / 94)) and np.all(ratio < 1.12)
     f = est.model_.fits[int(idx[0])]
     mu = mu_from_log10(point[0])
+    nu = f.n_clusters - 2
     want = math.sqrt(
-        est.model_.sigma2()[idx[0]] * (1 + 1 / f.n_clusters + (mu - f.mu_mean) ** 2 / (f.n_clusters * f.mu_var))
+        est.model_.sigma2()[idx[0]]
+        * nu
+        / (nu - 4 + 1)
+        * ((nu - 1) / (nu - 4) + 1 / f.n_clusters + (mu - f.mu_mean) ** 2 / (f.n_clusters * f.mu_var))
     )
     assert dist.sigma[0] == pytest.approx(want / LN10, rel=1e-12)
-    # a model saved before mu_mean/mu_var were stored predicts eq. 7 alone
+    # a model saved before mu_mean/mu_var were stored leaves out the parameter term only
     legacy = est.model_.to_dict()
     for fit in legacy["fits"]:
         del fit["mu_mean"], fit["mu_var"]
     from massbench.plugins.proxies.model import ScalingModel
 
     old = ScalingModel.from_dict(json.loads(json.dumps(legacy)))
-    assert np.allclose(old.predict_sigma_dex(point, test.redshift), eq7, rtol=1e-12)
+    nus = np.array([fb.n_clusters - 2 for fb in est.model_.fits])[idx]
+    wishart = nus / (nus - 3) * (nus - 1) / (nus - 4)
+    assert np.allclose(old.predict_sigma_dex(point, test.redshift), eq7 * np.sqrt(wishart), rtol=1e-12)
 
 
 @pytest.mark.parametrize("beta", [0.0, 1.5])
@@ -700,3 +707,29 @@ def test_predictive_intervals_are_calibrated_on_the_known_model(beta: float):
     assert central.sum() > 3000
     assert np.mean(np.abs(z) < 1.0) == pytest.approx(0.6827, abs=0.02)
     assert np.mean(np.abs(z) < 1.96) == pytest.approx(0.95, abs=0.012)
+
+
+def test_predictive_variance_accounts_for_small_training_samples():
+    """Fitted on 30 clusters with 4 observables, the mean squared error of eq. 6 over many training
+    draws matches the mean predicted variance; eq. 7 alone is about 25 % low here (the estimated C's
+    bias nu / (nu - p + 1), its weights' loss (nu - 1) / (nu - p), and pi and alpha's error)."""
+    rng = np.random.default_rng(33)
+    sig = np.array([0.3, 0.35, 0.4, 0.5])
+    truth = {
+        "pi": np.array([[1.0, 2.0, -1.0, 0.5]]),
+        "alpha": np.array([[1.0, 0.6, -0.9, 1.4]]),
+        "cov": np.stack([random_covariance(rng, sig)]),
+    }
+    names = ("obs0", "obs1", "obs2", "obs3")
+    mse, var_pred, var_eq7 = [], [], []
+    for _ in range(300):
+        tr = draw_sample(rng, truth, 30, [0.2], mu_range=(-6.0, 6.0))
+        te = draw_sample(rng, truth, 100, [0.2], mu_range=(-2.0, 2.0))
+        s_tr, s_te = (np.log(np.column_stack([c[n] for n in names])) for c in (tr, te))
+        model = fit_scaling_model(s_tr, np.log(tr["M500c"] / 1e14), tr["redshift"], names, beta=0.0)
+        mu_pred = model.predict_mu(s_te, te["redshift"])
+        mse.append(np.mean((np.log(te["M500c"] / 1e14) - mu_pred) ** 2))
+        var_pred.append(np.mean(model.predict_sigma_mu(mu_pred, te["redshift"]) ** 2))
+        var_eq7.append(model.sigma2()[0])
+    assert np.mean(var_pred) == pytest.approx(np.mean(mse), rel=0.04)
+    assert np.mean(var_eq7) < 0.85 * np.mean(mse)

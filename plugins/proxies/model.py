@@ -338,14 +338,29 @@ class ScalingModel:
 
         The Gaussian posterior of mu given s under the model of eqs. 3-5 has variance eq. 7,
         sigma^2_{mu|s} = (alpha^T C^-1 alpha)^-1 of the cluster's redshift bin (it does not depend on
-        beta, which only shifts the mean, eq. 6). With pi and alpha estimated by least squares on n
-        clusters of that bin, eq. 6's weights w = C^-1 alpha sigma^2 turn their estimation error into a
-        further variance w^T C w (1/n + (mu - mu_bar)^2 / S_mumu) = sigma^2_{mu|s} (1/n + (mu - mu_bar)^2 /
-        S_mumu), the textbook prediction-interval term (S_mumu = n var(mu) of the fitted clusters), so::
+        beta, which only shifts the mean, eq. 6). Three finite-sample terms make it the predictive
+        variance of a model fitted on n clusters of that bin with p observables (nu = n - 2, the degrees
+        of freedom of C_hat: nu C_hat ~ Wishart(nu, C)):
 
-            sigma^2_pred = sigma^2_{mu|s} [1 + 1/n + (mu_pred - mu_bar)^2 / S_mumu]
+        - eq. 7 evaluated with C_hat is low on average: (alpha^T C^-1 alpha) / (alpha^T C_hat^-1 alpha)
+          ~ chi^2_{nu-p+1} / nu, so sigma^2_hat nu / (nu - p + 1) estimates sigma^2_{mu|s} without bias
+          (factor 1 for a single observable, whose C_ii / alpha^2 is already unbiased);
+        - eq. 6 weighs the observables with C_hat^-1 alpha, not the optimal C^-1 alpha: the variance of
+          such an estimated-weight combination (normalised to alpha^T w = 1, as eq. 6's) is on average
+          sigma^2_{mu|s} (nu - 1) / (nu - p) (as for a minimum-variance portfolio built from a sample
+          covariance; 1 for p = 1);
+        - pi and alpha are estimated by least squares: eq. 6's weights w = C^-1 alpha sigma^2 turn their
+          error into a further variance w^T C w (1/n + (mu - mu_bar)^2 / S_mumu) = sigma^2_{mu|s}
+          (1/n + (mu - mu_bar)^2 / S_mumu), the textbook prediction-interval term (S_mumu = n var(mu) of
+          the fitted clusters).
 
-        (the error of C itself is of the same order, 1/n, and left out). Returns (n,) in ln M.
+        Together::
+
+            sigma^2_pred = sigma^2_hat nu / (nu - p + 1) [(nu - 1) / (nu - p) + 1/n + (mu_pred - mu_bar)^2 / S_mumu]
+
+        (denominators below 1, possible only with n < p + 3 clusters in a bin, are taken as 1). A test
+        checks it against the mean squared error over many small training samples.
+        Returns (n,) in ln M. Models without ``mu_mean`` / ``mu_var`` leave out the second term.
         """
         cols = self.columns(names)
         idx = self.bins.assign(np.asarray(redshift, dtype=float))
@@ -353,7 +368,11 @@ class ScalingModel:
         inflate = np.ones(len(self.fits))
         slope = np.zeros(len(self.fits))
         centre = np.zeros(len(self.fits))
+        p = len(cols)
         for b, f in enumerate(self.fits):
+            nu = f.n_clusters - 2
+            sig2[b] *= nu / max(nu - p + 1, 1)  # unbiased sigma^2_{mu|s}
+            inflate[b] = (nu - 1) / max(nu - p, 1)  # estimated weights C_hat^-1 alpha
             if f.mu_mean is not None and f.mu_var is not None and f.mu_var > 0:
                 inflate[b] += 1.0 / f.n_clusters
                 slope[b] = 1.0 / (f.n_clusters * f.mu_var)
