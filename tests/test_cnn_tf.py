@@ -395,3 +395,119 @@ def test_cnn_summary_command_prints_parameter_count():
     result = CliRunner().invoke(root, ["cnn", "summary", "--bands", "1"])
     assert result.exit_code == 0, result.output
     assert "363,629" in result.output
+
+
+# ---------------------------------------------------------------- probabilistic (issue 19)
+def _jittered_view(cat, n: int = 12, seed: int = 0):
+    """Maps without zero-count ties (max-pooling is not differentiable at ties), as a test view."""
+    rng = np.random.default_rng(seed)
+    idx = np.arange(n)
+    maps = cat.inputs["xray_map"].data[idx] + rng.uniform(0.05, 0.5, (n, 16, 16)).astype(np.float32)
+    jit = Catalogue(
+        "jittered",
+        cat.cluster_id[idx],
+        cat.positions[idx],
+        cat.box_size,
+        cat.redshift[idx],
+        cat.log10_m500c[idx],
+        {"xray_map": InputArray(maps)},
+    )
+    return jit.view(idx, inputs=["xray_map"], role="test")
+
+
+def _mean_from_x(est, xx: np.ndarray) -> np.ndarray:
+    """The estimator's mean prediction from x = log10(n + 1) (no rebin), through the raw Keras model."""
+    from massbench.plugins.cnn_tf.probabilistic import split_outputs
+
+    sc = est.scaling_
+    z = ((xx - sc.pixel_mean) / sc.pixel_std).astype(np.float32)[..., None]
+    means, _ = split_outputs(est.model_(z, training=False).numpy(), est.ensemble, est.loss == "gaussian_nll")
+    return sc.unscale_target(means.mean(axis=0))
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+@pytest.mark.parametrize("loss, ensemble", [("gaussian_nll", 1), ("mse", 2), ("gaussian_nll", 2)])
+def test_probabilistic_cnn_predicts_a_gaussian_saves_and_explains(single_cat, single_views, tmp_path, loss, ensemble):
+    from massbench.prediction import Prediction, check_prediction
+
+    train, val, test = single_views
+    est = SingleBandCNN(epochs=2, patience=5, loss=loss, ensemble=ensemble, **SMALL)
+    logs = _fit(est, train, val)
+    assert [e["epoch"] for e in logs] == list(range(1, 2 * ensemble + 1)) and logs[-1]["total"] == 2 * ensemble
+    assert all(np.isfinite(e["val_rms_dex"]) for e in logs)
+    pred = est.predict(test)
+    assert isinstance(pred, Prediction)
+    pred = check_prediction(pred, len(test))
+    assert np.all(pred.sigma > 0) and np.all(pred.sigma < 5.0)
+    # the model: the paper's body, float32 outputs
+    out = est.model_(np.zeros((1, 16, 16, 1), np.float32), training=False)
+    assert out.dtype == "float32"
+    if ensemble == 1:
+        assert out.shape == (1, 2) and est.model_.get_layer("log_sigma").dtype_policy.name == "float32"
+        assert est.model_.get_layer("output").dtype_policy.name == "float32"
+    else:
+        assert out.shape == (1, ensemble, 2 if loss == "gaussian_nll" else 1)
+        assert est.context.info["ensemble"] == ensemble and len(est.context.info["ensemble_epochs_trained"]) == ensemble
+        assert any(k.startswith("member1/") for k in est.history_)
+    # saliency is the gradient of the (ensemble-averaged) mean head
+    jt = _jittered_view(single_cat)
+    grads = est.input_gradients(jt)["xray_map"].astype(np.float64)
+    x = est.transform(jt)["xray_map"].astype(np.float64)
+    np.testing.assert_allclose(_mean_from_x(est, x), check_prediction(est.predict(jt), len(jt)).mean, atol=1e-5)
+    rng = np.random.default_rng(1)
+    direction = rng.normal(size=x.shape)
+    eps = 1e-4
+    fd = (_mean_from_x(est, x + eps * direction) - _mean_from_x(est, x - eps * direction)) / (2 * eps)
+    analytic = (grads * direction).reshape(len(x), -1).sum(axis=1)
+    scale = np.sqrt((grads**2).reshape(len(x), -1).sum(axis=1) * (direction**2).reshape(len(x), -1).sum(axis=1))
+    np.testing.assert_allclose(fd, analytic, atol=0.02 * float(np.median(scale)) + 1e-3)
+    # save / load / pickle reproduce the distribution and the gradients
+    est.save(tmp_path / "fold0")
+    loaded = SingleBandCNN.load(tmp_path / "fold0")
+    again = loaded.predict(test)
+    np.testing.assert_array_equal(again.mean, pred.mean)
+    np.testing.assert_array_equal(again.sigma, pred.sigma)
+    np.testing.assert_array_equal(loaded.input_gradients(jt)["xray_map"], est.input_gradients(jt)["xray_map"])
+    clone = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(clone.predict(test).sigma, pred.sigma)
+
+
+def test_ensemble_member_zero_is_the_single_network(single_views):
+    """Member 0 keeps the unit seed: its mean head equals a single network trained with that seed."""
+    from massbench.plugins.cnn_tf.probabilistic import split_outputs
+
+    train, val, test = single_views
+    one = SingleBandCNN(epochs=1, patience=5, **SMALL)
+    _fit(one, train, val, seed=5)
+    two = SingleBandCNN(epochs=1, patience=5, ensemble=2, **SMALL)
+    _fit(two, train, val, seed=5)
+    z = one._network_input(test)
+    means, _ = split_outputs(two.model_.predict(z, verbose=0), 2, False)
+    np.testing.assert_allclose(two.scaling_.unscale_target(means[0]), one.predict(test), atol=1e-6)
+    assert not np.allclose(means[0], means[1])  # a differently seeded second member
+    assert isinstance(one.predict(test), np.ndarray)  # point estimators are unchanged
+
+
+def test_probabilistic_params_are_validated():
+    from massbench.params import check_params
+
+    with pytest.raises(ConfigError, match=r"loss must be 'mse' \(paper, equation 8\), 'mae' or 'gaussian_nll'"):
+        SingleBandCNN(loss="nll")
+    for bad in (0, 21):
+        with pytest.raises(ConfigError, match="cnn-multi-band: ensemble must be an integer from 1 to 20"):
+            MultiBandCNN(ensemble=bad)
+    assert check_params(SingleBandCNN, {"loss": "gaussian_nll", "ensemble": 3}) == []
+    problems = check_params(SingleBandCNN, {"loss": "nll"})
+    assert problems and "gaussian_nll" in " ".join(problems)
+
+
+def test_multiband_gaussian_nll_predicts_a_gaussian():
+    from massbench.prediction import check_prediction
+
+    cat = synthetic_catalogue(n=60, size=16, bands=3, seed=4)
+    train, val, test = split_views(cat, "xray_bands", n_val=10, n_test=10)
+    est = MultiBandCNN(epochs=1, patience=5, loss="gaussian_nll", **SMALL)
+    _fit(est, train, val)
+    pred = check_prediction(est.predict(test), 10)
+    assert np.all(pred.sigma > 0)
+    assert est.input_gradients(test)["xray_bands"].shape == (10, 16, 16, 3)

@@ -227,3 +227,74 @@ def test_bad_params_are_config_errors() -> None:
     est.context = RunContext(device="tpu")
     with pytest.raises(ConfigError, match="device"):
         est._torch_setup()
+
+
+# ---------------------------------------------------------------- probabilistic (issue 19)
+@pytest.mark.parametrize("loss, ensemble", [("gaussian_nll", 1), ("mse", 2), ("gaussian_nll", 2)])
+def test_probabilistic_fusion_predicts_a_gaussian_saves_and_explains(cat, tmp_path, loss, ensemble) -> None:
+    from massbench.plugins.fusion_torch.probabilistic import mean_output
+    from massbench.prediction import Prediction, check_prediction
+
+    est, calls = fitted(cat, tmp_path, epochs=2, loss=loss, ensemble=ensemble)
+    assert [c["epoch"] for c in calls] == list(range(1, 2 * ensemble + 1))
+    assert all(c["total"] == 2 * ensemble and np.isfinite(c["loss"]) for c in calls)
+    test = split(cat)[2]
+    raw = est.predict(test)
+    assert isinstance(raw, Prediction)
+    pred = check_prediction(raw, 6)
+    assert np.all(pred.sigma > 0) and np.all(pred.sigma < 5)
+    if ensemble > 1:
+        assert est.context.info["ensemble"] == ensemble
+        assert {h.get("member") for h in est.history} == {0.0, 1.0}
+    # saliency: gradient of the (ensemble-averaged) mean head, checked by central differences
+    grads = est.input_gradients(test)
+    net = est.net.double().eval()
+    x = torch.from_numpy(np.moveaxis(est.transform(test), -1, 1)).double()
+    cube = torch.from_numpy(np.asarray(test["dyn_cube"])).double()
+    gaussian = loss == "gaussian_nll"
+
+    def f(xi: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return net.log10_mass(mean_output(net(xi, cube), ensemble, gaussian)).numpy()
+
+    np.testing.assert_allclose(f(x), pred.mean, atol=1e-5)
+    g = grads["xray_bands"]
+    for k in np.argsort(np.abs(g).ravel())[-3:]:
+        idx = np.unravel_index(k, g.shape)
+        plus, minus = x.clone(), x.clone()
+        plus[idx[0], idx[3], idx[1], idx[2]] += 1e-6
+        minus[idx[0], idx[3], idx[1], idx[2]] -= 1e-6
+        fd = (f(plus) - f(minus))[idx[0]] / 2e-6
+        assert fd == pytest.approx(float(g[idx]), rel=2e-3, abs=1e-4 * float(np.abs(g).max()))
+    est.net.float()
+    # save / load reproduce the distribution
+    est.save(tmp_path / "model")
+    loaded = FusionXrayDyn.load(tmp_path / "model")
+    again = check_prediction(loaded.predict(test), 6)
+    np.testing.assert_allclose(again.mean, pred.mean, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(again.sigma, pred.sigma, rtol=1e-5)
+    assert loaded.params == est.params and loaded.params["ensemble"] == ensemble
+    np.testing.assert_allclose(loaded.input_gradients(test)["dyn_cube"], grads["dyn_cube"], rtol=1e-4, atol=1e-7)
+
+
+def test_fusion_ensemble_member_zero_is_the_single_net(cat, tmp_path) -> None:
+    one, _ = fitted(cat, tmp_path / "one", epochs=2)
+    two, _ = fitted(cat, tmp_path / "two", epochs=2, ensemble=2)
+    test = split(cat)[2]
+    ds = two._dataset(test, with_target=False)
+    from massbench.plugins.fusion_torch.data import batch_loader
+
+    x, cube, _ = next(iter(batch_loader(ds, 6, shuffle=False)))
+    with torch.no_grad():
+        first = two.net.log10_mass(two.net.members[0](x, cube)).double().numpy()
+        second = two.net.log10_mass(two.net.members[1](x, cube)).double().numpy()
+    np.testing.assert_allclose(first, one.predict(test), atol=1e-6)
+    assert not np.allclose(first, second)
+    assert isinstance(one.predict(test), np.ndarray)
+
+
+def test_fusion_probabilistic_params_are_validated() -> None:
+    with pytest.raises(ConfigError, match=r"loss must be 'mse', 'mae' or 'gaussian_nll'"):
+        FusionXrayDyn(loss="nll")
+    with pytest.raises(ConfigError, match="fusion-xray-dyn: ensemble must be an integer from 1 to 20"):
+        FusionXrayDyn(ensemble=21)

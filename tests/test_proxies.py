@@ -36,6 +36,7 @@ from massbench.plugins.proxies.model import (
 from massbench.plugins.proxies.report import analyse
 from massbench.plugins.proxies.search import best_per_size
 from massbench.plugins.proxies.table import table_from_catalogue, table_from_columns
+from massbench.prediction import check_prediction
 
 # ----------------------------------------------------------------------------------------------
 # generator of a known multivariate log-normal model
@@ -461,8 +462,9 @@ def test_estimator_fit_predict_save_load(tmp_path: Path):
     test = cat.view(te, est.inputs, "test")
     est.fit(train, val)
     assert est.context.info["device_used"] == "cpu"
-    pred = est.predict(test)
-    assert pred.shape == (len(te),) and np.all(np.isfinite(pred)) and not test.mass_read
+    dist = check_prediction(est.predict(test), len(te))
+    pred = dist.mean
+    assert np.all(np.isfinite(pred)) and not test.mass_read
     resid = pred - cat.log10_m500c[te]
     sigma_dex = np.sqrt(np.mean(est.model_.sigma2())) / LN10
     assert abs(resid.mean()) < 5 * sigma_dex / math.sqrt(len(te)) + 0.02
@@ -472,7 +474,8 @@ def test_estimator_fit_predict_save_load(tmp_path: Path):
     assert len(params) == 3 and {"pi", "alpha", "C", "beta", "sigma", "redshift"} <= set(params[0])
     est.save(tmp_path / "m")
     again = ProxyRealistic.load(tmp_path / "m")
-    assert np.array_equal(again.predict(test), pred)
+    assert np.array_equal(again.predict(test).mean, pred)
+    assert np.array_equal(again.predict(test).sigma, dist.sigma)
     assert again.params() == est.params()
 
     anyp = ProxyAny(["N_phot"], min_per_bin=20)
@@ -480,7 +483,7 @@ def test_estimator_fit_predict_save_load(tmp_path: Path):
     single = ProxyNPhot(min_per_bin=20)
     single.fit(cat.view(tr, single.inputs, "train"), None)
     assert np.allclose(
-        anyp.predict(cat.view(te, ("n_phot",), "test")), single.predict(cat.view(te, ("n_phot",), "test"))
+        anyp.predict(cat.view(te, ("n_phot",), "test")).mean, single.predict(cat.view(te, ("n_phot",), "test")).mean
     )
     anyp.save(tmp_path / "any")
     assert ProxyAny.load(tmp_path / "any").observables == ("N_phot",)
@@ -513,7 +516,8 @@ def test_model_gradient_and_unseen_redshift():
     got = est.predict(sub.view(np.arange(3), est.inputs, "test"))
     ref = cat.subset(np.arange(3))
     ref.redshift[:] = [0.06634, 0.17419, 0.47019]
-    assert np.allclose(got, est.predict(ref.view(np.arange(3), est.inputs, "test")))
+    want = est.predict(ref.view(np.arange(3), est.inputs, "test"))
+    assert np.allclose(got.mean, want.mean) and np.allclose(got.sigma, want.sigma)
 
 
 def test_estimator_errors_name_cluster_and_bin():
@@ -620,3 +624,112 @@ estimators:
     assert rows["proxy-realistic"]["scatter_dex"] < rows["baseline-mean"]["scatter_dex"]
     saved = ProxyRealistic.load(out / "models" / "proxy-realistic" / "fold0")
     assert saved.model_ is not None and len(saved.model_.fits) == 3
+
+
+# ----------------------------------------------------------------------------------------------
+# the predictive distribution (eqs. 6-7; issue 19)
+
+
+def test_predictive_mean_is_the_point_prediction_and_sigma_is_equation_7():
+    """With beta 0 the Gaussian's mean is exactly eq. 6's point prediction; sigma is eq. 7 per bin,
+    widened only by the 1/n parameter-error term, in dex."""
+    rng = np.random.default_rng(31)
+    cat = _catalogue(rng, n_per_bin=150)
+    n = len(cat)
+    order = rng.permutation(n)
+    tr, te = order[: 2 * n // 3], order[2 * n // 3 :]
+    est = ProxyRealistic()
+    est.fit(cat.view(tr, est.inputs, "train"), None)
+    test = cat.view(te, est.inputs, "test")
+    dist = check_prediction(est.predict(test), len(te))
+    s = np.log(np.column_stack([test[k] for k in est.inputs]))
+    point = est.model_.predict_log10(s, test.redshift)
+    assert np.array_equal(dist.mean, point)  # bit-identical to the point estimate (beta: 0)
+    idx = est.model_.bins.assign(test.redshift)
+    eq7 = np.sqrt(est.model_.sigma2()[idx]) / LN10
+    ratio = dist.sigma / eq7
+    # sqrt(nu / (nu - p + 1) ((nu - 1) / (nu - p) + 1/n + (mu - mu_bar)^2 / S_mumu)), n = 100 per bin, p = 4
+    assert np.all(ratio > math.sqrt(98 / 95 * 97 / 94)) and np.all(ratio < 1.12)
+    f = est.model_.fits[int(idx[0])]
+    mu = mu_from_log10(point[0])
+    nu = f.n_clusters - 2
+    want = math.sqrt(
+        est.model_.sigma2()[idx[0]]
+        * nu
+        / (nu - 4 + 1)
+        * ((nu - 1) / (nu - 4) + 1 / f.n_clusters + (mu - f.mu_mean) ** 2 / (f.n_clusters * f.mu_var))
+    )
+    assert dist.sigma[0] == pytest.approx(want / LN10, rel=1e-12)
+    # a model saved before mu_mean/mu_var were stored leaves out the parameter term only
+    legacy = est.model_.to_dict()
+    for fit in legacy["fits"]:
+        del fit["mu_mean"], fit["mu_var"]
+    from massbench.plugins.proxies.model import ScalingModel
+
+    old = ScalingModel.from_dict(json.loads(json.dumps(legacy)))
+    nus = np.array([fb.n_clusters - 2 for fb in est.model_.fits])[idx]
+    wishart = nus / (nus - 3) * (nus - 1) / (nus - 4)
+    assert np.allclose(old.predict_sigma_dex(point, test.redshift), eq7 * np.sqrt(wishart), rtol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.5])
+def test_predictive_intervals_are_calibrated_on_the_known_model(beta: float):
+    """On clusters drawn from the model itself, the 68 % and 95 % intervals cover 68 % and 95 %
+    (away from the prior's truncation edges); beta 0 for a flat sample, the true beta for a sloped one."""
+    rng = np.random.default_rng(32)
+    sig = np.array([0.25, 0.3, 0.4])  # ln S scatter at fixed mass: sigma_{mu|s} ~ 0.2, far below the prior's width
+    truth = {
+        "pi": np.array([[1.0, 2.0, -1.0], [1.2, 2.1, -0.8]]),
+        "alpha": np.array([[1.0, 0.6, -0.9], [1.1, 0.7, -1.0]]),
+        "cov": np.stack([random_covariance(rng, sig), random_covariance(rng, 1.2 * sig)]),
+    }
+    zs = [0.1, 0.3]
+    # many training clusters: the fitted parameters' error is shared by every test cluster (one draw of it
+    # shifts them all), so it must be small here for the coverage to measure eq. 7 itself
+    cols_tr = draw_sample(rng, truth, 5000, zs, beta=beta, mu_range=(-3.0, 3.0))
+    cols_te = draw_sample(rng, truth, 20000, zs, beta=beta, mu_range=(-3.0, 3.0))
+    names = ("obs0", "obs1", "obs2")
+
+    def catalogue(cols: dict) -> Catalogue:
+        n = len(cols["M500c"])
+        inputs = {nm: InputArray(cols[nm]) for nm in names}
+        return Catalogue(
+            "gen", cols["cluster_id"], np.zeros((n, 3)), 100.0, cols["redshift"], np.log10(cols["M500c"]), inputs
+        )
+
+    train, test = catalogue(cols_tr), catalogue(cols_te)
+    est = ProxyAny(list(names), beta=beta)
+    est.fit(train.view(np.arange(len(train)), est.inputs, "train"), None)
+    dist = check_prediction(est.predict(test.view(np.arange(len(test)), est.inputs, "test")), len(test))
+    mu_pred = mu_from_log10(dist.mean)
+    central = (mu_pred > -1.5) & (mu_pred < 1.5)  # > 6 sigma from the prior's truncation edges
+    z = (test.log10_m500c[central] - dist.mean[central]) / dist.sigma[central]
+    assert central.sum() > 3000
+    assert np.mean(np.abs(z) < 1.0) == pytest.approx(0.6827, abs=0.02)
+    assert np.mean(np.abs(z) < 1.96) == pytest.approx(0.95, abs=0.012)
+
+
+def test_predictive_variance_accounts_for_small_training_samples():
+    """Fitted on 30 clusters with 4 observables, the mean squared error of eq. 6 over many training
+    draws matches the mean predicted variance; eq. 7 alone is about 25 % low here (the estimated C's
+    bias nu / (nu - p + 1), its weights' loss (nu - 1) / (nu - p), and pi and alpha's error)."""
+    rng = np.random.default_rng(33)
+    sig = np.array([0.3, 0.35, 0.4, 0.5])
+    truth = {
+        "pi": np.array([[1.0, 2.0, -1.0, 0.5]]),
+        "alpha": np.array([[1.0, 0.6, -0.9, 1.4]]),
+        "cov": np.stack([random_covariance(rng, sig)]),
+    }
+    names = ("obs0", "obs1", "obs2", "obs3")
+    mse, var_pred, var_eq7 = [], [], []
+    for _ in range(300):
+        tr = draw_sample(rng, truth, 30, [0.2], mu_range=(-6.0, 6.0))
+        te = draw_sample(rng, truth, 100, [0.2], mu_range=(-2.0, 2.0))
+        s_tr, s_te = (np.log(np.column_stack([c[n] for n in names])) for c in (tr, te))
+        model = fit_scaling_model(s_tr, np.log(tr["M500c"] / 1e14), tr["redshift"], names, beta=0.0)
+        mu_pred = model.predict_mu(s_te, te["redshift"])
+        mse.append(np.mean((np.log(te["M500c"] / 1e14) - mu_pred) ** 2))
+        var_pred.append(np.mean(model.predict_sigma_mu(mu_pred, te["redshift"]) ** 2))
+        var_eq7.append(model.sigma2()[0])
+    assert np.mean(var_pred) == pytest.approx(np.mean(mse), rel=0.04)
+    assert np.mean(var_eq7) < 0.85 * np.mean(mse)

@@ -27,8 +27,10 @@ import numpy as np
 
 from massbench import __version__ as massbench_version
 from massbench.catalogue import CatalogueView
+from massbench.ensemble import check_ensemble_size, ensemble_prediction, member_seeds
 from massbench.errors import ConfigError, DataError
 from massbench.estimator import Estimator, RunContext
+from massbench.prediction import Prediction
 from massbench.preprocessing import N0_DEFAULT, fit_redshift_normalisation
 
 from .architecture import ArchitectureConfig
@@ -51,7 +53,9 @@ class CNNParams:
       output), ``l2_output`` (L2 on the output layer's kernel too, as the paper's notebook; the
       paper's text leaves the last layer out), ``conv_filters``, ``conv_kernels``,
       ``pool_sizes``, ``dense_units``, ``dropout``, ``loss`` (``mse``: equation 8; ``mae``: the
-      notebook's multi-band choice);
+      notebook's multi-band choice; ``gaussian_nll``: the paper's body with a mean and a
+      log-sigma head trained on the Gaussian negative log-likelihood, :mod:`.probabilistic`;
+      ``predict`` then returns a :class:`~massbench.Prediction` with sigma in dex);
     - ``n0``: equation 1's pivot photon count [photons]; ``input_scaling`` / ``target_scaling``:
       see :mod:`.scaling`;
     - ``mixed_precision`` (GPU only; ignored on a CPU and while deterministic), ``xla``
@@ -63,7 +67,10 @@ class CNNParams:
     - ``predict_batch_size``: batch of validation, prediction and gradient passes [clusters];
     - ``rebin``: sum the photon maps in ``rebin`` x ``rebin`` pixel blocks before equation 1
       (1 = the paper's 128x128; 2 gives 64x64 inputs, a quarter of the convolution work, for
-      CPU-only runs).
+      CPU-only runs);
+    - ``ensemble``: N >= 2 trains a deep ensemble of N networks (seeds from the unit seed,
+      :func:`massbench.ensemble.member_seeds`) and ``predict`` returns their mixture as a
+      Gaussian :class:`~massbench.Prediction` (:func:`massbench.ensemble.combine`); 1 to 20.
 
     ``__post_init__`` copies the list params into lists, checks ranges (:class:`ConfigError`
     naming the estimator) and sets ``architecture`` (:class:`~.architecture.ArchitectureConfig`).
@@ -80,7 +87,7 @@ class CNNParams:
     pool_sizes: list[int] = field(default_factory=lambda: [4, 2])
     dense_units: list[int] = field(default_factory=lambda: [128, 128, 64])
     dropout: float = 0.0
-    loss: Literal["mse", "mae"] = "mse"
+    loss: Literal["mse", "mae", "gaussian_nll"] = "mse"
     n0: float = N0_DEFAULT
     input_scaling: Literal["standard", "none"] = "standard"
     target_scaling: Literal["minmax", "standard", "none"] = "minmax"
@@ -89,6 +96,7 @@ class CNNParams:
     deterministic: Optional[bool] = None
     predict_batch_size: int = 256
     rebin: int = 1
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         who = getattr(self, "name", "") or type(self).__name__
@@ -103,8 +111,12 @@ class CNNParams:
             raise ConfigError(f"{who}: patience must be >= 0 (0 disables early stopping), got {self.patience}")
         if not float(self.learning_rate) > 0:
             raise ConfigError(f"{who}: learning_rate must be > 0, got {self.learning_rate}")
-        if self.loss not in ("mse", "mae"):
-            raise ConfigError(f"{who}: loss must be 'mse' (paper, equation 8) or 'mae', got {self.loss!r}")
+        if self.loss not in ("mse", "mae", "gaussian_nll"):
+            raise ConfigError(
+                f"{who}: loss must be 'mse' (paper, equation 8), 'mae' or 'gaussian_nll' (mean and log-sigma "
+                f"heads, Gaussian negative log-likelihood), got {self.loss!r}"
+            )
+        self.ensemble = check_ensemble_size(self.ensemble, who)
         if self.input_scaling not in INPUT_SCALINGS:
             raise ConfigError(f"{who}: input_scaling must be one of {list(INPUT_SCALINGS)}, got {self.input_scaling!r}")
         if self.target_scaling not in TARGET_SCALINGS:
@@ -244,43 +256,75 @@ class CNNEstimator(CNNParams, Estimator):
         t_train = self.scaling_.scale_target(y_train)
         t_val = self.scaling_.scale_target(val.log10_m500c)
 
-        # --- model, optimiser, pipeline
-        keras.utils.set_random_seed(int(ctx.seed) % (2**32))
+        # --- model, optimiser, pipeline: one network, or ``ensemble`` members with derived seeds
         deterministic = self._deterministic()
         mixed = bool(self.mixed_precision) and device.is_gpu and not deterministic
         xla = bool(self.xla) and not deterministic
         epochs = int(self.epochs)
+        n_members = int(self.ensemble)
+        gaussian = self.loss == "gaussian_nll"
+        if gaussian or n_members > 1:
+            from .probabilistic import MeanHeadRMS, add_gaussian_head, gaussian_nll, stack_members
         timer = EpochTimer()
+        members: list[Any] = []
+        histories: list[dict[str, list[float]]] = []
+        n_train = len(x_train)
+        nonfinite_epochs: list[int | None] = []
         with op_determinism(deterministic), tf.device(device.tf_name):
-            model = build_cnn(
-                self.input_shape_, self.architecture, mixed_precision=mixed, name=self.name, seed=int(ctx.seed)
-            )
-            optimizer: Any = keras.optimizers.Adam(learning_rate=float(self.learning_rate))
-            if mixed:
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            model.compile(
-                optimizer=optimizer,
-                loss=self.loss,
-                metrics=[keras.metrics.RootMeanSquaredError(name="rms")],
-                jit_compile=xla,
-            )
-            ds_train = training_dataset(x_train, t_train, int(self.batch_size), int(ctx.seed))
             ds_val = evaluation_dataset(x_val, t_val, int(self.predict_batch_size))
-            n_train = len(x_train)
-            del x_train, x_val  # the datasets hold their own copies
-            patience = int(self.patience)
-            stopper = keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience if patience > 0 else epochs + 1, restore_best_weights=True
-            )
-            nonfinite = StopOnNonFinite()
-            callbacks = [timer, nonfinite, stopper, HarnessProgress(ctx.progress, epochs, scale)]
-            history = model.fit(
-                ds_train, validation_data=ds_val, epochs=epochs, verbose=0, callbacks=callbacks, shuffle=False
-            )  # the pipeline shuffles (seeded)
+            del x_val  # the dataset holds its own copy
+            for i, seed in enumerate(member_seeds(int(ctx.seed), n_members)):
+                keras.utils.set_random_seed(int(seed) % (2**32))
+                model = build_cnn(
+                    self.input_shape_,
+                    self.architecture,
+                    mixed_precision=mixed,
+                    name=self.name if n_members == 1 else f"member{i}",
+                    seed=int(seed),
+                )
+                if gaussian:
+                    model = add_gaussian_head(model, float(self.l2), bool(self.l2_output), int(seed))
+                optimizer: Any = keras.optimizers.Adam(learning_rate=float(self.learning_rate))
+                if mixed:
+                    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+                model.compile(
+                    optimizer=optimizer,
+                    loss=gaussian_nll if gaussian else self.loss,
+                    metrics=[MeanHeadRMS(name="rms") if gaussian else keras.metrics.RootMeanSquaredError(name="rms")],
+                    jit_compile=xla,
+                )
+                ds_train = training_dataset(x_train, t_train, int(self.batch_size), int(seed))
+                patience = int(self.patience)
+                stopper = keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=patience if patience > 0 else epochs + 1, restore_best_weights=True
+                )
+                nonfinite = StopOnNonFinite()
+
+                def progress(epoch: int, total: int, _i: int = i, **metrics: float) -> None:
+                    ctx.progress(epoch=_i * epochs + epoch, total=n_members * epochs, **metrics)
+
+                report = HarnessProgress(ctx.progress if n_members == 1 else progress, epochs, scale)
+                history = model.fit(
+                    ds_train,
+                    validation_data=ds_val,
+                    epochs=epochs,
+                    verbose=0,
+                    callbacks=[timer, nonfinite, stopper, report],
+                    shuffle=False,
+                )  # the pipeline shuffles (seeded)
+                del ds_train
+                members.append(model)
+                histories.append({k: [float(v) for v in vals] for k, vals in history.history.items()})
+                nonfinite_epochs.append(nonfinite.stopped_epoch)
+            del x_train
+            if n_members > 1:
+                model = stack_members(members, self.input_shape_, self.name)
         self.model_ = model
         self._grad_fn = None
         self._model_bytes = None
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.history_ = dict(histories[0])
+        for i, h in enumerate(histories[1:], start=1):  # further members under "member<i>/<key>"
+            self.history_.update({f"member{i}/{k}": v for k, v in h.items()})
 
         val_losses = self.history_.get("val_loss", [])
         best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(self.history_.get("loss", []))
@@ -304,8 +348,14 @@ class CNNEstimator(CNNParams, Estimator):
                 "preprocessing": self.scaling_.to_dict(),
             }
         )
-        if nonfinite.stopped_epoch is not None:
-            ctx.info["stopped_on_nonfinite_loss"] = nonfinite.stopped_epoch
+        if n_members > 1:
+            ctx.info["ensemble"] = n_members
+            ctx.info["ensemble_epochs_trained"] = [len(h.get("loss", [])) for h in histories]
+            ctx.info["ensemble_best_val_loss"] = [float(min(h["val_loss"])) for h in histories if h.get("val_loss")]
+        if nonfinite_epochs[0] is not None:
+            ctx.info["stopped_on_nonfinite_loss"] = nonfinite_epochs[0]
+        if any(e is not None for e in nonfinite_epochs[1:]):
+            ctx.info["ensemble_stopped_on_nonfinite_loss"] = nonfinite_epochs
         if self.mixed_precision and not device.is_gpu:
             ctx.info["mixed_precision_note"] = "requested but ignored: mixed precision is for GPUs"
         elif self.mixed_precision and deterministic:
@@ -315,25 +365,43 @@ class CNNEstimator(CNNParams, Estimator):
         return self
 
     # ------------------------------------------------------------------ inference
-    def predict(self, test: CatalogueView) -> np.ndarray:
-        """log10 M500c [h^-1 Msun] for every cluster of ``test``, in order (float64)."""
+    @property
+    def probabilistic(self) -> bool:
+        """Whether :meth:`predict` returns a :class:`~massbench.Prediction` (``gaussian_nll`` or an ensemble)."""
+        return self.loss == "gaussian_nll" or int(self.ensemble) > 1
+
+    def predict(self, test: CatalogueView) -> np.ndarray | Prediction:
+        """log10 M500c [h^-1 Msun] for every cluster of ``test``, in order (float64).
+
+        With ``loss: gaussian_nll`` or ``ensemble`` > 1: a Gaussian :class:`~massbench.Prediction`
+        (mean and sigma in dex): one member's mean and sigma head, or the mixture of the members
+        (:func:`massbench.ensemble.combine`: mean of member variances + variance of member means).
+        """
         self._require_fitted()
         from .tf_runtime import import_tf, op_determinism
 
         tf = import_tf()
         assert self.scaling_ is not None
-        out = np.empty(len(test), dtype=np.float64)
-        if len(test) == 0:
-            return out
-        device = self._device()
-        bs = int(self.predict_batch_size)
-        with op_determinism(self._deterministic()), tf.device(device.tf_name):
-            for start in range(0, len(test), 1024):
-                sub = test.subview(np.arange(start, min(start + 1024, len(test))))
-                z = self._network_input(sub)
-                t = self.model_.predict(z, batch_size=bs, verbose=0)
-                out[start : start + len(z)] = self.scaling_.unscale_target(np.asarray(t, dtype=np.float64).reshape(-1))
-        return out
+        n_members, gaussian = int(self.ensemble), self.loss == "gaussian_nll"
+        k = 2 if gaussian else 1
+        raw = np.empty((len(test), n_members * k), dtype=np.float64)
+        if len(test):
+            device = self._device()
+            bs = int(self.predict_batch_size)
+            with op_determinism(self._deterministic()), tf.device(device.tf_name):
+                for start in range(0, len(test), 1024):
+                    sub = test.subview(np.arange(start, min(start + 1024, len(test))))
+                    z = self._network_input(sub)
+                    t = self.model_.predict(z, batch_size=bs, verbose=0)
+                    raw[start : start + len(z)] = np.asarray(t, dtype=np.float64).reshape(len(z), -1)
+        if not self.probabilistic:
+            return self.scaling_.unscale_target(raw.reshape(-1))
+        from .probabilistic import split_outputs
+
+        means_t, log_sigmas = split_outputs(raw, n_members, gaussian)
+        means = self.scaling_.unscale_target(means_t)
+        sigmas = None if log_sigmas is None else np.exp(log_sigmas) * abs(self.scaling_.target_scale)
+        return ensemble_prediction(means, sigmas)
 
     def transform(self, view: CatalogueView) -> dict[str, np.ndarray]:
         """Equation 2's x = log10(n + 1) of the redshift-normalised counts (eq. 1): the inputs explainers plot.
@@ -357,6 +425,9 @@ class CNNEstimator(CNNParams, Estimator):
     def input_gradients(self, view: CatalogueView, batch_size: int = 64) -> dict[str, np.ndarray]:
         """d(predicted log10 M500c) / d x, x = log10(n + 1) of the normalised counts (equations 1-2).
 
+        For ``loss: gaussian_nll`` the gradient of the mean head; for an ensemble, of the members'
+        average mean (the average of their gradients).
+
         Evaluated in inference mode (dropout off), batched; one array per cluster with the
         input's own shape, float32. The chain rule through the pixel standardisation and the
         target scaling is applied, so this is the gradient of the unscaled prediction in dex.
@@ -379,6 +450,9 @@ class CNNEstimator(CNNParams, Estimator):
         with op_determinism(self._deterministic()), tf.device(device.tf_name):
             if self._grad_fn is None:
                 model = self.model_
+                probabilistic, n_members, gaussian = self.probabilistic, int(self.ensemble), self.loss == "gaussian_nll"
+                if probabilistic:
+                    from .probabilistic import mean_head
 
                 @tf.function(
                     input_signature=[tf.TensorSpec((None, *self.input_shape_), tf.float32)], reduce_retracing=True
@@ -387,6 +461,8 @@ class CNNEstimator(CNNParams, Estimator):
                     with tf.GradientTape() as tape:
                         tape.watch(z)
                         out = tf.cast(model(z, training=False), tf.float32)
+                        if probabilistic:  # the mean head, averaged over the ensemble's members
+                            out = mean_head(out, n_members, gaussian)
                         total = tf.reduce_sum(out)
                     return tape.gradient(total, z)
 

@@ -38,8 +38,10 @@ from typing import Any
 import numpy as np
 
 from massbench.catalogue import CatalogueView
+from massbench.ensemble import ensemble_prediction, member_seeds
 from massbench.errors import ConfigError, DataError
 from massbench.estimator import Estimator
+from massbench.prediction import Prediction
 from massbench.preprocessing import RedshiftNormalisation, fit_redshift_normalisation, preprocess_maps
 
 from .params import FusionParams
@@ -184,7 +186,16 @@ class FusionXrayDyn(FusionParams, Estimator):
     def _loss_fn(self) -> Any:
         from torch.nn import functional as F
 
+        if self.loss == "gaussian_nll":
+            from .probabilistic import gaussian_nll
+
+            return gaussian_nll
         return F.mse_loss if self.loss == "mse" else F.l1_loss
+
+    @property
+    def probabilistic(self) -> bool:
+        """Whether :meth:`predict` returns a :class:`~massbench.Prediction` (``gaussian_nll`` or an ensemble)."""
+        return self.loss == "gaussian_nll" or self.ensemble > 1
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, train: CatalogueView, val: CatalogueView) -> FusionXrayDyn:
@@ -195,16 +206,10 @@ class FusionXrayDyn(FusionParams, Estimator):
             return self._fit(train, val, deterministic)
 
     def _fit(self, train: CatalogueView, val: CatalogueView, deterministic: bool) -> FusionXrayDyn:
-        import torch
-
-        from .data import batch_loader, input_moments
-        from .network import FusionNet, count_parameters
+        from .data import input_moments
+        from .network import count_parameters
 
         device = self._torch_setup()
-        seed = int(self.context.seed)
-        torch.manual_seed(seed)
-        np_rng = np.random.default_rng(seed)
-        loader_gen = torch.Generator().manual_seed(int(np_rng.integers(2**62)))
         use_amp = bool(self.amp and device == "cuda" and not deterministic)
         self.record = TrainingRecord(
             device_used=self.context.info["device_used"], amp=use_amp, deterministic=deterministic
@@ -225,14 +230,61 @@ class FusionXrayDyn(FusionParams, Estimator):
         y = np.asarray(train.log10_m500c, dtype=float)
         if not np.ptp(y) > 0:
             raise DataError("fusion-xray-dyn: all training clusters have the same mass; cannot scale the target")
-
         cfg = self._config(map_size=int(train_ds.maps.shape[1]), cube_input=int(train_ds.cubes.shape[1]))
+        scalers = (mx.mean, mx.std, mc.mean, mc.std, float(y.min()), float(y.max()))
+
+        # one network, or ``ensemble`` members with seeds derived from the unit seed (member 0: the unit seed)
+        members, runs = [], []
+        for i, seed in enumerate(member_seeds(int(self.context.seed), self.ensemble)):
+            net, run = self._train_member(i, seed, cfg, scalers, train_ds, val_ds, device, use_amp)
+            members.append(net)
+            runs.append(run)
+        if self.ensemble > 1:
+            from .probabilistic import EnsembleNet
+
+            self.net = EnsembleNet(members)
+            self.context.info["ensemble"] = self.ensemble
+            self.context.info["fusion_ensemble_best_epochs"] = [r["best_epoch"] for r in runs]
+            self.context.info["fusion_ensemble_best_val_loss"] = [r["best_val_loss"] for r in runs]
+        else:
+            self.net = members[0]
+        first = runs[0]
+        elapsed = sum(r["seconds"] for r in runs)
+        self.record.n_parameters = count_parameters(self.net)
+        self.record.epochs_run = sum(r["epochs"] for r in runs)
+        self.record.best_epoch = first["best_epoch"]
+        self.record.best_val_loss = first["best_val_loss"]
+        self.record.train_seconds = elapsed
+        self.record.train_cubes_per_second = sum(r["seen"] for r in runs) / elapsed if elapsed > 0 else math.nan
+        self.context.info.update(
+            {f"fusion_{k}" if k != "device_used" else k: v for k, v in asdict(self.record).items()}
+        )
+        return self
+
+    def _train_member(
+        self,
+        member: int,
+        seed: int,
+        cfg: Any,
+        scalers: tuple[float, ...],
+        train_ds: Any,
+        val_ds: Any,
+        device: str,
+        use_amp: bool,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Train one network (one ensemble member) with ``seed``; appends its epochs to ``history``."""
+        import torch
+
+        from .data import batch_loader
+        from .probabilistic import build_net
+
         torch.manual_seed(seed)
-        net = FusionNet(cfg)
-        net.set_scalers(mx.mean, mx.std, mc.mean, mc.std, float(y.min()), float(y.max()))
+        np_rng = np.random.default_rng(seed)
+        loader_gen = torch.Generator().manual_seed(int(np_rng.integers(2**62)))
+        torch.manual_seed(seed)
+        net = build_net(cfg, self.loss == "gaussian_nll")
+        net.set_scalers(*scalers)  # type: ignore[operator]
         net.to(device)
-        self.net = net
-        self.record.n_parameters = count_parameters(net)
 
         opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, eps=1e-7)
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -241,62 +293,64 @@ class FusionXrayDyn(FusionParams, Estimator):
         train_loader = batch_loader(
             train_ds, self.batch_size, shuffle=True, generator=loader_gen, num_workers=self.num_workers, pin_memory=pin
         )
-
+        n_members, offset = self.ensemble, member * self.epochs
         best_state, best_val, best_epoch, wait = None, math.inf, 0, 0
         t_start = time.perf_counter()
-        seen = 0
+        seen = epochs = 0
         for epoch in range(1, self.epochs + 1):
             net.train()
             total, count = 0.0, 0
             for x, cube, yt in train_loader:
                 x = x.to(device, non_blocking=pin)
                 cube = cube.to(device, non_blocking=pin)
-                yt = net.scale_target(yt.to(device, non_blocking=pin))
+                yt = net.scale_target(yt.to(device, non_blocking=pin))  # type: ignore[operator]
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
                     out = net(x, cube)
                 data_loss = loss_fn(out.float(), yt)
-                loss = data_loss + self.l2 * net.l2_penalty(self.l2_output) if self.l2 else data_loss
+                loss = data_loss + self.l2 * net.l2_penalty(self.l2_output) if self.l2 else data_loss  # type: ignore[operator]
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
                 total += float(loss.detach()) * len(yt)
                 count += len(yt)
             seen += count
-            train_loss = total / max(count, 1)
-            metrics = {"loss": train_loss}
+            epochs = epoch
+            metrics = {"loss": total / max(count, 1)}
             if val_ds is not None:
-                val_loss = self._evaluate_loss(val_ds, device, use_amp)
+                val_loss = self._evaluate_loss(val_ds, device, use_amp, net)
                 metrics["val_loss"] = val_loss
                 if val_loss < best_val:
                     best_val, best_epoch, wait = val_loss, epoch, 0
                     best_state = copy.deepcopy({k: v.detach().cpu() for k, v in net.state_dict().items()})
                 else:
                     wait += 1
-            self.history.append({"epoch": float(epoch), **metrics})
-            self.context.progress(epoch=epoch, total=self.epochs, **metrics)
+            entry = {"epoch": float(epoch), **metrics}
+            if n_members > 1:
+                entry["member"] = float(member)
+            self.history.append(entry)
+            self.context.progress(epoch=offset + epoch, total=n_members * self.epochs, **metrics)
             if val_ds is not None and wait >= self.patience:
                 break
         elapsed = time.perf_counter() - t_start
         if best_state is not None:
             net.load_state_dict(best_state)
-        self.record.epochs_run = len(self.history)
-        self.record.best_epoch = best_epoch or len(self.history)
-        self.record.best_val_loss = float(best_val) if math.isfinite(best_val) else None
-        self.record.train_seconds = elapsed
-        self.record.train_cubes_per_second = seen / elapsed if elapsed > 0 else math.nan
-        self.context.info.update(
-            {f"fusion_{k}" if k != "device_used" else k: v for k, v in asdict(self.record).items()}
-        )
-        return self
+        run = {
+            "epochs": epochs,
+            "best_epoch": best_epoch or epochs,
+            "best_val_loss": float(best_val) if math.isfinite(best_val) else None,
+            "seconds": elapsed,
+            "seen": seen,
+        }
+        return net, run
 
-    def _evaluate_loss(self, ds: Any, device: str, use_amp: bool) -> float:
+    def _evaluate_loss(self, ds: Any, device: str, use_amp: bool, net: Any = None) -> float:
         """Mean loss (data term + L2, as Keras' val_loss) over a dataset, in inference mode."""
         import torch
 
         from .data import batch_loader
 
-        net = self.net
+        net = self.net if net is None else net
         loss_fn = self._loss_fn()
         net.eval()
         total, count = 0.0, 0
@@ -320,8 +374,13 @@ class FusionXrayDyn(FusionParams, Estimator):
         self.net.eval()
         return device
 
-    def predict(self, test: CatalogueView) -> np.ndarray:
-        """log10 M500c [h^-1 Msun] of the test clusters, in view order (float32 forward pass)."""
+    def predict(self, test: CatalogueView) -> np.ndarray | Prediction:
+        """log10 M500c [h^-1 Msun] of the test clusters, in view order (float32 forward pass).
+
+        With ``loss: gaussian_nll`` or ``ensemble`` > 1: a Gaussian :class:`~massbench.Prediction`
+        (mean and sigma in dex), one net's mean and sigma heads or the members' mixture
+        (:func:`massbench.ensemble.combine`).
+        """
         import torch
 
         from .data import batch_loader
@@ -332,9 +391,22 @@ class FusionXrayDyn(FusionParams, Estimator):
         out = []
         with torch.no_grad(), torch_determinism(self._deterministic()):
             for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
-                pred = self.net.log10_mass(self.net(x.to(device), cube.to(device)))
-                out.append(pred.double().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros(0)
+                raw = self.net(x.to(device), cube.to(device))
+                if not self.probabilistic:
+                    raw = self.net.log10_mass(raw)
+                out.append(raw.double().cpu().numpy().reshape(len(raw), -1))
+        if not self.probabilistic:
+            return np.concatenate(out)[:, 0] if out else np.zeros(0)
+        from .probabilistic import split_outputs
+
+        gaussian = self.loss == "gaussian_nll"
+        k = (2 if gaussian else 1) * self.ensemble
+        means_t, log_sigmas = split_outputs(np.concatenate(out) if out else np.zeros((0, k)), self.ensemble, gaussian)
+        sc = self.net.scalers()
+        half_range = 0.5 * (sc["y_max"] - sc["y_min"])  # d log10 M / d t of the [-1, 1] target scaling
+        means = sc["y_min"] + (means_t + 1.0) * half_range
+        sigmas = None if log_sigmas is None else np.exp(log_sigmas) * half_range
+        return ensemble_prediction(means, sigmas)
 
     def transform(self, view: CatalogueView) -> np.ndarray:
         """The network's map input for ``view``: equations 1 and 2 with this fold's constants,
@@ -363,7 +435,8 @@ class FusionXrayDyn(FusionParams, Estimator):
         ``xray_bands``: (n, 128, 128, 3) with respect to the equation-2 map x = log10(n + 1) of
         the redshift-normalised counts (channels last, as :meth:`transform`); ``dyn_cube``:
         (n, 64, 64, 64) with respect to the KDE cube the network sees (the rebuilt cube when
-        completeness < 1).
+        completeness < 1). For ``loss: gaussian_nll`` the gradient of the mean head; for an
+        ensemble, of the members' average mean.
         """
         import torch
 
@@ -371,6 +444,8 @@ class FusionXrayDyn(FusionParams, Estimator):
         from .determinism import torch_determinism
 
         device = self._ready()
+        if self.probabilistic:
+            from .probabilistic import mean_output
         ds = self._dataset(view, with_target=False)
         gx = np.zeros((len(ds), *ds.maps.shape[1:]), dtype=np.float32)
         gc = np.zeros((len(ds), *ds.cubes.shape[1:]), dtype=np.float32)
@@ -379,7 +454,10 @@ class FusionXrayDyn(FusionParams, Estimator):
             for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
                 x = x.to(device).requires_grad_(True)
                 cube = cube.to(device).requires_grad_(True)
-                pred = self.net.log10_mass(self.net(x, cube))
+                out = self.net(x, cube)
+                if self.probabilistic:  # the mean head, averaged over an ensemble's members
+                    out = mean_output(out, self.ensemble, self.loss == "gaussian_nll")
+                pred = self.net.log10_mass(out)
                 gxb, gcb = torch.autograd.grad(pred.sum(), (x, cube), allow_unused=True, materialize_grads=True)
                 b = len(pred)
                 gx[start : start + b] = np.moveaxis(gxb.float().cpu().numpy(), 1, -1)
@@ -416,7 +494,8 @@ class FusionXrayDyn(FusionParams, Estimator):
         """Restore a model written by :meth:`save` (on the CPU until a context device moves it)."""
         import torch
 
-        from .network import FusionConfig, FusionNet
+        from .network import FusionConfig
+        from .probabilistic import build_net
 
         d = Path(directory)
         for f in (MODEL_FILE, PARAMS_FILE, PREPROCESSING_FILE):
@@ -425,7 +504,7 @@ class FusionXrayDyn(FusionParams, Estimator):
         est = cls(**json.loads((d / PARAMS_FILE).read_text()))
         pre = json.loads((d / PREPROCESSING_FILE).read_text())
         est.norm = RedshiftNormalisation.from_dict(pre["redshift_normalisation"])
-        net = FusionNet(FusionConfig(**pre["config"]))
+        net = build_net(FusionConfig(**pre["config"]), est.loss == "gaussian_nll", est.ensemble)
         net.load_state_dict(torch.load(d / MODEL_FILE, map_location="cpu", weights_only=True))
         est.net = net
         est.record = TrainingRecord(**pre.get("training", {}))

@@ -211,6 +211,11 @@ class FusionNet(nn.Module):
         return self.y_min + 0.5 * (scaled + 1.0) * (self.y_max - self.y_min)
 
     def forward(self, x: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
+        return self.head[-1](self.hidden(x, cube)).squeeze(-1)
+
+    def hidden(self, x: torch.Tensor, cube: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer of the head (b, width): what the output layer (and a probabilistic
+        model's log-sigma head, :mod:`.probabilistic`) sees."""
         xs = (x - self.map_mean) / self.map_std
         feats = []
         if self.xray is not None:
@@ -226,7 +231,7 @@ class FusionNet(nn.Module):
                 tied = tied.unsqueeze(-1).expand(-1, -1, -1, -1, s)  # repeat along the velocity axis
                 dyn_in = torch.cat([dyn_in, tied], dim=1)  # (b, 4, s, s, s)
             feats.append(self.dyn(dyn_in))
-        return self.head(torch.cat(feats, dim=1)).squeeze(-1)
+        return self.head[:-1](torch.cat(feats, dim=1))
 
 
 def count_parameters(net: nn.Module) -> int:

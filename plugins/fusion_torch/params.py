@@ -15,6 +15,7 @@ import typing
 from dataclasses import KW_ONLY, Field, dataclass, field, fields
 from typing import Any, Literal, Optional
 
+from massbench.ensemble import check_ensemble_size
 from massbench.errors import ConfigError
 
 #: values of the ``branches`` param: both branches (the paper), the X-ray branch only, the dynamics branch only
@@ -72,6 +73,11 @@ class FusionParams(FusionLayers):
     num_workers : DataLoader worker processes (0 reads batches in the training process).
     num_threads : torch CPU threads (0 keeps torch's default).
     predict_batch_size : batch size of predict / input_gradients [clusters].
+    loss : ``mse`` (default), ``mae`` or ``gaussian_nll`` (a mean and a log-sigma head on the
+        Gaussian negative log-likelihood, :mod:`.probabilistic`; predict returns a Gaussian
+        :class:`~massbench.Prediction`, sigma in dex).
+    ensemble : N >= 2 trains a deep ensemble of N nets with seeds from the unit seed and predicts
+        their mixture as a Gaussian (:mod:`massbench.ensemble`); 1 to 20.
 
     ``__post_init__`` checks the ranges (:class:`ConfigError`) and stores every value as its
     declared type (``int``, ``float``, ``bool``, ``list``), as saved in ``params.json``.
@@ -84,7 +90,7 @@ class FusionParams(FusionLayers):
     learning_rate: float = 1e-3
     l2: float = 1e-4
     l2_output: bool = True
-    loss: Literal["mse", "mae"] = "mse"
+    loss: Literal["mse", "mae", "gaussian_nll"] = "mse"
     batch_size: int = 50
     epochs: int = 200
     patience: int = 20
@@ -93,6 +99,7 @@ class FusionParams(FusionLayers):
     num_workers: int = 0
     num_threads: int = 0
     predict_batch_size: int = 50
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         if not 0.0 < self.completeness <= 1.0:
@@ -114,8 +121,12 @@ class FusionParams(FusionLayers):
             raise ConfigError(
                 f"fusion-xray-dyn: branches must be one of {', '.join(map(repr, BRANCHES))}, got {self.branches!r}"
             )
-        if self.loss not in ("mse", "mae"):
-            raise ConfigError(f"fusion-xray-dyn: loss must be 'mse' or 'mae', got {self.loss!r}")
+        if self.loss not in ("mse", "mae", "gaussian_nll"):
+            raise ConfigError(
+                "fusion-xray-dyn: loss must be 'mse', 'mae' or 'gaussian_nll' (mean and log-sigma heads, "
+                f"Gaussian negative log-likelihood), got {self.loss!r}"
+            )
+        self.ensemble = check_ensemble_size(self.ensemble, "fusion-xray-dyn")
         if self.deterministic is not None and not isinstance(self.deterministic, bool):
             raise ConfigError(
                 f"fusion-xray-dyn: deterministic must be true, false or null (follow the run), got {self.deterministic!r}"

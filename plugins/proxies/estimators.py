@@ -50,6 +50,7 @@ import numpy as np
 from massbench.catalogue import CatalogueView
 from massbench.errors import ConfigError, ContractError, DataError
 from massbench.estimator import Estimator
+from massbench.prediction import Prediction
 
 from . import observables as obs_names
 from .binning import BinScheme
@@ -157,10 +158,18 @@ class ProxyEstimatorBase(Estimator):
             f"estimator {self.name!r}, test clusters",
         )
 
-    def predict(self, test: CatalogueView) -> np.ndarray:
-        """Equation 6: log10 M500c [h^-1 Msun] of each test cluster, in test order."""
+    def predict(self, test: CatalogueView) -> Prediction:
+        """Equations 6-7: the Gaussian predictive of log10 M500c [h^-1 Msun] of each test cluster, in test order.
+
+        ``mean`` is eq. 6's <mu | s> in the cluster's redshift bin (the point prediction, scored as
+        before); ``sigma`` [dex] is eq. 7's sqrt(sigma^2_{mu|s}) of that bin, widened by the estimation
+        error of the bin's fitted pi and alpha (:meth:`.model.ScalingModel.predict_sigma_mu`), / ln 10.
+        """
         s = self._log_test(test)
-        return self.model_.predict_log10(s, np.asarray(test.redshift, float))
+        z = np.asarray(test.redshift, float)
+        assert self.model_ is not None
+        mean = self.model_.predict_log10(s, z)
+        return Prediction(mean=mean, sigma=self.model_.predict_sigma_dex(mean, z))
 
     # -- fitted parameters -----------------------------------------------------------------
     def alpha(self, observable: str | None = None) -> np.ndarray:

@@ -158,7 +158,10 @@ class BinFit:
     """Fitted parameters of one redshift bin (natural logs; mu relative to M_p = 1e14 h^-1 Msun).
 
     pi, alpha : (p,) intercepts and slopes of eq. 3 (one per observable, in ``ScalingModel.observables``
-    order); cov : (p, p) residual covariance of eq. 4; beta : eq. 5 slope; n_clusters : clusters fitted.
+    order); cov : (p, p) residual covariance of eq. 4; beta : eq. 5 slope; n_clusters : clusters fitted;
+    mu_mean, mu_var : mean and (ddof 0) variance of the fitted mu = ln(M500c / M_p), for the
+    parameter-uncertainty term of the predictive variance (:meth:`ScalingModel.predict_sigma_mu`;
+    None in models saved before they were stored, which then leave that term out).
     """
 
     redshift: float
@@ -167,6 +170,8 @@ class BinFit:
     alpha: np.ndarray
     cov: np.ndarray
     beta: float
+    mu_mean: float | None = None
+    mu_var: float | None = None
 
     def sigma2(self, columns: Sequence[int] | None = None) -> float:
         """Equation 7 for the given observable columns (all when None)."""
@@ -326,6 +331,61 @@ class ScalingModel:
         """Equation 6 as log10 M500c [h^-1 Msun]."""
         return log10_from_mu(self.predict_mu(s, redshift, names))
 
+    def predict_sigma_mu(
+        self, mu_pred: np.ndarray, redshift: np.ndarray, names: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Predictive standard deviation of mu = ln(M500c / M_p) for clusters predicted at ``mu_pred``.
+
+        The Gaussian posterior of mu given s under the model of eqs. 3-5 has variance eq. 7,
+        sigma^2_{mu|s} = (alpha^T C^-1 alpha)^-1 of the cluster's redshift bin (it does not depend on
+        beta, which only shifts the mean, eq. 6). Three finite-sample terms make it the predictive
+        variance of a model fitted on n clusters of that bin with p observables (nu = n - 2, the degrees
+        of freedom of C_hat: nu C_hat ~ Wishart(nu, C)):
+
+        - eq. 7 evaluated with C_hat is low on average: (alpha^T C^-1 alpha) / (alpha^T C_hat^-1 alpha)
+          ~ chi^2_{nu-p+1} / nu, so sigma^2_hat nu / (nu - p + 1) estimates sigma^2_{mu|s} without bias
+          (factor 1 for a single observable, whose C_ii / alpha^2 is already unbiased);
+        - eq. 6 weighs the observables with C_hat^-1 alpha, not the optimal C^-1 alpha: the variance of
+          such an estimated-weight combination (normalised to alpha^T w = 1, as eq. 6's) is on average
+          sigma^2_{mu|s} (nu - 1) / (nu - p) (as for a minimum-variance portfolio built from a sample
+          covariance; 1 for p = 1);
+        - pi and alpha are estimated by least squares: eq. 6's weights w = C^-1 alpha sigma^2 turn their
+          error into a further variance w^T C w (1/n + (mu - mu_bar)^2 / S_mumu) = sigma^2_{mu|s}
+          (1/n + (mu - mu_bar)^2 / S_mumu), the textbook prediction-interval term (S_mumu = n var(mu) of
+          the fitted clusters).
+
+        Together::
+
+            sigma^2_pred = sigma^2_hat nu / (nu - p + 1) [(nu - 1) / (nu - p) + 1/n + (mu_pred - mu_bar)^2 / S_mumu]
+
+        (denominators below 1, possible only with n < p + 3 clusters in a bin, are taken as 1). A test
+        checks it against the mean squared error over many small training samples.
+        Returns (n,) in ln M. Models without ``mu_mean`` / ``mu_var`` leave out the second term.
+        """
+        cols = self.columns(names)
+        idx = self.bins.assign(np.asarray(redshift, dtype=float))
+        sig2 = subset_sigma2(self.alpha, self.cov, cols[None])[:, 0]
+        inflate = np.ones(len(self.fits))
+        slope = np.zeros(len(self.fits))
+        centre = np.zeros(len(self.fits))
+        p = len(cols)
+        for b, f in enumerate(self.fits):
+            nu = f.n_clusters - 2
+            sig2[b] *= nu / max(nu - p + 1, 1)  # unbiased sigma^2_{mu|s}
+            inflate[b] = (nu - 1) / max(nu - p, 1)  # estimated weights C_hat^-1 alpha
+            if f.mu_mean is not None and f.mu_var is not None and f.mu_var > 0:
+                inflate[b] += 1.0 / f.n_clusters
+                slope[b] = 1.0 / (f.n_clusters * f.mu_var)
+                centre[b] = f.mu_mean
+        mu_pred = np.asarray(mu_pred, dtype=float)
+        return np.sqrt(sig2[idx] * (inflate[idx] + slope[idx] * (mu_pred - centre[idx]) ** 2))
+
+    def predict_sigma_dex(
+        self, log10_pred: np.ndarray, redshift: np.ndarray, names: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """:meth:`predict_sigma_mu` in dex (log10 M500c), for clusters predicted at ``log10_pred``."""
+        return self.predict_sigma_mu(mu_from_log10(log10_pred), redshift, names) / LN10
+
     def gradient_log10(self, s: np.ndarray, redshift: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
         """d log10 M_pred / d ln S_k for each cluster: (C^-1 alpha)_k sigma^2 / ln 10, shape (n, k)."""
         cols = self.columns(names)
@@ -352,6 +412,8 @@ class ScalingModel:
                     "alpha": f.alpha.tolist(),
                     "cov": f.cov.tolist(),
                     "beta": f.beta,
+                    "mu_mean": f.mu_mean,
+                    "mu_var": f.mu_var,
                 }
                 for f in self.fits
             ],
@@ -368,6 +430,8 @@ class ScalingModel:
                 np.array(f["alpha"], float),
                 np.array(f["cov"], float),
                 float(f["beta"]),
+                None if f.get("mu_mean") is None else float(f["mu_mean"]),
+                None if f.get("mu_var") is None else float(f["mu_var"]),
             )
             for f in d["fits"]
         ]
@@ -473,7 +537,10 @@ def fit_scaling_model(
         rows = idx == b
         pi, alpha, cov = fit_bin(s[rows], mu[rows])
         bb = measure_beta(mu[rows]) if beta is None else float(beta)
-        fits.append(BinFit(float(fitted.redshift[b]), int(rows.sum()), pi, alpha, cov, bb))
+        m = mu[rows]
+        fits.append(
+            BinFit(float(fitted.redshift[b]), int(rows.sum()), pi, alpha, cov, bb, float(m.mean()), float(m.var()))
+        )
     return ScalingModel(
         names,
         fitted,
