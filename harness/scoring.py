@@ -222,10 +222,6 @@ class ReliabilityPoint:
         return dataclasses.asdict(self)
 
 
-#: (field, per-cluster statistic) of the metrics that get value, interval and seed spread.
-METRICS = ("nll", "crps_dex", "coverage_68", "coverage_95", "pit_ks", "sigma_mean_dex", "sigma_ratio")
-
-
 @dataclass
 class ProbabilisticScores:
     """A probabilistic estimator's scores (leaderboard.json's ``probabilistic``; module docstring for each).
@@ -256,12 +252,6 @@ class ProbabilisticScores:
     pit_histogram: list[float] = dataclasses.field(default_factory=list)
     reliability: list[ReliabilityPoint] = dataclasses.field(default_factory=list)
     seed_std: dict[str, float] | None = None
-
-    def ci(self, metric: str) -> list[float] | None:
-        """The 95 % interval of ``metric`` (one of :data:`METRICS`)."""
-        return getattr(
-            self, {"crps_dex": "crps_ci95", "sigma_mean_dex": "sigma_mean_ci95"}.get(metric, metric + "_ci95")
-        )
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
