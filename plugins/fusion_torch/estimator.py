@@ -55,6 +55,7 @@ class TrainingRecord:
 
     device_used: str = ""
     amp: bool = False
+    precision: str = "float32"
     n_parameters: int = 0
     epochs_run: int = 0
     best_epoch: int = 0
@@ -197,6 +198,7 @@ class FusionXrayDyn(FusionParams, Estimator):
     def _fit(self, train: CatalogueView, val: CatalogueView, deterministic: bool) -> FusionXrayDyn:
         import torch
 
+        from . import precision
         from .data import batch_loader, input_moments
         from .network import FusionNet, count_parameters
 
@@ -205,11 +207,16 @@ class FusionXrayDyn(FusionParams, Estimator):
         torch.manual_seed(seed)
         np_rng = np.random.default_rng(seed)
         loader_gen = torch.Generator().manual_seed(int(np_rng.integers(2**62)))
-        use_amp = bool(self.amp and device == "cuda" and not deterministic)
+        choice = precision.resolve(str(self.precision), bool(self.amp), device, deterministic)
+        use_amp = choice.used == "float16"  # gradient scaling: float16 only
         self.record = TrainingRecord(
-            device_used=self.context.info["device_used"], amp=use_amp, deterministic=deterministic
+            device_used=self.context.info["device_used"],
+            amp=use_amp,
+            precision=choice.used,
+            deterministic=deterministic,
         )
         self.context.info["deterministic"] = deterministic
+        self.context.info.update(choice.info())
         if self.amp and device == "cuda" and deterministic:
             self.context.info["amp_note"] = "requested but off: no autocast while deterministic"
         self.history = []
@@ -231,6 +238,7 @@ class FusionXrayDyn(FusionParams, Estimator):
         net = FusionNet(cfg)
         net.set_scalers(mx.mean, mx.std, mc.mean, mc.std, float(y.min()), float(y.max()))
         net.to(device)
+        precision.float32_output(net)
         self.net = net
         self.record.n_parameters = count_parameters(net)
 
@@ -253,7 +261,7 @@ class FusionXrayDyn(FusionParams, Estimator):
                 cube = cube.to(device, non_blocking=pin)
                 yt = net.scale_target(yt.to(device, non_blocking=pin))
                 opt.zero_grad(set_to_none=True)
-                with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
+                with precision.autocast(device, choice.used):
                     out = net(x, cube)
                 data_loss = loss_fn(out.float(), yt)
                 loss = data_loss + self.l2 * net.l2_penalty(self.l2_output) if self.l2 else data_loss
@@ -266,7 +274,7 @@ class FusionXrayDyn(FusionParams, Estimator):
             train_loss = total / max(count, 1)
             metrics = {"loss": train_loss}
             if val_ds is not None:
-                val_loss = self._evaluate_loss(val_ds, device, use_amp)
+                val_loss = self._evaluate_loss(val_ds, device, choice.used)
                 metrics["val_loss"] = val_loss
                 if val_loss < best_val:
                     best_val, best_epoch, wait = val_loss, epoch, 0
@@ -290,11 +298,13 @@ class FusionXrayDyn(FusionParams, Estimator):
         )
         return self
 
-    def _evaluate_loss(self, ds: Any, device: str, use_amp: bool) -> float:
-        """Mean loss (data term + L2, as Keras' val_loss) over a dataset, in inference mode."""
+    def _evaluate_loss(self, ds: Any, device: str, used: str) -> float:
+        """Mean loss (data term + L2, as Keras' val_loss) over a dataset, in inference mode, with the
+        forward pass in precision ``used``."""
         import torch
 
         from .data import batch_loader
+        from .precision import autocast
 
         net = self.net
         loss_fn = self._loss_fn()
@@ -304,7 +314,7 @@ class FusionXrayDyn(FusionParams, Estimator):
             for x, cube, yt in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
                 x, cube = x.to(device), cube.to(device)
                 yt = net.scale_target(yt.to(device))
-                with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
+                with autocast(device, used):
                     out = net(x, cube)
                 total += float(loss_fn(out.float(), yt, reduction="sum"))
                 count += len(yt)
@@ -321,18 +331,24 @@ class FusionXrayDyn(FusionParams, Estimator):
         return device
 
     def predict(self, test: CatalogueView) -> np.ndarray:
-        """log10 M500c [h^-1 Msun] of the test clusters, in view order (float32 forward pass)."""
+        """log10 M500c [h^-1 Msun] of the test clusters, in view order: a float32 forward pass, or
+        bfloat16 autocast (float32 output layer) when the network was trained in bfloat16."""
         import torch
 
         from .data import batch_loader
         from .determinism import torch_determinism
+        from .precision import autocast, float32_output
 
         device = self._ready()
         ds = self._dataset(test, with_target=False)
         out = []
+        used = "bfloat16" if self.record.precision == "bfloat16" else "float32"  # float16 (GPU amp): float32
+        float32_output(self.net)
         with torch.no_grad(), torch_determinism(self._deterministic()):
             for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
-                pred = self.net.log10_mass(self.net(x.to(device), cube.to(device)))
+                with autocast(device, used):
+                    raw = self.net(x.to(device), cube.to(device))
+                pred = self.net.log10_mass(raw.float())
                 out.append(pred.double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 

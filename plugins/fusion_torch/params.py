@@ -16,6 +16,7 @@ from dataclasses import KW_ONLY, Field, dataclass, field, fields
 from typing import Any, Literal, Optional
 
 from massbench.errors import ConfigError
+from massbench.precision import DEFAULT_PRECISION, Precision, check_precision
 
 
 @dataclass(kw_only=True, eq=False)
@@ -56,7 +57,9 @@ class FusionParams(FusionLayers):
     l2_output : L2 on the output layer's kernel too (default, as the paper's notebook; false: every
         kernel but the output's, as the paper's text and the CNNs' default).
     amp : automatic mixed precision (float16 autocast + gradient scaling) when on a GPU; off
-        while deterministic.
+        while deterministic. Under ``precision: auto`` on a GPU, ``amp: false`` keeps float32.
+    precision : ``auto``, ``float32``, ``bfloat16`` or ``float16`` (:mod:`massbench.precision`):
+        autocast of the network body, output layer and loss float32 (:mod:`.precision`).
     deterministic : None follows the run (``run.deterministic`` of the benchmark file, seen as
         ``context.deterministic``); true/false override it for this estimator. Deterministic is
         torch ``use_deterministic_algorithms(True)`` with cuDNN's deterministic flags and no
@@ -81,6 +84,7 @@ class FusionParams(FusionLayers):
     epochs: int = 200
     patience: int = 20
     amp: bool = True
+    precision: Precision = DEFAULT_PRECISION
     deterministic: Optional[bool] = None
     num_workers: int = 0
     num_threads: int = 0
@@ -102,6 +106,7 @@ class FusionParams(FusionLayers):
             convert = _CONVERT.get(f.name)
             if convert is not None:
                 setattr(self, f.name, convert(getattr(self, f.name)))
+        check_precision(self.precision, "fusion-xray-dyn")
         if self.loss not in ("mse", "mae"):
             raise ConfigError(f"fusion-xray-dyn: loss must be 'mse' or 'mae', got {self.loss!r}")
         if self.deterministic is not None and not isinstance(self.deterministic, bool):
