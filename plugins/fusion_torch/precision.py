@@ -83,13 +83,14 @@ def _output_post_hook(module: Any, args: tuple[Any, ...], output: Any) -> Any:
     return output
 
 
-def float32_output(net: Any) -> None:
-    """Run the network's output layer (the head's last module) in float32, also inside autocast.
+def float32_output(net: Any, layer: Any = None) -> None:
+    """Run the network's output layer (``layer``, default the head's last module) in float32, also
+    inside autocast.
 
     Installed once per network (forward hooks, not saved with the weights); a float32 forward
     pass is unchanged by it (its input is already float32 and autocast is off).
     """
-    out_layer = net.head[-1]
+    out_layer = net.head[-1] if layer is None else layer
     if getattr(out_layer, "_massbench_float32_output", False):
         return
     out_layer.register_forward_pre_hook(_output_pre_hook)
