@@ -16,8 +16,8 @@ and, with ``--pipeline``, one epoch of ``FusionXrayDyn.fit`` streaming memory-ma
     python benchmarks/perf/fusion_throughput.py --device cuda --batch-size 50 --steps 20 --json out.json
     python benchmarks/perf/fusion_throughput.py --precision bfloat16 --channels-last   # AMX CPUs
 
-``--precision`` (``float32``, ``bfloat16``, ``float16``, ``auto``; default ``auto``) is the fusion
-estimator's param, resolved for the device as in ``fit`` (:mod:`massbench.plugins.fusion_torch.precision`:
+``--precision`` (``float32``, ``bfloat16``, ``float16``, ``auto``; default: float32 on a CPU, float16
+on a GPU unless ``--no-amp``, as before the param existed) is the fusion estimator's param, resolved for the device as in ``fit`` (:mod:`massbench.plugins.fusion_torch.precision`:
 autocast of every model's body, output layer in float32, a gradient scaler for float16 only);
 ``--no-amp`` is the older spelling of float32 on a GPU. ``--channels-last`` stores the fusion
 net's 3D convolution kernels in torch's ``channels_last_3d`` memory format (the 2D reference's
@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--no-amp", action="store_true", help="float32 on the GPU too (older spelling)")
     ap.add_argument(
-        "--precision", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="the fusion param"
+        "--precision",
+        default=None,
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="the fusion param (default: float32 on a CPU, float16 on a GPU unless --no-amp)",
     )
     ap.add_argument("--channels-last", action="store_true", help="channels_last(_3d) convolution kernels")
     ap.add_argument("--models", default="cnn-2d,fusion-32,fusion-64")
@@ -194,6 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     amp = not args.no_amp
+    if args.precision is None:
+        args.precision = "float16" if device == "cuda" and amp else "float32"
     choice = resolve(args.precision, amp, device, deterministic=False)
     out = {
         "device": device,

@@ -20,7 +20,8 @@ strides 2, 2, 2, 1 in the X-ray branch, batch 100 and 400 epochs for this model:
 ``benchmarks/erosita.yaml`` sets them (``xray_strides``, ``batch_size``, ``epochs``).
 
 Determinism (``deterministic``, by default the run's ``run.deterministic``): fit, predict and
-input_gradients run under :func:`~.determinism.torch_determinism`, without autocast.
+input_gradients run under :func:`~.determinism.torch_determinism`, without float16 autocast
+(bfloat16 on a CPU stays: :mod:`.precision`).
 
 This module must import without torch: torch and the network are imported inside methods.
 """
