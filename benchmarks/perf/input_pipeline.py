@@ -12,8 +12,11 @@ batches of 50) this script times, on synthetic inputs of the real sizes:
   1-2 per batch, 64^3 cubes) iterated with no model, against ``FusionXrayDyn.fit`` (the lite's
   params: ``cube_size: 16``, ``xray_strides: [2, 2, 1, 1]``) in each precision.
 
-Reports steps (batches) per second of each; the pipeline is not the bottleneck when its rate is
-well above the training rate (the share of a training step it would take is training / pipeline).
+Reports steps (batches) per second of each, and CPU-seconds per step (the process's CPU time: less
+sensitive to other users of a shared machine; exact with one thread, ``OMP_NUM_THREADS=1``; the
+fit's includes its validation passes and input moments); the pipeline is not the bottleneck
+when its rate is well above the training rate (the share of a training step it would take is
+training / pipeline).
 
     python benchmarks/perf/input_pipeline.py                       # both, float32 and bfloat16
     python benchmarks/perf/input_pipeline.py --only fusion --precisions bfloat16 --json out.json
@@ -77,18 +80,23 @@ def cnn(args: argparse.Namespace, workdir: Path) -> dict:
     ds = training_dataset(x, np.zeros(len(x)), args.batch_size, seed=0)
     for _ in ds:  # warm-up epoch (graph building)
         pass
-    t0, n = time.perf_counter(), 0
+    t0, c0, n = time.perf_counter(), time.process_time(), 0
     for _ in range(args.epochs):
         for _ in ds:
             n += 1
-    out: dict = {"pipeline_steps_per_s": n / (time.perf_counter() - t0)}
+    out: dict = {
+        "pipeline_steps_per_s": n / (time.perf_counter() - t0),
+        "pipeline_cpu_s_per_step": (time.process_time() - c0) / n,
+    }
     for precision in args.precisions:
         est = SingleBandCNN(epochs=args.epochs + 1, patience=0, rebin=2, l2_output=True, precision=precision)
         est.context = RunContext(seed=0, device="cpu", deterministic=True)
+        c0 = time.process_time()
         est.fit(train, val)
-        out[f"train_steps_per_s_{est.context.info['precision']}"] = (
-            est.context.info["train_images_per_s"] / args.batch_size
-        )
+        used = est.context.info["precision"]
+        out[f"train_steps_per_s_{used}"] = est.context.info["train_images_per_s"] / args.batch_size
+        steps = (args.epochs + 1) * -(-args.n_train // args.batch_size)
+        out[f"fit_cpu_s_per_step_{used}"] = (time.process_time() - c0) / steps
     return out
 
 
@@ -109,20 +117,25 @@ def fusion(args: argparse.Namespace, workdir: Path) -> dict:
     loader = batch_loader(rows, args.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
     for _ in loader:  # warm-up epoch (page cache)
         pass
-    t0, n = time.perf_counter(), 0
+    t0, c0, n = time.perf_counter(), time.process_time(), 0
     for _ in range(args.epochs):
         for _ in loader:
             n += 1
-    out: dict = {"pipeline_steps_per_s": n / (time.perf_counter() - t0)}
+    out: dict = {
+        "pipeline_steps_per_s": n / (time.perf_counter() - t0),
+        "pipeline_cpu_s_per_step": (time.process_time() - c0) / n,
+    }
     for precision in args.precisions:
         est = FusionXrayDyn(
             epochs=args.epochs, patience=args.epochs, cube_size=16, xray_strides=[2, 2, 1, 1], precision=precision
         )
         est.context = RunContext(seed=0, device="cpu", workdir=workdir, cache_dir=workdir, deterministic=True)
+        c0 = time.process_time()
         est.fit(train, val)
-        out[f"train_steps_per_s_{est.context.info['precision']}"] = (
-            est.context.info["fusion_train_cubes_per_second"] / args.batch_size
-        )
+        used = est.context.info["precision"]
+        out[f"train_steps_per_s_{used}"] = est.context.info["fusion_train_cubes_per_second"] / args.batch_size
+        steps = args.epochs * -(-args.n_train // args.batch_size)
+        out[f"fit_cpu_s_per_step_{used}"] = (time.process_time() - c0) / steps
     return out
 
 
@@ -144,12 +157,16 @@ def main(argv: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             res = fn(args, Path(tmp))
         out[name] = res
-        pipe = res["pipeline_steps_per_s"]
-        print(f"{name}: input pipeline alone {pipe:.1f} steps/s", flush=True)
+        pipe, pipe_cpu = res["pipeline_steps_per_s"], res["pipeline_cpu_s_per_step"]
+        print(f"{name}: input pipeline alone {pipe:.1f} steps/s, {pipe_cpu:.3f} CPU-s per step", flush=True)
         for key, value in res.items():
             if key.startswith("train_steps_per_s_"):
-                share = 100 * value / pipe
-                print(f"  training, {key[18:]}: {value:.2f} steps/s (the pipeline would take {share:.0f} % of a step)")
+                used = key[18:]
+                cpu = res[f"fit_cpu_s_per_step_{used}"]
+                print(
+                    f"  training, {used}: {value:.2f} steps/s (the pipeline would take {100 * value / pipe:.0f} % "
+                    f"of a step); fit {cpu:.3f} CPU-s per step (pipeline share {100 * pipe_cpu / cpu:.0f} %)"
+                )
     out["load_average_1min_after"] = os.getloadavg()[0]
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
