@@ -64,14 +64,17 @@ def autocast(device: str, used: str) -> Any:
     return torch.autocast(device_type=device, dtype=getattr(torch, DTYPES[used]))
 
 
-def _output_pre_hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+def _output_pre_hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Inside autocast: switch it off for the output layer and give it its input in the layer's own
+    dtype (float32); outside autocast: change nothing (float32 and float64 passes stay as they are)."""
     import torch
 
     device = args[0].device.type
     module._massbench_autocast = torch.is_autocast_enabled(device)
-    if module._massbench_autocast:
-        torch.set_autocast_enabled(device, False)
-    return (args[0].float(), *args[1:])
+    if not module._massbench_autocast:
+        return None
+    torch.set_autocast_enabled(device, False)
+    return (args[0].to(module.weight.dtype), *args[1:])
 
 
 def _output_post_hook(module: Any, args: tuple[Any, ...], output: Any) -> Any:
@@ -87,8 +90,8 @@ def float32_output(net: Any, layer: Any = None) -> None:
     """Run the network's output layer (``layer``, default the head's last module) in float32, also
     inside autocast.
 
-    Installed once per network (forward hooks, not saved with the weights); a float32 forward
-    pass is unchanged by it (its input is already float32 and autocast is off).
+    Installed once per network (forward hooks, not saved with the weights); a forward pass
+    outside autocast is unchanged by it.
     """
     out_layer = net.head[-1] if layer is None else layer
     if getattr(out_layer, "_massbench_float32_output", False):
