@@ -239,7 +239,8 @@ def write_predictions(out: Path, preds: list[list]) -> None:
 
 
 def unit_summary(units: list[Unit], records: Mapping[UnitKey, UnitRecord]) -> dict[str, dict[str, Any]]:
-    """``run.json``'s ``units``: status, seed, device and training time of each unit with a record."""
+    """``run.json``'s ``units``: status, seed, device and training time of each unit with a record, and
+    the arithmetic precision its estimator reported using (``info["precision"]``, the built-in networks)."""
     out = {}
     for u in units:
         r = records.get(u.key)
@@ -250,4 +251,15 @@ def unit_summary(units: list[Unit], records: Mapping[UnitKey, UnitRecord]) -> di
                 "device_used": r.device_used,
                 "train_seconds": r.train_seconds,
             }
+            if isinstance(r.info, dict) and r.info.get("precision"):
+                out[f"{u.spec.label}/{u.tag}"]["precision"] = str(r.info["precision"])
     return out
+
+
+def precision_summary(units_summary: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """``run.json``'s ``precision``: per estimator label, the precisions its units used (sorted)."""
+    out: dict[str, set[str]] = {}
+    for key, entry in units_summary.items():
+        if entry.get("precision"):
+            out.setdefault(key.rsplit("/", 1)[0], set()).add(str(entry["precision"]))
+    return {label: sorted(values) for label, values in out.items()}

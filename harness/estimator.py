@@ -72,7 +72,7 @@ class RunContext:
     info : filled by the plugin with facts for ``run.json`` (e.g. ``{"device_used": "GPU:0"}``)
     deterministic : the benchmark's ``run.deterministic``: the estimator should make its framework
         run deterministically (TensorFlow op determinism; torch ``use_deterministic_algorithms``
-        with cuDNN's deterministic flags and no autocast), so that the same seed on the same
+        with cuDNN's deterministic flags and no float16 autocast), so that the same seed on the same
         hardware and software gives bit-identical predictions, also on a GPU. False outside a run.
     """
 

@@ -90,6 +90,7 @@ def write_run_json(
 
     ``calls`` is the history of calls that contributed units (:class:`massbench.runs.CallHistory`).
     """
+    from .collect import precision_summary
     from .results import atomic_write_json
 
     plugins = [{"plugin": n, "distribution": d, "version": v} for n, d, v in p.registry.plugins]
@@ -104,6 +105,7 @@ def write_run_json(
         "plugin_errors": [e.as_dict() for e in p.registry.errors],
         "device_requested": options.device,
         "deterministic": p.bench.run.deterministic,
+        "precision": precision_summary(units_summary),
         "executor": options.executor,
         "executor_options": (
             {"scheduler": options.scheduler, "workers": options.workers, "unit_retries": options.unit_retries}

@@ -13,6 +13,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cpu_without_bf16(tmp_path_factory):
+    """``precision: auto`` reads the host's CPU flags (massbench.hardware); the suite pins a CPU without
+    native bfloat16 so that its numbers do not depend on the machine running it. tests/test_precision.py
+    sets the flags it needs explicitly."""
+    path = tmp_path_factory.getbasetemp() / "cpuinfo-no-bf16"
+    path.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    before = os.environ.get("MASSBENCH_CPUINFO")
+    os.environ["MASSBENCH_CPUINFO"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("MASSBENCH_CPUINFO", None)
+    else:
+        os.environ["MASSBENCH_CPUINFO"] = before
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own dataset cache unless it sets one."""

@@ -13,11 +13,17 @@ two ways, on a synthetic catalogue of Poisson photon maps (:mod:`massbench.plugi
 Each way is timed end to end (everything ``fit`` does, wall clock), in steady state (the median
 epoch after the first, training steps only) and by the process's CPU time (images per CPU-second:
 less sensitive to other users of a shared machine). Rounds alternate the two ways to spread the
-load evenly. The ratio massbench / keras should be >= 0.9 (within 10 %); the exit status is 1
-when the end-to-end ratio is below 0.9.
+load evenly. The ratio massbench / keras should be >= 0.95 (issue 22's harness-overhead target);
+the exit status is 1 when the end-to-end ratio is below 0.95.
+
+``--precision`` (``float32``, the default, ``bfloat16``, ``float16`` or ``auto``) trains both ways
+under the same Keras policy: the estimator's ``precision`` param, and for plain Keras the policy
+that param resolves to on this device (:mod:`massbench.plugins.cnn_tf.precision`; float16 adds
+the loss-scale optimiser). Compare precisions by running the script once per precision.
 
     python benchmarks/perf/cnn_throughput.py                       # single band, CPU or the GPU TF sees
     python benchmarks/perf/cnn_throughput.py --bands 3 --n-train 2000 --epochs 3 --rounds 3 --json out.json
+    python benchmarks/perf/cnn_throughput.py --precision bfloat16              # AMX / AVX512-BF16 CPUs
     python benchmarks/perf/cnn_throughput.py --device gpu --mixed-precision --xla
 
 Prints images/s for both, their ratio, the device, TensorFlow's thread count and the 1-minute
@@ -45,7 +51,12 @@ from massbench.plugins.cnn_tf.tf_runtime import available_cpus, import_tf, resol
 
 def run_massbench(est_cls, train, val, args, seed: int) -> dict:
     est = est_cls(
-        epochs=args.epochs, patience=0, batch_size=args.batch_size, mixed_precision=args.mixed_precision, xla=args.xla
+        epochs=args.epochs,
+        patience=0,
+        batch_size=args.batch_size,
+        mixed_precision=args.mixed_precision,
+        precision=args.precision,
+        xla=args.xla,
     )
     est.context = RunContext(seed=seed, device=args.device)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -59,6 +70,7 @@ def run_massbench(est_cls, train, val, args, seed: int) -> dict:
         "cpu_seconds": dc,
         "images_per_cpu_s": n / dc,
         "device_used": est.context.info["device_used"],
+        "precision": est.context.info["precision"],
     }
 
 
@@ -68,15 +80,17 @@ def run_keras(est_cls, train, val, args, seed: int) -> dict:
 
     from massbench.plugins.cnn_tf.architecture import build_cnn
     from massbench.plugins.cnn_tf.keras_callbacks import EpochTimer
+    from massbench.plugins.cnn_tf.precision import POLICIES, resolve
 
     # preprocess exactly as the estimator does, outside the timed region
     prep = est_cls(epochs=1)
     x, y, xv, yv = _prepared_arrays(prep, train, val)
     device = resolve_device(args.device)
     keras.utils.set_random_seed(seed)
-    mixed = args.mixed_precision and device.is_gpu
+    used = resolve(args.precision, args.mixed_precision, device, False, prep.name).used
+    mixed = used == "float16"
     with tf.device(device.tf_name):
-        model = build_cnn(x.shape[1:], prep.architecture, mixed_precision=mixed)
+        model = build_cnn(x.shape[1:], prep.architecture, policy=POLICIES[used])
         opt = keras.optimizers.Adam(1e-3)
         if mixed:
             opt = keras.optimizers.LossScaleOptimizer(opt)
@@ -102,6 +116,7 @@ def run_keras(est_cls, train, val, args, seed: int) -> dict:
         "cpu_seconds": dc,
         "images_per_cpu_s": n / dc,
         "device_used": device.label,
+        "precision": used,
     }
 
 
@@ -131,7 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=128, help="map side in pixels (paper: 128)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of both ways")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
-    ap.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU only)")
+    ap.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "bfloat16", "float16", "auto"),
+        help="the CNN's precision param; plain Keras gets the policy it resolves to",
+    )
+    ap.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU only; = --precision float16)")
     ap.add_argument("--xla", action="store_true", help="XLA-compile the training step")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)
@@ -180,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         "map": [args.size, args.size, args.bands],
         "device": runs["massbench"][0]["device_used"],
         "mixed_precision": args.mixed_precision,
+        "precision": runs["massbench"][0]["precision"],
+        "precision_keras": runs["keras"][0]["precision"],
         "xla": args.xla,
         "tf_version": tf.__version__,
         "tf_intra_threads": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -200,15 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'ratio':10s} "
         + " ".join(f"{out[f'ratio_{k}']:12.3f}" for k in keys)
-        + "   (massbench / keras; >= 0.9 is within 10 %)"
+        + "   (massbench / keras; target >= 0.95)"
     )
     print(
-        f"device {out['device']}, TF intra-op threads {out['tf_intra_threads']}, "
+        f"precision {out['precision']} (keras: {out['precision_keras']}), device {out['device']}, TF intra-op threads {out['tf_intra_threads']}, "
         f"load average (1 min) {out['loadavg_1min']:.2f} on {out['cpus']} CPUs"
     )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
-    return 0 if out["ratio_images_per_s"] >= 0.9 else 1
+    return 0 if out["ratio_images_per_s"] >= 0.95 else 1
 
 
 if __name__ == "__main__":

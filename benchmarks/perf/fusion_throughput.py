@@ -14,6 +14,15 @@ and, with ``--pipeline``, one epoch of ``FusionXrayDyn.fit`` streaming memory-ma
 
     python benchmarks/perf/fusion_throughput.py                 # CPU (or the GPU when torch sees one)
     python benchmarks/perf/fusion_throughput.py --device cuda --batch-size 50 --steps 20 --json out.json
+    python benchmarks/perf/fusion_throughput.py --precision bfloat16 --channels-last   # AMX CPUs
+
+``--precision`` (``float32``, ``bfloat16``, ``float16``, ``auto``; default: float32 on a CPU, float16
+on a GPU unless ``--no-amp``, as before the param existed) is the fusion estimator's param, resolved for the device as in ``fit`` (:mod:`massbench.plugins.fusion_torch.precision`:
+autocast of every model's body, output layer in float32, a gradient scaler for float16 only);
+``--no-amp`` is the older spelling of float32 on a GPU. ``--channels-last`` stores the fusion
+net's 3D convolution kernels in torch's ``channels_last_3d`` memory format (the 2D reference's
+kernels in ``channels_last``), which makes those convolutions' outputs channels-last too: whether
+oneDNN / cuDNN run faster so is what it measures.
 
 Reports cubes (clusters) per second for each model, the 3D/2D slowdown (fusion time per cluster /
 CNN time per cluster) from wall-clock time (median and best of interleaved rounds) and, on a CPU,
@@ -39,6 +48,7 @@ from torch import nn
 from massbench import Catalogue, InputArray, RunContext
 from massbench.plugins.fusion_torch.estimator import FusionXrayDyn
 from massbench.plugins.fusion_torch.network import FusionConfig, FusionNet, SameConv2d, count_parameters
+from massbench.plugins.fusion_torch.precision import autocast, float32_output, resolve
 
 
 class MultiBandCNN(nn.Module):
@@ -74,11 +84,14 @@ class MultiBandCNN(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-def time_steps(model: nn.Module, batch: int, steps: int, warmup: int, device: str, amp: bool, with_cube: bool) -> dict:
-    """Seconds per optimisation step on random inputs; returns timings and clusters per second."""
+def time_steps(
+    model: nn.Module, batch: int, steps: int, warmup: int, device: str, precision: str, with_cube: bool
+) -> dict:
+    """Seconds per optimisation step on random inputs in ``precision`` (the precision used: float32,
+    bfloat16 or float16); returns timings and clusters per second."""
     model = model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and device == "cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "float16")
     g = torch.Generator().manual_seed(0)
     x = torch.rand(batch, 3, 128, 128, generator=g).to(device)
     cube = (torch.rand(batch, 64, 64, 64, generator=g) / 64**3).to(device) if with_cube else None
@@ -89,7 +102,7 @@ def time_steps(model: nn.Module, batch: int, steps: int, warmup: int, device: st
             torch.cuda.synchronize()
         t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device, dtype=torch.float16, enabled=amp and device == "cuda"):
+        with autocast(device, precision):
             out = model(x, cube)
         loss = nn.functional.mse_loss(out.float(), y)
         scaler.scale(loss).backward()
@@ -111,7 +124,7 @@ def time_steps(model: nn.Module, batch: int, steps: int, warmup: int, device: st
     }
 
 
-def pipeline_epoch(n: int, batch: int, cube_size: int, device: str, workdir: Path) -> dict:
+def pipeline_epoch(n: int, batch: int, cube_size: int, device: str, workdir: Path, precision: str = "auto") -> dict:
     """One epoch of FusionXrayDyn.fit on n clusters whose cubes are a memory map on disk."""
     rng = np.random.default_rng(0)
     cubes = np.lib.format.open_memmap(workdir / "cubes.npy", mode="w+", dtype=np.float32, shape=(n, 64, 64, 64))
@@ -138,7 +151,7 @@ def pipeline_epoch(n: int, batch: int, cube_size: int, device: str, workdir: Pat
     inputs = ["xray_bands", "dyn_cube", "galaxies"]
     train = cat.view(np.arange(n), inputs, role="train")
     val = cat.view(np.arange(0), inputs, role="val")
-    est = FusionXrayDyn(cube_size=cube_size, batch_size=batch, epochs=1)
+    est = FusionXrayDyn(cube_size=cube_size, batch_size=batch, epochs=1, precision=precision)
     est.context = RunContext(seed=0, device=device, workdir=workdir, cache_dir=workdir)
     est.fit(train, val)
     info = est.context.info
@@ -149,6 +162,7 @@ def pipeline_epoch(n: int, batch: int, cube_size: int, device: str, workdir: Pat
         "epoch_s": info["fusion_train_seconds"],
         "clusters_per_s": info["fusion_train_cubes_per_second"],
         "device_used": info["device_used"],
+        "precision": info["precision"],
     }
 
 
@@ -160,7 +174,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every model")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    ap.add_argument("--no-amp", action="store_true", help="float32 on the GPU too")
+    ap.add_argument("--no-amp", action="store_true", help="float32 on the GPU too (older spelling)")
+    ap.add_argument(
+        "--precision",
+        default=None,
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="the fusion param (default: float32 on a CPU, float16 on a GPU unless --no-amp)",
+    )
+    ap.add_argument("--channels-last", action="store_true", help="channels_last(_3d) convolution kernels")
     ap.add_argument("--models", default="cnn-2d,fusion-32,fusion-64")
     ap.add_argument(
         "--pipeline",
@@ -176,13 +197,19 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     amp = not args.no_amp
+    if args.precision is None:
+        args.precision = "float16" if device == "cuda" and amp else "float32"
+    choice = resolve(args.precision, amp, device, deterministic=False)
     out = {
         "device": device,
         "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "amp": amp and device == "cuda",
+        "amp": choice.used == "float16",
+        "precision": choice.used,
+        "precision_requested": args.precision,
+        "channels_last": bool(args.channels_last),
         "load_average_1min_before": os.getloadavg()[0],
         "models": {},
     }
@@ -197,11 +224,19 @@ def main(argv: list[str] | None = None) -> dict:
     for name in names:
         torch.manual_seed(0)
         models[name] = builders[name][0]()
+        float32_output(models[name], layer=models[name].net[-1] if name == "cnn-2d" else None)
+        if args.channels_last and name == "cnn-2d":
+            models[name] = models[name].to(memory_format=torch.channels_last)
+        elif args.channels_last:  # the 3D branch only (its kernels are 5D)
+            models[name].dyn.to(memory_format=torch.channels_last_3d)
+    print(f"precision {choice.used} (requested {args.precision}){'; ' + choice.note if choice.note else ''}")
     # interleave the models over rounds so that a burst of load from other users of a shared
     # machine hits them alike; report the median round and the best round
     for rnd in range(args.rounds):
         for name in names:
-            r = time_steps(models[name], args.batch_size, args.steps, args.warmup, device, amp, builders[name][1])
+            r = time_steps(
+                models[name], args.batch_size, args.steps, args.warmup, device, choice.used, builders[name][1]
+            )
             runs[name].append(r)
             print(
                 f"round {rnd + 1}: {name:10s} {r['clusters_per_s']:9.2f} clusters/s  ({r['median_step_s']:.3f} s "
@@ -241,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
         out["pipeline"] = []
         with tempfile.TemporaryDirectory() as tmp:
             for cs in (32, 64):
-                r = pipeline_epoch(args.pipeline, 50, cs, device, Path(tmp))
+                r = pipeline_epoch(args.pipeline, 50, cs, device, Path(tmp), args.precision)
                 out["pipeline"].append(r)
                 print(
                     f"fit() epoch, cube_size {cs}: {r['clusters_per_s']:.2f} clusters/s over {r['clusters']} "

@@ -114,11 +114,14 @@ def build_cnn(
     mixed_precision: bool = False,
     name: str = "cnn",
     seed: int | None = None,
+    policy: str | None = None,
 ) -> Any:
     """Build the (uncompiled) Keras model for inputs of shape ``(H, W, C)``.
 
-    ``mixed_precision`` gives every layer the ``mixed_float16`` policy except the output,
-    which stays float32 (numerically safe regression output). Use it on GPUs only.
+    ``policy`` is the Keras dtype policy of every layer but the output, which stays float32
+    (numerically safe regression output, and a float32 loss): ``"float32"`` (default),
+    ``"mixed_bfloat16"`` or ``"mixed_float16"`` (GPUs; :mod:`.precision` chooses).
+    ``mixed_precision=True`` is the older spelling of ``policy="mixed_float16"``.
     ``seed`` fixes every kernel initialisation (Glorot uniform, Keras's default) and dropout
     mask stream explicitly, so that the weights do not depend on the process-wide Python
     random state (which other threads, e.g. a Dask worker's, may draw from).
@@ -138,7 +141,7 @@ def build_cnn(
                 f"input images of {input_shape[0]}x{input_shape[1]} pixels are too small for pool_sizes "
                 f"{list(cfg.pool_sizes)}"
             )
-    dtype = "mixed_float16" if mixed_precision else "float32"
+    dtype = policy or ("mixed_float16" if mixed_precision else "float32")
     reg = (lambda: keras.regularizers.L2(cfg.l2)) if cfg.l2 > 0 else (lambda: None)
     L = keras.layers
     n_seeds = len(cfg.conv_filters) + 2 * len(cfg.dense_units) + 1

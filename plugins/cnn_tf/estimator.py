@@ -30,6 +30,7 @@ from massbench.catalogue import CatalogueView
 from massbench.ensemble import check_ensemble_size, ensemble_prediction, member_seeds
 from massbench.errors import ConfigError, DataError
 from massbench.estimator import Estimator, RunContext
+from massbench.precision import DEFAULT_PRECISION, Precision, check_legacy_flag, check_precision
 from massbench.prediction import Prediction
 from massbench.preprocessing import N0_DEFAULT, fit_redshift_normalisation
 
@@ -58,7 +59,10 @@ class CNNParams:
       ``predict`` then returns a :class:`~massbench.Prediction` with sigma in dex);
     - ``n0``: equation 1's pivot photon count [photons]; ``input_scaling`` / ``target_scaling``:
       see :mod:`.scaling`;
-    - ``mixed_precision`` (GPU only; ignored on a CPU and while deterministic), ``xla``
+    - ``precision`` (``auto``, ``float32``, ``bfloat16``, ``float16``; :mod:`massbench.precision`):
+      the arithmetic of the network body, output layer and loss always float32 (:mod:`.precision`);
+      ``auto`` is bfloat16 on a CPU with AMX or AVX512-BF16 or a bfloat16 GPU, else float32;
+    - ``mixed_precision`` (the older flag: ``true`` is ``precision: float16``, GPU only), ``xla``
       (XLA-compiled training step: slower on this project's CPUs, try it on a GPU; off while
       deterministic), ``deterministic`` (``None``: follow the run's ``run.deterministic``, the
       harness's :attr:`~massbench.RunContext.deterministic`; ``true``/``false`` override it for
@@ -92,6 +96,7 @@ class CNNParams:
     input_scaling: Literal["standard", "none"] = "standard"
     target_scaling: Literal["minmax", "standard", "none"] = "minmax"
     mixed_precision: bool = False
+    precision: Precision = DEFAULT_PRECISION
     xla: bool = False
     deterministic: Optional[bool] = None
     predict_batch_size: int = 256
@@ -123,6 +128,8 @@ class CNNParams:
             raise ConfigError(
                 f"{who}: target_scaling must be one of {list(TARGET_SCALINGS)}, got {self.target_scaling!r}"
             )
+        check_precision(self.precision, who)
+        check_legacy_flag(self.precision, "mixed_precision", bool(self.mixed_precision), who)
         if not float(self.n0) > 0:
             raise ConfigError(f"{who}: n0 (equation 1's pivot photon count) must be > 0, got {self.n0}")
         try:
@@ -217,6 +224,7 @@ class CNNEstimator(CNNParams, Estimator):
         from .architecture import build_cnn
         from .keras_callbacks import EpochTimer, HarnessProgress, StopOnNonFinite
         from .pipeline import evaluation_dataset, training_dataset
+        from .precision import POLICIES, resolve
 
         ctx: RunContext = self.context
         device = self._device()
@@ -258,7 +266,8 @@ class CNNEstimator(CNNParams, Estimator):
 
         # --- model, optimiser, pipeline: one network, or ``ensemble`` members with derived seeds
         deterministic = self._deterministic()
-        mixed = bool(self.mixed_precision) and device.is_gpu and not deterministic
+        precision = resolve(str(self.precision), bool(self.mixed_precision), device, deterministic, self.name)
+        mixed = precision.used == "float16"
         xla = bool(self.xla) and not deterministic
         epochs = int(self.epochs)
         n_members = int(self.ensemble)
@@ -278,9 +287,9 @@ class CNNEstimator(CNNParams, Estimator):
                 model = build_cnn(
                     self.input_shape_,
                     self.architecture,
-                    mixed_precision=mixed,
                     name=self.name if n_members == 1 else f"member{i}",
                     seed=int(seed),
+                    policy=POLICIES[precision.used],
                 )
                 if gaussian:
                     model = add_gaussian_head(model, float(self.l2), bool(self.l2_output), int(seed))
@@ -332,6 +341,7 @@ class CNNEstimator(CNNParams, Estimator):
             {
                 "device_used": device.label,
                 "mixed_precision": mixed,
+                **precision.info(),
                 "xla": xla,
                 "deterministic": deterministic,
                 "epochs_trained": len(self.history_.get("loss", [])),
@@ -358,8 +368,8 @@ class CNNEstimator(CNNParams, Estimator):
             ctx.info["ensemble_stopped_on_nonfinite_loss"] = nonfinite_epochs
         if self.mixed_precision and not device.is_gpu:
             ctx.info["mixed_precision_note"] = "requested but ignored: mixed precision is for GPUs"
-        elif self.mixed_precision and deterministic:
-            ctx.info["mixed_precision_note"] = "requested but off: no mixed precision while deterministic"
+        elif self.mixed_precision and not mixed:
+            ctx.info["mixed_precision_note"] = "requested but off: " + precision.note
         if self.xla and deterministic:
             ctx.info["xla_note"] = "requested but off: XLA is disabled while op determinism is on"
         return self

@@ -179,8 +179,8 @@ def op_determinism(enabled: bool) -> Iterator[None]:
     instead of silently varying. Together with ``keras.utils.set_random_seed`` (called by
     ``fit`` with the unit's seed; TensorFlow's random ops raise ``RuntimeError`` under op
     determinism when no seed is set), the same hardware and software give bit-identical
-    weights and predictions. The estimators also turn mixed precision and XLA off while it
-    is on. On this project's CPUs a seeded run is repeatable either way (tested); the cost
+    weights and predictions. The estimators also turn float16 mixed precision, reduced precision on
+    a GPU, and XLA off while it is on. On this project's CPUs a seeded run is repeatable either way (tested); the cost
     there is small (docs/cnn.md).
     """
     import_tf()

@@ -14,7 +14,9 @@ No torch import at module level. What :func:`torch_determinism` turns on (the ru
 - ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` when unset, the fixed cuBLAS workspace NVIDIA's cuBLAS
   documentation requires for run-to-run reproducible GEMMs on CUDA >= 10.2 (read when the
   process creates its cuBLAS handle, so it is set before the first CUDA op of a unit's worker);
-- the estimator runs without autocast (float16 mixed precision) and without gradient scaling.
+- the estimator runs without float16 autocast and gradient scaling, and without any reduced
+  precision on a GPU; bfloat16 autocast on a CPU is allowed (it repeats bit for bit:
+  :mod:`massbench.precision`).
 
 Seeds: ``fit`` seeds torch (``torch.manual_seed``, CPU and CUDA generators) and the data loader's
 generator from the unit's seed, so dropout masks and batch order repeat.

@@ -20,7 +20,8 @@ strides 2, 2, 2, 1 in the X-ray branch, batch 100 and 400 epochs for this model:
 ``benchmarks/erosita.yaml`` sets them (``xray_strides``, ``batch_size``, ``epochs``).
 
 Determinism (``deterministic``, by default the run's ``run.deterministic``): fit, predict and
-input_gradients run under :func:`~.determinism.torch_determinism`, without autocast.
+input_gradients run under :func:`~.determinism.torch_determinism`, without float16 autocast
+(bfloat16 on a CPU stays: :mod:`.precision`).
 
 This module must import without torch: torch and the network are imported inside methods.
 """
@@ -57,6 +58,7 @@ class TrainingRecord:
 
     device_used: str = ""
     amp: bool = False
+    precision: str = "float32"
     n_parameters: int = 0
     epochs_run: int = 0
     best_epoch: int = 0
@@ -206,15 +208,21 @@ class FusionXrayDyn(FusionParams, Estimator):
             return self._fit(train, val, deterministic)
 
     def _fit(self, train: CatalogueView, val: CatalogueView, deterministic: bool) -> FusionXrayDyn:
+        from . import precision
         from .data import input_moments
         from .network import count_parameters
 
         device = self._torch_setup()
-        use_amp = bool(self.amp and device == "cuda" and not deterministic)
+        choice = precision.resolve(str(self.precision), bool(self.amp), device, deterministic)
+        use_amp = choice.used == "float16"  # gradient scaling: float16 only
         self.record = TrainingRecord(
-            device_used=self.context.info["device_used"], amp=use_amp, deterministic=deterministic
+            device_used=self.context.info["device_used"],
+            amp=use_amp,
+            precision=choice.used,
+            deterministic=deterministic,
         )
         self.context.info["deterministic"] = deterministic
+        self.context.info.update(choice.info())
         if self.amp and device == "cuda" and deterministic:
             self.context.info["amp_note"] = "requested but off: no autocast while deterministic"
         self.history = []
@@ -236,7 +244,7 @@ class FusionXrayDyn(FusionParams, Estimator):
         # one network, or ``ensemble`` members with seeds derived from the unit seed (member 0: the unit seed)
         members, runs = [], []
         for i, seed in enumerate(member_seeds(int(self.context.seed), self.ensemble)):
-            net, run = self._train_member(i, seed, cfg, scalers, train_ds, val_ds, device, use_amp)
+            net, run = self._train_member(i, seed, cfg, scalers, train_ds, val_ds, device, choice.used)
             members.append(net)
             runs.append(run)
         if self.ensemble > 1:
@@ -270,11 +278,13 @@ class FusionXrayDyn(FusionParams, Estimator):
         train_ds: Any,
         val_ds: Any,
         device: str,
-        use_amp: bool,
+        used: str,
     ) -> tuple[Any, dict[str, Any]]:
-        """Train one network (one ensemble member) with ``seed``; appends its epochs to ``history``."""
+        """Train one network (one ensemble member) with ``seed`` in precision ``used``; appends its
+        epochs to ``history``."""
         import torch
 
+        from . import precision
         from .data import batch_loader
         from .probabilistic import build_net
 
@@ -285,8 +295,12 @@ class FusionXrayDyn(FusionParams, Estimator):
         net = build_net(cfg, self.loss == "gaussian_nll")
         net.set_scalers(*scalers)  # type: ignore[operator]
         net.to(device)
+        from .precision import float32_outputs
+
+        float32_outputs(net)
 
         opt = torch.optim.Adam(net.parameters(), lr=self.learning_rate, eps=1e-7)
+        use_amp = used == "float16"  # gradient scaling: float16 only
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
         loss_fn = self._loss_fn()
         pin = device == "cuda"
@@ -305,7 +319,7 @@ class FusionXrayDyn(FusionParams, Estimator):
                 cube = cube.to(device, non_blocking=pin)
                 yt = net.scale_target(yt.to(device, non_blocking=pin))  # type: ignore[operator]
                 opt.zero_grad(set_to_none=True)
-                with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
+                with precision.autocast(device, used):
                     out = net(x, cube)
                 data_loss = loss_fn(out.float(), yt)
                 loss = data_loss + self.l2 * net.l2_penalty(self.l2_output) if self.l2 else data_loss  # type: ignore[operator]
@@ -318,7 +332,7 @@ class FusionXrayDyn(FusionParams, Estimator):
             epochs = epoch
             metrics = {"loss": total / max(count, 1)}
             if val_ds is not None:
-                val_loss = self._evaluate_loss(val_ds, device, use_amp, net)
+                val_loss = self._evaluate_loss(val_ds, device, used, net)
                 metrics["val_loss"] = val_loss
                 if val_loss < best_val:
                     best_val, best_epoch, wait = val_loss, epoch, 0
@@ -344,11 +358,13 @@ class FusionXrayDyn(FusionParams, Estimator):
         }
         return net, run
 
-    def _evaluate_loss(self, ds: Any, device: str, use_amp: bool, net: Any = None) -> float:
-        """Mean loss (data term + L2, as Keras' val_loss) over a dataset, in inference mode."""
+    def _evaluate_loss(self, ds: Any, device: str, used: str, net: Any = None) -> float:
+        """Mean loss (data term + L2, as Keras' val_loss) over a dataset, in inference mode, with the
+        forward pass in precision ``used``."""
         import torch
 
         from .data import batch_loader
+        from .precision import autocast
 
         net = self.net if net is None else net
         loss_fn = self._loss_fn()
@@ -358,7 +374,7 @@ class FusionXrayDyn(FusionParams, Estimator):
             for x, cube, yt in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
                 x, cube = x.to(device), cube.to(device)
                 yt = net.scale_target(yt.to(device))
-                with torch.autocast(device_type=device, dtype=torch.float16, enabled=use_amp):
+                with autocast(device, used):
                     out = net(x, cube)
                 total += float(loss_fn(out.float(), yt, reduction="sum"))
                 count += len(yt)
@@ -375,7 +391,8 @@ class FusionXrayDyn(FusionParams, Estimator):
         return device
 
     def predict(self, test: CatalogueView) -> np.ndarray | Prediction:
-        """log10 M500c [h^-1 Msun] of the test clusters, in view order (float32 forward pass).
+        """log10 M500c [h^-1 Msun] of the test clusters, in view order (a float32 forward pass, or
+        bfloat16 autocast with float32 output layers when the network was trained in bfloat16).
 
         With ``loss: gaussian_nll`` or ``ensemble`` > 1: a Gaussian :class:`~massbench.Prediction`
         (mean and sigma in dex), one net's mean and sigma heads or the members' mixture
@@ -385,13 +402,17 @@ class FusionXrayDyn(FusionParams, Estimator):
 
         from .data import batch_loader
         from .determinism import torch_determinism
+        from .precision import autocast, float32_outputs
 
         device = self._ready()
         ds = self._dataset(test, with_target=False)
         out = []
+        used = "bfloat16" if self.record.precision == "bfloat16" else "float32"  # float16 (GPU amp): float32
+        float32_outputs(self.net)
         with torch.no_grad(), torch_determinism(self._deterministic()):
             for x, cube, _ in batch_loader(ds, self.predict_batch_size, shuffle=False, num_workers=self.num_workers):
-                raw = self.net(x.to(device), cube.to(device))
+                with autocast(device, used):
+                    raw = self.net(x.to(device), cube.to(device)).float()
                 if not self.probabilistic:
                     raw = self.net.log10_mass(raw)
                 out.append(raw.double().cpu().numpy().reshape(len(raw), -1))

@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional
 
 from massbench.ensemble import check_ensemble_size
 from massbench.errors import ConfigError
+from massbench.precision import DEFAULT_PRECISION, Precision, check_precision
 
 #: values of the ``branches`` param: both branches (the paper), the X-ray branch only, the dynamics branch only
 BRANCHES = ("both", "xray", "dynamics")
@@ -65,7 +66,9 @@ class FusionParams(FusionLayers):
     l2_output : L2 on the output layer's kernel too (default, as the paper's notebook; false: every
         kernel but the output's, as the paper's text and the CNNs' default).
     amp : automatic mixed precision (float16 autocast + gradient scaling) when on a GPU; off
-        while deterministic.
+        while deterministic. Under ``precision: auto`` on a GPU, ``amp: false`` keeps float32.
+    precision : ``auto``, ``float32``, ``bfloat16`` or ``float16`` (:mod:`massbench.precision`):
+        autocast of the network body, output layer and loss float32 (:mod:`.precision`).
     deterministic : None follows the run (``run.deterministic`` of the benchmark file, seen as
         ``context.deterministic``); true/false override it for this estimator. Deterministic is
         torch ``use_deterministic_algorithms(True)`` with cuDNN's deterministic flags and no
@@ -95,6 +98,7 @@ class FusionParams(FusionLayers):
     epochs: int = 200
     patience: int = 20
     amp: bool = True
+    precision: Precision = DEFAULT_PRECISION
     deterministic: Optional[bool] = None
     num_workers: int = 0
     num_threads: int = 0
@@ -127,6 +131,7 @@ class FusionParams(FusionLayers):
                 f"Gaussian negative log-likelihood), got {self.loss!r}"
             )
         self.ensemble = check_ensemble_size(self.ensemble, "fusion-xray-dyn")
+        check_precision(self.precision, "fusion-xray-dyn")
         if self.deterministic is not None and not isinstance(self.deterministic, bool):
             raise ConfigError(
                 f"fusion-xray-dyn: deterministic must be true, false or null (follow the run), got {self.deterministic!r}"
