@@ -8,10 +8,10 @@ Format (exactly these keys; ``cv.n_folds`` and explainer ``params`` are optional
       name: erosita-mock          # a dataset plugin
       params: {n_clusters: 3285, seed: 0}
     cv:
-      scheme: octants             # the paper's 8 spatial folds; also `random` (k folds) to measure leakage
+      scheme: octants             # the paper's 8 spatial folds; also `random` or `lineage` (k folds; leakage)
       val_fraction: 0.1           # random share of the training folds kept for validation
       seed: 0
-      n_folds: 8                  # random scheme only
+      n_folds: 8                  # random and lineage schemes only
     estimators:
       - name: cnn-single-band     # an estimator plugin
         label: CNN 0.5-10 keV     # optional display name; one plugin may appear twice with other params
@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import yaml
 
 from .errors import ConfigError
+from .folds import SCHEMES
 
 if TYPE_CHECKING:
     from .reference import Reference
@@ -382,11 +383,11 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
     cv = CVSpec()
     if "scheme" in cvm:
         cv.scheme = c.typed(cvm, "scheme", str, "cv.", "a string")
-        if cv.scheme not in ("octants", "random"):
-            hint = difflib.get_close_matches(cv.scheme, ["octants", "random"], n=1)
+        if cv.scheme not in SCHEMES:
+            hint = difflib.get_close_matches(cv.scheme, list(SCHEMES), n=1)
             c.fail(
                 cvm.key_lines["scheme"],
-                f"cv.scheme must be 'octants' or 'random', got {cv.scheme!r}"
+                f"cv.scheme must be 'octants', 'random' or 'lineage', got {cv.scheme!r}"
                 + (f"; did you mean {hint[0]!r}?" if hint else ""),
             )
     if "val_fraction" in cvm:
@@ -398,7 +399,10 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
     if "n_folds" in cvm:
         cv.n_folds = c.typed(cvm, "n_folds", int, "cv.", "an integer")
         if cv.scheme == "octants" and cv.n_folds != 8:
-            c.fail(cvm.key_lines["n_folds"], "cv.n_folds applies to scheme 'random' (octants always make 8 folds)")
+            c.fail(
+                cvm.key_lines["n_folds"],
+                "cv.n_folds applies to schemes 'random' and 'lineage' (octants always make 8 folds)",
+            )
         if cv.n_folds < 2:
             c.fail(cvm.key_lines["n_folds"], "cv.n_folds must be at least 2")
 
