@@ -279,6 +279,24 @@ class PopulationWeights:
         return cls(w / w.mean(), target.describe(), n_clipped)
 
 
+def dataset_selection(provenance: dict[str, Any]) -> str:
+    """How a run's catalogue was selected, from its run.json: "flat" (the default) or e.g. "natural".
+
+    Read from the dataset's ``selection`` param, else the generator's record or the catalogue
+    header's ``SELECT`` card (a generated catalogue read as ``magneticum-sixte``).
+    """
+    ds = provenance.get("dataset") or {}
+    meta = ds.get("meta") or {}
+    for v in (
+        (ds.get("params") or {}).get("selection"),
+        (meta.get("generator") or {}).get("selection"),
+        (meta.get("raw_header") or {}).get("SELECT"),
+    ):
+        if v:
+            return str(v)
+    return "flat"
+
+
 def effective_size(w: np.ndarray) -> float:
     """Kish's effective sample size (sum w)^2 / sum w^2."""
     w = np.asarray(w, dtype=float)

@@ -260,6 +260,7 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], li
     rows: list[LeaderboardRow] = []
     runs: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
+    selection: tuple[str, Path] | None = None
     for d in run_dirs:
         d = Path(d)
         prov_path = d / "run.json"
@@ -282,6 +283,16 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], li
             raise UserError(
                 f"{d}: results of {b}@{v} cannot be merged with {bench}@{version} "
                 "(results of different benchmark versions are never mixed)"
+            )
+        from .population import dataset_selection
+
+        sel = dataset_selection(prov)
+        if selection is None:
+            selection = (sel, d)
+        elif sel != selection[0]:
+            raise UserError(
+                f"{d}: its dataset has the {sel} selection and {selection[1]} the {selection[0]} one; results of "
+                "different selections are never mixed (give the benchmark file with `selection:` its own version)"
             )
         lb = d / "leaderboard.json"
         if not lb.exists():

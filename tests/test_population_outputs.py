@@ -72,3 +72,41 @@ def test_leaderboard_build_computes_natural_metrics_of_older_runs(tmp_path, toy_
     target = publish_leaderboard([out], tmp_path / "pub", figures=False)
     assert "### Natural population" in (target / "leaderboard.md").read_text()
     assert check_published(tmp_path / "pub") == []  # the natural table does not confuse the hand-edit check
+
+
+def test_runs_of_different_selections_are_never_merged(tmp_path, toy_registry, write_bench):
+    from massbench.errors import UserError
+
+    a = _run(tmp_path, toy_registry, write_bench, TOY_BENCH, "a")
+    b = _run(tmp_path, toy_registry, write_bench, TOY_BENCH.replace("label: Linear", "label: Linear2"), "b")
+    prov = json.loads((b / "run.json").read_text())
+    prov["dataset"]["params"]["selection"] = "natural"  # as a run of `selection: natural`
+    (b / "run.json").write_text(json.dumps(prov))
+    with pytest.raises(UserError, match="different selections are never mixed"):
+        build_leaderboard([a, b], tmp_path / "lb", figures=False)
+    prov["dataset"]["params"]["selection"] = "flat"  # flat said out loud is the default
+    (b / "run.json").write_text(json.dumps(prov))
+    build_leaderboard([a, b], tmp_path / "lb", figures=False)
+
+
+def test_mock_selection_param():
+    import numpy as np
+
+    from massbench.errors import ConfigError
+    from massbench.plugins.mock.datasets import ErositaMock
+    from massbench.plugins.mock.generator import MockConfig
+    from massbench.plugins.mock.halos import build_halo_catalogue
+
+    flat, natural = ErositaMock(800, 0), ErositaMock(800, 0, selection="natural")
+    assert flat.raw_directory().name == "n800-seed0-photon-list-v2"  # flat caches keep their keys
+    assert natural.raw_directory().name == "n800-seed0-photon-list-natural-v2"
+    assert "SELECT" not in MockConfig().header_cards() and MockConfig(selection="natural").header_cards()["SELECT"]
+    with pytest.raises(ConfigError, match="'selection' must be 'flat'"):
+        ErositaMock(800, 0, selection="nat")
+    med = {}
+    for sel in ("flat", "natural"):
+        s, _ = build_halo_catalogue(np.random.default_rng(0), 400, selection=sel)
+        lm = np.log10(s.m500c)
+        assert len(s) == 400 and lm.min() >= 13.5 and lm.max() < 15.1
+        med[sel] = float(np.median(lm))
+    assert med["natural"] < med["flat"] - 0.15  # the mass function is steep: most halos are near the limit

@@ -46,13 +46,21 @@ class ErositaMock:
     seed : generator seed (box realisation, observables, photons).
     mode : "photon-list" (default; what the paper's notebook reads: SIXTE photon lists, no PSF,
         vignetting or background) or "events" (eROSITA PSF, vignetting, particle and sky background).
+    selection : "flat" (default: the paper's sample, flattened in mass) or "natural" (clusters drawn
+        uniformly from the box's halos, so following the halo mass function: a survey's population);
+        a natural catalogue is another catalogue (its own raw directory and cache key).
     cache_dir : where raw files and processed arrays go (default: the run's cache directory).
     """
 
     name = "erosita-mock"
 
     def __init__(
-        self, n_clusters: int = 3285, seed: int = 0, mode: str = "photon-list", cache_dir: Optional[str] = None
+        self,
+        n_clusters: int = 3285,
+        seed: int = 0,
+        mode: str = "photon-list",
+        cache_dir: Optional[str] = None,
+        selection: str = "flat",
     ) -> None:
         if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= MAX_CLUSTERS:
             raise ConfigError(
@@ -65,6 +73,12 @@ class ErositaMock:
             raise ConfigError(f"dataset {self.name!r}: param 'mode' must be 'photon-list' or 'events', got {mode!r}")
         if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
             raise ConfigError(f"dataset {self.name!r}: param 'cache_dir' must be a path string, got {cache_dir!r}")
+        if selection not in ("flat", "natural"):
+            raise ConfigError(
+                f"dataset {self.name!r}: param 'selection' must be 'flat' (the paper's flattened sample) or "
+                f"'natural' (the halo mass function), got {selection!r}"
+            )
+        self.selection = selection
         self.n_clusters = n_clusters
         self.seed = seed
         self.mode = mode
@@ -78,8 +92,13 @@ class ErositaMock:
             _cache_root(self.cache_dir, context)
             / self.name
             / "raw"
-            / f"n{self.n_clusters}-seed{self.seed}-{self.mode}-v{GENERATOR_VERSION}"
+            / f"n{self.n_clusters}-seed{self.seed}-{self.mode}{self._selection_tag}-v{GENERATOR_VERSION}"
         )
+
+    @property
+    def _selection_tag(self) -> str:
+        """'' for the flat selection (raw directories and cache keys as before the option), else '-<selection>'."""
+        return "" if self.selection == "flat" else f"-{self.selection}"
 
     def ensure_raw(self, context: Any = None) -> Path:
         """Generate the raw catalogue if it is not there yet (atomically: a temporary directory is renamed)."""
@@ -102,7 +121,7 @@ class ErositaMock:
             per = RAW_BYTES_PER_CLUSTER[self.mode]
             notice(
                 f"massbench: generating the {self.name} catalogue ({self.n_clusters} clusters, seed {self.seed}, "
-                f"{self.mode}) into {raw}; this is done once and takes about "
+                f"{self.mode}{', natural selection' if self.selection != 'flat' else ''}) into {raw}; this is done once and takes about "
                 f"{human_bytes(self.n_clusters * (per + PROCESSED_BYTES_PER_CLUSTER))} of disk "
                 f"({human_bytes(self.n_clusters * per)} raw files, the rest processed arrays). "
                 "See `massbench cache info`."
@@ -112,7 +131,7 @@ class ErositaMock:
                     tmp,
                     self.n_clusters,
                     self.seed,
-                    config=MockConfig(mode=self.mode),
+                    config=MockConfig(mode=self.mode, selection=self.selection),
                     progress=_progress_lines(self.n_clusters, "generated"),
                 )
             except BaseException:
@@ -136,6 +155,7 @@ class ErositaMock:
                 "seed": self.seed,
                 "mode": self.mode,
                 "version": GENERATOR_VERSION,
+                **({"selection": self.selection} if self.selection != "flat" else {}),
             },
             "raw_dir": str(raw),
         }
