@@ -210,7 +210,7 @@ def bias_figure(rows: Sequence[LeaderboardRow], path: Path) -> Path | None:
         return None
     cols = min(2, len(have))
     nrows = (len(have) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, 2 * cols, figsize=(5.2 * cols, 2.4 * nrows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(nrows, 2 * cols, figsize=(5.2 * cols, 2.4 * nrows), squeeze=False)
     flat_axes = list(axes.ravel())
     for ax in flat_axes[2 * len(have) :]:
         ax.set_visible(False)
@@ -228,6 +228,10 @@ def bias_figure(rows: Sequence[LeaderboardRow], path: Path) -> Path | None:
             ax.tick_params(labelsize=7)
             if j == 0:
                 ax.set_ylabel("bias (dex)", fontsize=7)
+        pair = flat_axes[2 * i : 2 * i + 2]  # one estimator's two panels share their bias axis
+        lims = [ax.get_ylim() for ax in pair]
+        for ax in pair:
+            ax.set_ylim(min(lo for lo, _ in lims), max(hi for _, hi in lims))
         if i == 0:
             flat_axes[0].legend(fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
