@@ -69,3 +69,13 @@ def test_estimator_patterns(write_bench, toy_registry):
     check_estimators(bench, ["toy-*", "Linear"])
     with pytest.raises(UserError, match="matches no estimator"):
         check_estimators(bench, ["proxy-*"])
+
+
+def test_leakage_cli_help_and_errors(cli, write_bench, tmp_path):
+    r = cli("leakage", "--help")
+    assert r.returncode == 0 and "massbench leakage" in r.stdout and "--estimators" in r.stdout
+    bench = write_bench(TWO)
+    r = cli("leakage", str(bench), "--estimators", "Linaer", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "matches no estimator label or name" in r.stderr and "Traceback" not in r.stderr
+    r = cli("leakage", str(bench), "--resume", "--overwrite", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "not both" in r.stderr
