@@ -198,16 +198,16 @@ def report_lines(rows: Sequence[LeaderboardRow], out: Path, population: str = "f
 
 def bias_figure(rows: Sequence[LeaderboardRow], path: Path) -> Path | None:
     """Per estimator: bias [dex] against true and against predicted log10 M500c, flat and natural; None without matplotlib."""
-    have = [r for r in rows if r.natural is not None and r.natural.mass_bins]
-    if not have:
-        return None
-    try:
-        import matplotlib
+    from . import report_figures
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    have = [r for r in rows if r.natural is not None and r.natural.mass_bins]
+    if not have or not report_figures.have_matplotlib():
         return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     cols = min(2, len(have))
     nrows = (len(have) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, 2 * cols, figsize=(5.2 * cols, 2.4 * nrows), squeeze=False)
