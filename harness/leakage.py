@@ -78,7 +78,7 @@ class LeakageReport:
     n_folds: int
     runs: dict[str, str]
     rows: list[LeakageRow]
-    missing: list[str] = field(default_factory=list)  # labels not scored under every scheme
+    missing: list[str] = field(default_factory=list)  # labels not finished ("ok") under every scheme
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -192,19 +192,25 @@ def run_leakage(
 
 def leakage_table(runs: dict[str, str], bench: Benchmark, seed: int = 0, n_boot: int = 1000) -> LeakageReport:
     """The leakage table of three finished run directories ({scheme: dir}), from their predictions.csv."""
+    from .results import read_json
+
     by_scheme: dict[str, dict[str, Residuals]] = {}
     groups: dict[str, str] = {}
+    finished: list[set[str]] = []
     for scheme in LEAKAGE_SCHEMES:
         res, g = read_residuals(Path(runs[scheme]) / "predictions.csv")
         by_scheme[scheme] = res
         groups.update(g)
+        lb = read_json(Path(runs[scheme]) / "leaderboard.json")
+        finished.append({str(r.get("label")) for r in lb if isinstance(r, dict) and r.get("status") == "ok"})
+    scored = set.intersection(*finished)  # a failed row's predictions cover only some folds: left out
     labels = ["baseline-mean"] + [e.label for e in bench.estimators]  # bench: the schemes' (selected) copy
     rows: list[LeakageRow] = []
     missing: list[str] = []
     resampler: LeakageResamplerCache = LeakageResamplerCache(groups, n_boot, seed)
     for label in labels:
         have = [by_scheme[s].get(label) for s in LEAKAGE_SCHEMES]
-        if any(h is None for h in have):
+        if label not in scored or any(h is None for h in have):
             if label in {e.label for e in bench.estimators}:
                 missing.append(label)
             continue

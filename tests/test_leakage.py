@@ -79,3 +79,21 @@ def test_leakage_cli_help_and_errors(cli, write_bench, tmp_path):
     assert r.returncode == 2 and "matches no estimator label or name" in r.stderr and "Traceback" not in r.stderr
     r = cli("leakage", str(bench), "--resume", "--overwrite", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "not both" in r.stderr
+
+
+def test_an_estimator_failed_under_one_scheme_is_left_out(tmp_path, write_bench, toy_registry):
+    from massbench.leakage import leakage_table
+
+    bench = load_benchmark(write_bench(TWO), toy_registry)
+    out = tmp_path / "leak"
+    report, _ = run_leakage(bench, toy_registry, RunOptions(out=out, executor="inline"))
+    assert [r.label for r in report.rows] == ["baseline-mean", "Linear", "Noisy"]
+    lb = out / "lineage" / "leaderboard.json"
+    rows = json.loads(lb.read_text())
+    for r in rows:
+        if r["label"] == "Noisy":
+            r["status"] = "failed"  # as if one of its folds had failed: its predictions cover only some folds
+    lb.write_text(json.dumps(rows))
+    again = leakage_table(report.runs, bench)
+    assert [r.label for r in again.rows] == ["baseline-mean", "Linear"] and again.missing == ["Noisy"]
+    assert "Left out" in again.markdown()
