@@ -126,7 +126,7 @@ class MassFunction:
         return np.asarray(mf.massFunction(m, float(z), mdef=self.mdef, model=self.model, q_out="dndlnM"))
 
     def log_density(self, log10_m: np.ndarray, z: float) -> np.ndarray:
-        return np.log(self.dn_dlnm(log10_m, z))
+        return np.log(np.maximum(self.dn_dlnm(log10_m, z), 1e-300))  # finite where the function underflows
 
     def slope(self, log10_m: np.ndarray, z: float, step: float = 0.01) -> np.ndarray:
         """beta = -d ln(dn/dlnM) / d ln M, the local slope of eq. 5 (n(mu) = A exp(-beta mu), mu = ln M)."""
@@ -290,6 +290,8 @@ class PopulationWeights:
         target = target if target is not None else MassFunction()
         m = np.asarray(log10_m, dtype=float)
         z = np.asarray(redshift, dtype=float)
+        if len(m) < 2 or float(np.ptp(m)) < 1e-6:  # one mass: nothing to reweight
+            return cls(np.ones(len(m)), target.describe(), 0)
         sample = SampleDensity.fit(m, z)
         w = target_density(target, m, z, sample.lo, sample.hi) / np.maximum(sample.density(m, z), 1e-300)
         w = w / w.mean()

@@ -155,3 +155,11 @@ def test_prior_correction_removes_the_eddington_bias():
     b0 = prior_corrected_bias(m, np.zeros(200), m, z)
     b1 = prior_corrected_bias(m, np.full(200, 0.1), m, z)
     assert b0 == pytest.approx(0.0) and b1 < -0.03
+
+
+def test_degenerate_samples_get_unit_weights():
+    w = PopulationWeights.compute(np.full(5, 14.0), np.full(5, 0.2))
+    assert w.weights.tolist() == [1.0] * 5 and w.n_eff == pytest.approx(5)
+    # masses far beyond the mass function's reach: finite weights, no NaN
+    far = PopulationWeights.compute(np.array([16.0, 16.5, 16.9]), np.full(3, 0.1))
+    assert np.isfinite(far.weights).all()
