@@ -140,7 +140,11 @@ def sort_rows(rows: Iterable[LeaderboardRow | dict[str, Any]], population: str =
     return sorted(as_rows(rows), key=key)
 
 
-def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "", population: str = "flat") -> str:
+def leaderboard_markdown(
+    rows: list[LeaderboardRow], title: str = "", population: str = "flat", natural: bool = True
+) -> str:
+    """The leaderboard table (sorted by the scatter of ``population``), then, with ``natural``, the
+    natural-population table (massbench.population_report)."""
     rows = sort_rows(rows, population)
     head = [
         "#",
@@ -192,7 +196,8 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "", population
         out.append(f"\n[{j + 1}] reference: {src}" if len(sources) > 1 else f"\nReference column: {src}")
     from .population_report import natural_markdown
 
-    out.append(natural_markdown(rows, population))
+    if natural:
+        out.append(natural_markdown(rows, population))
     return "\n".join(x for x in out if x != "") + "\n"
 
 

@@ -40,6 +40,7 @@ def test_run_reports_both_populations(tmp_path, toy_registry, write_bench):
     )
     report = (out / "report.md").read_text()
     assert "## Flat and natural populations" in report
+    assert report.count("| Linear |") == 3  # leaderboard, natural and per-fold tables: the natural one once
     assert "figures/bias_vs_mass_populations.png" in report
     assert (out / "figures" / "bias_vs_mass_populations.png").stat().st_size > 1000
 
