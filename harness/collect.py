@@ -11,7 +11,7 @@ import numpy as np
 
 from .metrics import LineageResampler, paired_difference, score
 from .plan import Prepared, Unit, plan_units, read_record, with_baseline
-from .population import PopulationScores, PopulationWeights, population_scores
+from .population import catalogue_weights, natural_scores
 from .records import LeaderboardRow, UnitKey, UnitRecord
 from .results import atomic_write_text
 
@@ -141,28 +141,6 @@ def collect_rows(
         rows.append(row)
     add_vs_best(rows, residuals, scored_idx, groups, seed=bench.cv.seed)
     return rows, preds
-
-
-def catalogue_weights(log10_m: np.ndarray, redshift: np.ndarray) -> PopulationWeights | None:
-    """The natural-population weights of every cluster of a catalogue (None for fewer than 2 clusters)."""
-    if len(log10_m) < 2:
-        return None
-    return PopulationWeights.compute(np.asarray(log10_m, dtype=float), np.asarray(redshift, dtype=float))
-
-
-def natural_scores(
-    pred: np.ndarray,
-    true: np.ndarray,
-    weights: PopulationWeights | None,
-    idx: np.ndarray,
-    groups: np.ndarray,
-    seed: int = 0,
-) -> PopulationScores | None:
-    """A row's ``natural`` block: :func:`massbench.population.population_scores` at the scored clusters ``idx``."""
-    if weights is None or len(idx) < 2:
-        return None
-    at = PopulationWeights(weights.weights[idx], weights.target, weights.n_clipped)  # n_clipped: the catalogue's
-    return population_scores(pred, true, at, groups=groups, seed=seed)
 
 
 def add_vs_best(

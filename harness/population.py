@@ -467,6 +467,28 @@ def population_scores(
     )
 
 
+def catalogue_weights(log10_m: np.ndarray, redshift: np.ndarray) -> PopulationWeights | None:
+    """The natural-population weights of every cluster of a catalogue (None for fewer than 2 clusters)."""
+    if len(log10_m) < 2:
+        return None
+    return PopulationWeights.compute(np.asarray(log10_m, dtype=float), np.asarray(redshift, dtype=float))
+
+
+def natural_scores(
+    pred: np.ndarray,
+    true: np.ndarray,
+    weights: PopulationWeights | None,
+    idx: np.ndarray,
+    groups: np.ndarray,
+    seed: int = 0,
+) -> PopulationScores | None:
+    """A row's ``natural`` block: :func:`massbench.population.population_scores` at the scored clusters ``idx``."""
+    if weights is None or len(idx) < 2:
+        return None
+    at = PopulationWeights(weights.weights[idx], weights.target, weights.n_clipped)  # n_clipped: the catalogue's
+    return population_scores(pred, true, at, groups=groups, seed=seed)
+
+
 def prior_corrected_log10_mass(mean: np.ndarray, sigma: np.ndarray, beta: np.ndarray | float) -> np.ndarray:
     """The paper's eq. 6 prior correction of a Gaussian mass estimate, in log10 M500c [h^-1 Msun].
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -89,9 +90,7 @@ def add_natural_from_predictions(rows: Sequence[LeaderboardRow]) -> int:
     (in a cross-validation every cluster of the catalogue is tested once, so that is the
     catalogue). Returns the number of rows completed.
     """
-    from .collect import natural_scores
-    from .population import PopulationWeights
-    from .results import read_json
+    from .population import PopulationWeights, natural_scores
 
     done = 0
     by_run: dict[str, Any] = {}
@@ -107,7 +106,7 @@ def add_natural_from_predictions(rows: Sequence[LeaderboardRow]) -> int:
             weights = (
                 PopulationWeights.compute(table.sample_true, table.sample_z) if len(table.sample_true) > 1 else None
             )
-            cv = (read_json(Path(r.run) / "run.json").get("config") or {}).get("cv") or {}
+            cv = (_run_json(Path(r.run)).get("config") or {}).get("cv") or {}
             by_run[r.run] = (table, weights, int(cv.get("seed") or 0))
         got = by_run[r.run]
         if got is None or got[1] is None or r.label not in got[0].pred:
@@ -117,6 +116,15 @@ def add_natural_from_predictions(rows: Sequence[LeaderboardRow]) -> int:
         r.natural = natural_scores(pred, table.sample_true[idx], weights, idx, table.sample_group[idx], seed)
         done += 1
     return done
+
+
+def _run_json(run: Path) -> dict[str, Any]:
+    """The run's run.json ({} when unreadable: merge_runs has read it already)."""
+    try:
+        data = json.loads((run / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class _Predictions:
