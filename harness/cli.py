@@ -421,6 +421,72 @@ def compare(
         typer.echo(describe(d, left_out))
 
 
+@app.command()
+def leakage(
+    bench: Path = typer.Argument(..., help="Benchmark YAML file, e.g. benchmarks/erosita-lite.yaml"),
+    estimators: Optional[List[str]] = typer.Option(
+        None,
+        "--estimators",
+        "-e",
+        help="Only these estimator labels or names, shell patterns allowed ('proxy-*'; repeat or "
+        "comma-separate); default: all of the file's",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Output directory \\[default: results/<benchmark>@<version>-leakage/]"
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue an earlier leakage call in --out"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the runs of an earlier call in --out"),
+    device: str = typer.Option("auto", "--device", help="auto (GPU when one is present), cpu or gpu"),
+    cache_dir: Optional[Path] = typer.Option(
+        None, "--cache-dir", help="Dataset cache \\[default: $MASSBENCH_CACHE or ~/.cache/massbench]"
+    ),
+    executor: str = typer.Option("process", "--executor", help="process (default), inline or dask"),
+    repeats: Optional[int] = typer.Option(
+        None, "--repeats", min=1, max=50, help="Train every estimator N times per fold (overrides the file's)"
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of user errors"),
+) -> None:
+    """How much random folds overstate performance: run the estimators under random, lineage and octant folds.
+
+    Each scheme is a normal run in OUT/random/, OUT/lineage/ and OUT/octants/ (same cv seed and
+    validation share; cv.n_folds folds for random and lineage). OUT/leakage.md, .json and .png give
+    each estimator's scatter per scheme and scatter(scheme) - scatter(octants) on the same clusters
+    with a paired lineage-bootstrap 95 % interval (as `massbench compare`). Exit 1 when a unit failed.
+    """
+    import dataclasses
+
+    from .config import load_benchmark
+    from .leakage import check_estimators, run_leakage
+    from .options import EXECUTORS, RunOptions
+
+    if device not in ("auto", "cpu", "gpu"):
+        raise UserError(f"--device must be auto, cpu or gpu, not {device!r}")
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor must be process, inline or dask, not {executor!r}")
+    if resume and overwrite:
+        raise UserError("give --resume (continue the call in --out) or --overwrite (replace it), not both")
+    reg = registry()
+    b = load_benchmark(bench, reg)
+    labels = _split(estimators)
+    check_estimators(b, labels)
+    if repeats is not None:
+        b.estimators = [dataclasses.replace(e, repeats=repeats) for e in b.estimators]
+    options = RunOptions(
+        out=out or Path("results") / f"{b.key}-leakage",
+        resume=resume,
+        overwrite=overwrite,
+        device=device,
+        cache_dir=cache_dir,
+        debug=debug,
+        executor=executor,
+    )
+    con = console()
+    report, code = run_leakage(b, reg, options, labels, con)
+    con.print(report.markdown(), markup=False, highlight=False, soft_wrap=True)
+    con.print(f"leakage table: {Path(options.out) / 'leakage.md'} (also .json, .png)", markup=False)
+    raise typer.Exit(code)
+
+
 @app.command("new-plugin")
 def new_plugin_cmd(
     directory: Path = typer.Argument(..., help="New directory for the plugin package"),

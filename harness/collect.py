@@ -11,6 +11,7 @@ import numpy as np
 
 from .metrics import LineageResampler, paired_difference, score
 from .plan import Prepared, Unit, plan_units, read_record, with_baseline
+from .population import catalogue_weights, natural_scores
 from .prob_collect import DISTRIBUTION_COLUMNS, UnitDistributions, distribution_columns
 from .records import LeaderboardRow, UnitKey, UnitRecord
 from .results import atomic_write_text
@@ -59,6 +60,7 @@ def collect_rows(
     index_of = {cid: i for i, cid in enumerate(cat.cluster_id.tolist())}
     idealised_inputs = {n for n, a in cat.inputs.items() if a.idealised}
     groups = cat.groups()
+    natural = catalogue_weights(cat.log10_m500c, cat.redshift)  # the whole catalogue is the sample
     residuals: dict[str, np.ndarray] = {}  # label -> (repeats, n) residuals in catalogue-index order
     scored_idx: dict[str, np.ndarray] = {}
     truth = np.asarray(cat.log10_m500c, dtype=np.float64)
@@ -137,6 +139,7 @@ def collect_rows(
             row.status, row.error = "ok", None
             for key, val in s.as_dict().items():
                 setattr(row, key, val)
+            row.natural = natural_scores(pr, cat.log10_m500c[idx], natural, idx, groups[idx], bench.cv.seed)
             residuals[spec.label] = pr - cat.log10_m500c[idx][None, :]
             scored_idx[spec.label] = idx
             row.probabilistic = dists.scores(idx, sorted(per_repeat), residuals[spec.label], groups[idx], bench.cv.seed)

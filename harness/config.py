@@ -8,10 +8,10 @@ Format (exactly these keys; ``cv.n_folds`` and explainer ``params`` are optional
       name: erosita-mock          # a dataset plugin
       params: {n_clusters: 3285, seed: 0}
     cv:
-      scheme: octants             # the paper's 8 spatial folds; also `random` (k folds) to measure leakage
+      scheme: octants             # the paper's 8 spatial folds; also `random` or `lineage` (k folds; leakage)
       val_fraction: 0.1           # random share of the training folds kept for validation
       seed: 0
-      n_folds: 8                  # random scheme only
+      n_folds: 8                  # random and lineage schemes only
     estimators:
       - name: cnn-single-band     # an estimator plugin
         label: CNN 0.5-10 keV     # optional display name; one plugin may appear twice with other params
@@ -25,6 +25,8 @@ Format (exactly these keys; ``cv.n_folds`` and explainer ``params`` are optional
       - name: saliency
         estimators: [cnn-single-band]   # estimator labels or names
         params: {}
+    evaluation:                   # optional
+      population: flat            # flat (default) or natural: which population ranks the leaderboard
 
 Every error names the file, the line and the key, with a did-you-mean suggestion where
 one applies; plugin params are checked against each plugin's typed ``__init__``.
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import yaml
 
 from .errors import ConfigError
+from .folds import SCHEMES
 
 if TYPE_CHECKING:
     from .reference import Reference
@@ -127,6 +130,20 @@ class RunSpec:
 
 
 @dataclass
+class EvaluationSpec:
+    """The ``evaluation:`` section: which population ranks the leaderboard.
+
+    Both populations are always scored and reported side by side (massbench.population): ``flat``
+    (the default) is the test sample as drawn, the paper's metrics; ``natural`` importance-weights
+    the test clusters to the halo mass function. ``population`` picks the one that sorts
+    leaderboard.json/.md/.csv and the HTML page and that report.md puts first; nothing else (not
+    training, folds, ``vs_best``, nor a unit's configuration hash) depends on it.
+    """
+
+    population: str = "flat"
+
+
+@dataclass
 class ExplainerSpec:
     name: str
     estimators: list[str]
@@ -147,6 +164,7 @@ class Benchmark:
     sha256: str = ""
     run: RunSpec = field(default_factory=RunSpec)
     reference: Optional["Reference"] = None  # published values shown beside the scores (massbench.reference)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
 
     @property
     def key(self) -> str:
@@ -164,6 +182,8 @@ class Benchmark:
             d.pop("run")
         if self.reference is None:
             d.pop("reference")
+        if self.evaluation == EvaluationSpec():  # the default: older readers see the same layout
+            d.pop("evaluation")
         for e in d["estimators"]:
             if e.get("timeout") is None:
                 e.pop("timeout", None)
@@ -215,6 +235,7 @@ _TOP = {
     "explainers": False,
     "run": False,
     "reference": False,
+    "evaluation": False,
 }
 _DATASET = {"name": True, "params": False}
 _CV = {"scheme": False, "val_fraction": False, "seed": False, "n_folds": False}
@@ -223,6 +244,7 @@ _EST = {"name": True, "label": False, "params": False, "timeout": False, "repeat
 #: Most training-seed repeats an estimator entry may ask for.
 MAX_REPEATS = 50
 _RUN = {"timeout": False, "deterministic": False}
+_EVAL = {"population": False}
 _EXPL = {"name": True, "estimators": True, "params": False}
 
 
@@ -382,11 +404,11 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
     cv = CVSpec()
     if "scheme" in cvm:
         cv.scheme = c.typed(cvm, "scheme", str, "cv.", "a string")
-        if cv.scheme not in ("octants", "random"):
-            hint = difflib.get_close_matches(cv.scheme, ["octants", "random"], n=1)
+        if cv.scheme not in SCHEMES:
+            hint = difflib.get_close_matches(cv.scheme, list(SCHEMES), n=1)
             c.fail(
                 cvm.key_lines["scheme"],
-                f"cv.scheme must be 'octants' or 'random', got {cv.scheme!r}"
+                f"cv.scheme must be 'octants', 'random' or 'lineage', got {cv.scheme!r}"
                 + (f"; did you mean {hint[0]!r}?" if hint else ""),
             )
     if "val_fraction" in cvm:
@@ -398,7 +420,10 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
     if "n_folds" in cvm:
         cv.n_folds = c.typed(cvm, "n_folds", int, "cv.", "an integer")
         if cv.scheme == "octants" and cv.n_folds != 8:
-            c.fail(cvm.key_lines["n_folds"], "cv.n_folds applies to scheme 'random' (octants always make 8 folds)")
+            c.fail(
+                cvm.key_lines["n_folds"],
+                "cv.n_folds applies to schemes 'random' and 'lineage' (octants always make 8 folds)",
+            )
         if cv.n_folds < 2:
             c.fail(cvm.key_lines["n_folds"], "cv.n_folds must be at least 2")
 
@@ -460,6 +485,22 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         if "deterministic" in rm:
             run.deterministic = c.typed(rm, "deterministic", bool, "run.", "true or false")
 
+    evaluation = EvaluationSpec()
+    if data.get("evaluation") is not None:
+        from .population import POPULATIONS
+
+        em = c.keys(data["evaluation"], _EVAL, "evaluation", data.key_lines["evaluation"])
+        if "population" in em:
+            pop = c.typed(em, "population", str, "evaluation.", "a string")
+            if pop not in POPULATIONS:
+                hint = difflib.get_close_matches(pop, list(POPULATIONS), n=1)
+                c.soft(
+                    em.key_lines["population"],
+                    f"evaluation.population must be 'flat' or 'natural', got {pop!r}"
+                    + (f"; did you mean {hint[0]!r}?" if hint else ""),
+                )
+            evaluation.population = pop
+
     reference = None
     if data.get("reference") is not None:
         from .reference import parse_reference
@@ -479,6 +520,7 @@ def parse_benchmark(text: str, path: str = "<string>", registry: Any | None = No
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         run=run,
         reference=reference,
+        evaluation=evaluation,
     )
     if registry is not None:
         check_plugins(bench, data, registry, c)

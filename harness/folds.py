@@ -5,7 +5,11 @@
 (i, j, l) with i = floor(x / (L/2)). Neighbouring clusters, and the progenitors of one halo seen
 at several snapshots near the same position, stay in one fold, so no test cluster's environment
 is trained on. ``random`` (k folds) assigns clusters uniformly at random; comparing the two
-measures the leakage spatial folds avoid.
+measures the leakage spatial folds avoid. ``lineage`` (k folds) assigns whole lineages (the
+dataset's ``group``, Magneticum's ``tree_id``) at random, so the progenitors of one halo are never
+split between training and test, while neighbouring halos still are: comparing ``random``,
+``lineage`` and ``octants`` separates the leakage through one halo's own history from the
+leakage through its environment (``massbench leakage``).
 
 Within the training folds a seeded random ``val_fraction`` is kept for validation (early
 stopping); the estimator never draws its own split.
@@ -44,12 +48,48 @@ def random_labels(n: int, n_folds: int, seed: int) -> np.ndarray:
     return labels
 
 
-def fold_labels(scheme: str, positions: np.ndarray, box_size: float, seed: int = 0, n_folds: int = 8) -> np.ndarray:
-    """Fold label of every cluster for ``scheme`` ('octants' or 'random')."""
+def lineage_labels(groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Random fold labels 0..n_folds-1 that never split a lineage (clusters with one ``groups`` id).
+
+    Lineages are visited in a seeded random order and each goes whole to the fold holding the
+    fewest clusters so far (the lowest such fold on ties), so fold sizes differ by less than the
+    largest lineage. With every cluster its own lineage this is a balanced random split.
+    """
+    groups = np.asarray(groups)
+    _, member = np.unique(groups, return_inverse=True)
+    sizes = np.bincount(member)
+    rng = np.random.default_rng([seed, 0x11AE])
+    fold_of_group = np.empty(len(sizes), dtype=np.int64)
+    filled = np.zeros(n_folds, dtype=np.int64)
+    for g in rng.permutation(len(sizes)):
+        k = int(np.argmin(filled))
+        fold_of_group[g] = k
+        filled[k] += sizes[g]
+    return fold_of_group[member]
+
+
+#: The cross-validation schemes of ``cv.scheme``.
+SCHEMES = ("octants", "random", "lineage")
+
+
+def fold_labels(
+    scheme: str,
+    positions: np.ndarray,
+    box_size: float,
+    seed: int = 0,
+    n_folds: int = 8,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Fold label of every cluster for ``scheme`` ('octants', 'random' or 'lineage').
+
+    ``groups`` (lineage id per cluster) is used by 'lineage' only; None: one lineage per cluster.
+    """
     if scheme == "octants":
         return octant_labels(positions, box_size)
     if scheme == "random":
         return random_labels(len(positions), n_folds, seed)
+    if scheme == "lineage":
+        return lineage_labels(np.arange(len(positions)) if groups is None else groups, n_folds, seed)
     raise ValueError(f"unknown cv scheme {scheme!r}")
 
 

@@ -71,6 +71,13 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
     if prob:
         at = [k for k, _, _ in columns].index("n_test")
         columns[at:at] = [(k, h, "num") for k, h, _, _, _ in HTML_COLUMNS]
+    natural = any(r.natural is not None for r in rows)
+    if natural:  # the natural-population metrics (massbench.population), after the flat ones
+        at = [k for k, _, _ in columns].index("robust") + 1
+        columns[at:at] = [
+            ("natural_scatter", "Natural scatter (dex) [95% CI]", "num"),
+            ("natural_bias", "Natural bias (dex) [95% CI]", "num"),
+        ]
     head = "".join(
         f'<th class="sortable" data-key="{k}" data-type="{t}" scope="col"'
         + (f' title="{_e("; ".join(sources))}"' if k == "reference" else "")
@@ -104,6 +111,10 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
                 v = getattr(s, name) if s is not None else None
                 data[k] = _num(v)
                 prob_cells.append(f'<td class="num">{_f(v, digits)}{_ci(getattr(s, ci) if s else None, digits)}</td>')
+        nat = r.natural
+        if natural:
+            data["natural_scatter"] = _num(nat.scatter_dex if nat else None)
+            data["natural_bias"] = _num(nat.bias_dex if nat else None)
         attrs = " ".join(f'data-{k}="{_e(v)}"' for k, v in data.items())
         status = _e(r.status)
         if not ok and r.error:
@@ -125,6 +136,18 @@ def table_html(rows: Sequence[LeaderboardRow]) -> str:
             *([f'<td class="num">{_f(r.get("reference_scatter_dex"))}</td>'] if sources else []),
             f'<td class="num">{_f(r.bias_dex, sign=True)}{_ci(r.bias_ci95)}</td>',
             f'<td class="num">{_f(r.robust_scatter_dex)}</td>',
+            *(
+                [
+                    f'<td class="num">{_f(nat.scatter_dex)}{_ci(nat.scatter_ci95)}</td>'
+                    if nat
+                    else '<td class="num"></td>',
+                    f'<td class="num">{_f(nat.bias_dex, sign=True)}{_ci(nat.bias_ci95)}</td>'
+                    if nat
+                    else '<td class="num"></td>',
+                ]
+                if natural
+                else []
+            ),
             *prob_cells,
             f'<td class="num">{_e("" if r.n_test is None else r.n_test)}</td>',
             f'<td class="status">{status}</td>',
@@ -198,11 +221,12 @@ def page_html(
     runs: Sequence[dict[str, Any]],
     dataset: str = "",
     massbench_version: str = "",
+    population: str = "flat",
 ) -> str:
-    """The whole page as a string."""
+    """The whole page as a string; rows sorted by the scatter of ``population`` (flat or natural)."""
     from .results import sort_rows
 
-    rows = sort_rows(rows)
+    rows = sort_rows(rows, population)
     n_ok = sum(1 for r in rows if r.get("status") == "ok")
     tmpl = Template((resources.files("massbench") / "templates" / "leaderboard.html").read_text())
     key = f"{benchmark}@{version}"
@@ -216,6 +240,12 @@ def page_html(
         "cent is 100 ln(10) times dex; bias is the mean residual. Intervals are seeded bootstrap 95 % intervals. "
         "Folds are drawn by the harness (spatial octants), never by the estimators."
     )
+    if any(r.natural is not None for r in rows):
+        intro += (
+            " Natural columns weight the test clusters to the halo mass function at each cluster's redshift "
+            "(a survey's population; the sample is flattened in mass)"
+            + (", and rank the table." if population == "natural" else ".")
+        )
     sources = reference_sources(rows)
     if sources:
         intro += (

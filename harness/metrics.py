@@ -95,6 +95,22 @@ class LineageResampler:
         var = np.maximum(s2 / n - mean * mean, 0.0)
         return np.sqrt(var), mean
 
+    def weighted_std_mean(self, r: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted (std, mean) of r (k repeats, n) with per-cluster weights w (n,) in every resample.
+
+        A resampled lineage brings its clusters with their weights: mean = sum(w r) / sum(w) and
+        std^2 = sum(w (r - mean)^2) / sum(w) over the resample's clusters; two (n_boot, k) arrays.
+        """
+        r = _as_repeats(r)
+        w = np.asarray(w, dtype=float)
+        sw = self.counts @ self._sums(w[None, :])[0]  # (n_boot,)
+        s1 = self.counts @ self._sums(r * w[None, :]).T
+        s2 = self.counts @ self._sums(r * r * w[None, :]).T
+        sw = np.where(sw > 0, sw, 1.0)[:, None]
+        mean = s1 / sw
+        var = np.maximum(s2 / sw - mean * mean, 0.0)
+        return np.sqrt(var), mean
+
 
 def seed_halfwidth(values: np.ndarray, level: float = 0.95) -> float:
     """Half-width of the seed term, t_{(1+level)/2, N-1} s / sqrt(N), of N per-repeat values (0 for N < 2)."""

@@ -29,6 +29,7 @@ from .errors import UserError
 
 RUN_MARKER = ".massbench-run"
 LEADERBOARD_MARKER = ".massbench-leaderboard"
+LEAKAGE_MARKER = ".massbench-leakage"
 LOCK_FILE = ".massbench-run.lock"
 
 #: What ``massbench run`` writes into its output directory (the only paths ``--overwrite`` deletes).
@@ -55,7 +56,11 @@ LEADERBOARD_OUTPUTS = (
     "provenance",
     "figures",
 )
-_KINDS = {RUN_MARKER: "massbench run", LEADERBOARD_MARKER: "massbench leaderboard build"}
+_KINDS = {
+    RUN_MARKER: "massbench run",
+    LEADERBOARD_MARKER: "massbench leaderboard build",
+    LEAKAGE_MARKER: "massbench leakage",
+}
 
 
 def _marker_text(marker: str) -> str:

@@ -163,7 +163,9 @@ def prepare(
     cat = catalogue if catalogue is not None else load_dataset(bench, registry, device, cache_dir)
     for inp in cat.inputs.values():
         make_read_only(inp.data)
-    labels = fold_labels(bench.cv.scheme, cat.positions, cat.box_size, bench.cv.seed, bench.cv.n_folds)
+    labels = fold_labels(
+        bench.cv.scheme, cat.positions, cat.box_size, bench.cv.seed, bench.cv.n_folds, groups=cat.groups()
+    )
     folds = make_folds(labels, bench.cv.val_fraction, bench.cv.seed)
     return Prepared(bench, registry, cat, folds, labels, dict(cat.meta))
 

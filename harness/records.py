@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .population import PopulationScores
 
 from .scoring import ProbabilisticScores
 
@@ -180,6 +183,9 @@ class LeaderboardRow:
     bias_ci95_sampling: list[float] | None = None
     n_groups: int | None = None
     vs_best: dict[str, Any] | None = None
+    #: metrics on the natural (mass-function) population (massbench.population); None for failed
+    #: rows and for rows written before it existed (``leaderboard build`` then computes it)
+    natural: "PopulationScores | None" = None
     device_used: str = ""
     train_seconds: float = 0.0
     run: str | None = None
@@ -218,6 +224,8 @@ class LeaderboardRow:
             if v is None and (k in self._OPTIONAL):
                 continue
             out[k] = v
+        if self.natural is not None:
+            out["natural"] = self.natural.as_dict()
         out["device_used"] = self.device_used
         out["train_seconds"] = self.train_seconds
         if self.run is not None:
@@ -236,6 +244,12 @@ class LeaderboardRow:
             known["probabilistic"] = ProbabilisticScores.from_json(known["probabilistic"])
         elif known.get("probabilistic") is not None:
             known.pop("probabilistic")
+        if isinstance(known.get("natural"), dict):
+            from .population import PopulationScores
+
+            known["natural"] = PopulationScores.from_dict(known["natural"])
+        elif "natural" in known:
+            known["natural"] = None
         return cls(**known, extra={k: v for k, v in d.items() if k not in _ROW_FIELDS})
 
 

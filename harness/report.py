@@ -89,9 +89,12 @@ def write_report(p: Any, out: Path, rows: list[LeaderboardRow]) -> None:
         "(paper eq. 9); % = 100 ln(10) x dex. Intervals are 95 %: a bootstrap that resamples whole "
         "lineages (clusters of one halo together), widened by the training-seed spread where an "
         "estimator has `repeats`; seed sd is the standard deviation of the scatter over those repeats.\n",
-        leaderboard_markdown(rows),
+        leaderboard_markdown(rows, population=bench.evaluation.population, natural=False),  # own section below
     ]
     lines += vs_best_lines(rows)
+    from .population_report import report_lines
+
+    lines += report_lines(sort_rows(rows, bench.evaluation.population), Path(out), bench.evaluation.population)
     per_fold = [r for r in rows if r.per_fold]
     if per_fold:
         folds = sorted({f["fold"] for r in per_fold for f in r.per_fold or []})

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 from .errors import UserError
 from .escape import md_cell, one_line
 from .fmt import cell
+from .population_report import NATURAL_CSV_KEYS, NATURAL_CSV_PAIRS, natural_csv
 from .prob_tables import CSV_COLUMNS, csv_values, markdown_section
 from .records import SEED_AND_INTERVAL_KEYS, LeaderboardRow, as_rows
 
@@ -127,18 +128,25 @@ def read_json(path: Path) -> Any:
         raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); delete it or re-run") from None
 
 
-def sort_rows(rows: Iterable[LeaderboardRow | dict[str, Any]]) -> list[LeaderboardRow]:
-    """Rows sorted by scatter, failed rows last."""
+def sort_rows(rows: Iterable[LeaderboardRow | dict[str, Any]], population: str = "flat") -> list[LeaderboardRow]:
+    """Rows sorted by scatter, failed rows last; ``population="natural"`` sorts by the natural scatter
+    (the benchmark's ``evaluation.population``; rows without a natural block after those with one)."""
 
     def key(r: LeaderboardRow) -> tuple:
         s = r.scatter_dex
+        if population == "natural":
+            s = r.natural.scatter_dex if r.natural is not None else None
         return (r.status != "ok", s if isinstance(s, (int, float)) else math.inf, r.label)
 
     return sorted(as_rows(rows), key=key)
 
 
-def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
-    rows = sort_rows(rows)
+def leaderboard_markdown(
+    rows: list[LeaderboardRow], title: str = "", population: str = "flat", natural: bool = True
+) -> str:
+    """The leaderboard table (sorted by the scatter of ``population``), then, with ``natural``, the
+    natural-population table (massbench.population_report)."""
+    rows = sort_rows(rows, population)
     head = [
         "#",
         "label",
@@ -187,6 +195,10 @@ def leaderboard_markdown(rows: list[LeaderboardRow], title: str = "") -> str:
         )
     for j, src in enumerate(sources):
         out.append(f"\n[{j + 1}] reference: {src}" if len(sources) > 1 else f"\nReference column: {src}")
+    from .population_report import natural_markdown
+
+    if natural:
+        out.append(natural_markdown(rows, population))
     out += markdown_section(rows)
     return "\n".join(x for x in out if x != "") + "\n"
 
@@ -199,7 +211,7 @@ def _reference_cell(r: LeaderboardRow, sources: list[str]) -> str:
     return cell(v) + mark
 
 
-def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
+def leaderboard_csv(rows: list[LeaderboardRow], population: str = "flat") -> str:
     buf = io.StringIO()
     keys = LEADERBOARD_KEYS + [
         "framework",
@@ -211,20 +223,22 @@ def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
         "n_groups",
         "vs_best_dex",
         "vs_best_ci95",
+        *NATURAL_CSV_KEYS,
     ]
     w = csv.writer(buf)
     w.writerow(keys + CSV_COLUMNS)
-    for r in sort_rows(rows):
+    for r in sort_rows(rows, population):
         d = r.to_json()
         if r.vs_best:
             d["vs_best_dex"] = r.vs_best["delta_dex"]
             d["vs_best_ci95"] = r.vs_best["ci95"]
+        d.update(natural_csv(r))
         w.writerow(
             [
                 ";".join(map(str, d.get(k) or []))
                 if k in ("inputs",)
                 else ";".join(cell(x, 6) for x in (d.get(k) or []))
-                if k in ("scatter_ci95", "bias_ci95", "scatter_ci95_sampling", "vs_best_ci95")
+                if k in ("scatter_ci95", "bias_ci95", "scatter_ci95_sampling", "vs_best_ci95", *NATURAL_CSV_PAIRS)
                 else ""
                 if d.get(k) is None
                 else d.get(k)
@@ -235,12 +249,12 @@ def leaderboard_csv(rows: list[LeaderboardRow]) -> str:
     return buf.getvalue()
 
 
-def write_leaderboard(out_dir: Path, rows: list[LeaderboardRow], title: str = "") -> None:
-    """Write leaderboard.json, leaderboard.md and leaderboard.csv (sorted by scatter, failed last)."""
-    rows = sort_rows(rows)
+def write_leaderboard(out_dir: Path, rows: list[LeaderboardRow], title: str = "", population: str = "flat") -> None:
+    """Write leaderboard.json, leaderboard.md and leaderboard.csv (sorted by the scatter of ``population``, failed last)."""
+    rows = sort_rows(rows, population)
     atomic_write_json(Path(out_dir) / "leaderboard.json", [r.to_json() for r in rows])
-    atomic_write_text(Path(out_dir) / "leaderboard.md", leaderboard_markdown(rows, title))
-    atomic_write_text(Path(out_dir) / "leaderboard.csv", leaderboard_csv(rows))
+    atomic_write_text(Path(out_dir) / "leaderboard.md", leaderboard_markdown(rows, title, population))
+    atomic_write_text(Path(out_dir) / "leaderboard.csv", leaderboard_csv(rows, population))
 
 
 def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], list[dict[str, Any]]]:
@@ -254,6 +268,7 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], li
     rows: list[LeaderboardRow] = []
     runs: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
+    selection: tuple[str, Path] | None = None
     for d in run_dirs:
         d = Path(d)
         prov_path = d / "run.json"
@@ -276,6 +291,16 @@ def merge_runs(run_dirs: list[Path]) -> tuple[str, str, list[LeaderboardRow], li
             raise UserError(
                 f"{d}: results of {b}@{v} cannot be merged with {bench}@{version} "
                 "(results of different benchmark versions are never mixed)"
+            )
+        from .population import dataset_selection
+
+        sel = dataset_selection(prov)
+        if selection is None:
+            selection = (sel, d)
+        elif sel != selection[0]:
+            raise UserError(
+                f"{d}: its dataset has the {sel} selection and {selection[1]} the {selection[0]} one; results of "
+                "different selections are never mixed (give the benchmark file with `selection:` its own version)"
             )
         lb = d / "leaderboard.json"
         if not lb.exists():

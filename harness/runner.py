@@ -54,7 +54,7 @@ def finalize(p: Prepared, out: Path, records: Records | None = None, expected: L
     rows, preds = collect_rows(p, load_records(p, out, records), expected)
     if p.bench.reference is not None:
         p.bench.reference.annotate(rows)
-    write_leaderboard(out, rows, title=f"{p.bench.key}")
+    write_leaderboard(out, rows, title=p.bench.key, population=p.bench.evaluation.population)
     write_predictions(out, preds)
     return rows
 

@@ -160,7 +160,12 @@ def print_run_end(console: Any, rows: list[Any], bench: Any, out: Path) -> None:
     from .results import leaderboard_markdown
 
     failed = [r for r in rows if not r.ok]
-    console.print(leaderboard_markdown(rows, bench.key), markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        leaderboard_markdown(rows, bench.key, bench.evaluation.population),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     if failed:
         console.print(f"[red]{len(failed)} estimator(s) failed[/red]; tracebacks under {out}/units/")
     console.print(f"results in {out}/", markup=False)

@@ -50,3 +50,36 @@ def test_random_folds_balanced_and_seeded():
     assert np.array_equal(fold_labels("random", np.zeros((103, 3)), 1.0, 0, 8), lab)
     with pytest.raises(ValueError):
         fold_labels("nope", np.zeros((3, 3)), 1.0)
+
+
+def test_lineage_folds_never_split_a_lineage_and_are_balanced():
+    from massbench.folds import lineage_labels
+
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(300), rng.integers(1, 12, 300))  # lineages of 1-11 snapshots, like the mock
+    lab = lineage_labels(groups, 8, seed=0)
+    assert set(lab.tolist()) == set(range(8))
+    for g in np.unique(groups):
+        assert len(set(lab[groups == g].tolist())) == 1  # a lineage sits in one fold
+    counts = np.bincount(lab)
+    assert counts.max() - counts.min() <= 11  # within the largest lineage
+    assert np.array_equal(lab, lineage_labels(groups, 8, seed=0))
+    assert not np.array_equal(lab, lineage_labels(groups, 8, seed=1))
+    assert np.array_equal(fold_labels("lineage", np.zeros((len(groups), 3)), 1.0, 0, 8, groups=groups), lab)
+    # make_folds: every cluster tested once, test lineages absent from train and val
+    for f in make_folds(lab, 0.1, seed=0):
+        assert not set(groups[f.test]) & set(groups[np.concatenate([f.train, f.val])])
+    # without groups: one lineage per cluster, a balanced random split
+    alone = fold_labels("lineage", np.zeros((103, 3)), 1.0, 0, 8)
+    assert np.bincount(alone).max() - np.bincount(alone).min() <= 1
+
+
+def test_lineage_scheme_in_benchmark_files():
+    from massbench.config import parse_benchmark
+    from massbench.errors import ConfigError
+
+    text = "benchmark: b\nversion: '1'\ndataset: {name: d}\ncv: {scheme: lineage, n_folds: 5}\nestimators: [e]\n"
+    b = parse_benchmark(text)
+    assert b.cv.scheme == "lineage" and b.cv.n_folds == 5
+    with pytest.raises(ConfigError, match="did you mean 'lineage'"):
+        parse_benchmark(text.replace("scheme: lineage", "scheme: linage"))

@@ -94,7 +94,9 @@ def test_run_writes_outputs(toy_registry, write_bench, tmp_path):
     ]:
         assert key in prov
     assert prov["massbench"]["version"] and prov["finished"]
-    assert (out / "leaderboard.md").read_text().count("| Linear |") == 1
+    main_table, natural_table = (out / "leaderboard.md").read_text().split("### Natural population")
+    assert main_table.count("| Linear |") == 1 and natural_table.count("| Linear |") == 1
+    assert lin["natural"]["n_test"] == 160 and lin["natural"]["scatter_dex"] > 0
     assert (out / "models" / "Linear" / "fold0" / "coef.npy").exists()
     assert (out / "report.md").exists()
 

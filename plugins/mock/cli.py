@@ -26,6 +26,11 @@ def generate(
         help="photon-list (the paper's SIXTE photon lists: no PSF, vignetting or background) "
         "or events (eROSITA PSF, vignetting, particle and sky background).",
     ),
+    selection: str = typer.Option(
+        "flat",
+        "--selection",
+        help="flat (the paper's sample, flattened in mass) or natural (drawn from the box's halos: the mass function).",
+    ),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, help="Processes (default: 2 for large catalogues)."
     ),
@@ -39,6 +44,8 @@ def generate(
 
     if mode not in ("photon-list", "events"):
         raise typer.BadParameter(f"must be 'photon-list' or 'events', got {mode!r}", param_hint="--mode")
+    if selection not in ("flat", "natural"):
+        raise typer.BadParameter(f"must be 'flat' or 'natural', got {selection!r}", param_hint="--selection")
     console = Console(stderr=True)
     t0 = time.time()
     with Progress(console=console, transient=True) as bar:
@@ -49,7 +56,7 @@ def generate(
             seed=seed,
             workers=workers,
             overwrite=overwrite,
-            config=MockConfig(mode=mode),
+            config=MockConfig(mode=mode, selection=selection),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(f"wrote {n_clusters} clusters to {directory} in {time.time() - t0:.1f} s", markup=False)

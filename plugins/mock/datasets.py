@@ -49,6 +49,9 @@ class ErositaMock:
     seed : generator seed (box realisation, observables, photons).
     mode : "photon-list" (default; what the paper's notebook reads: SIXTE photon lists, no PSF,
         vignetting or background) or "events" (eROSITA PSF, vignetting, particle and sky background).
+    selection : "flat" (default: the paper's sample, flattened in mass) or "natural" (clusters drawn
+        uniformly from the box's halos, so following the halo mass function: a survey's population);
+        a natural catalogue is another catalogue (its own raw directory and cache key).
     cache_dir : where raw files and processed arrays go (default: the run's cache directory).
     photons : "all" (default) or "icm": only the ICM photons reach the maps and counts (AGN, and in
         events mode the background, removed photon by photon with the mock's COMPONENT truth column).
@@ -73,6 +76,7 @@ class ErositaMock:
         photons: str = "all",
         neighbours: bool = True,
         core_excision: float = 0.0,
+        selection: str = "flat",
     ) -> None:
         if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or not 1 <= n_clusters <= MAX_CLUSTERS:
             raise ConfigError(
@@ -100,6 +104,12 @@ class ErositaMock:
                 f"dataset {self.name!r}: param 'core_excision' must be a number in [0, 1) (a radius in units of "
                 f"R500c; 0: none, 0.15: the core), got {core_excision!r}"
             )
+        if selection not in ("flat", "natural"):
+            raise ConfigError(
+                f"dataset {self.name!r}: param 'selection' must be 'flat' (the paper's flattened sample) or "
+                f"'natural' (the halo mass function), got {selection!r}"
+            )
+        self.selection = selection
         self.n_clusters = n_clusters
         self.seed = seed
         self.mode = mode
@@ -116,8 +126,13 @@ class ErositaMock:
             _cache_root(self.cache_dir, context)
             / self.name
             / "raw"
-            / f"n{self.n_clusters}-seed{self.seed}-{self.mode}-v{GENERATOR_VERSION}"
+            / f"n{self.n_clusters}-seed{self.seed}-{self.mode}{self._selection_tag}-v{GENERATOR_VERSION}"
         )
+
+    @property
+    def _selection_tag(self) -> str:
+        """'' for the flat selection (raw directories and cache keys as before the option), else '-<selection>'."""
+        return "" if self.selection == "flat" else f"-{self.selection}"
 
     def ensure_raw(self, context: Any = None) -> Path:
         """Generate the raw catalogue if it is not there yet (atomically: a temporary directory is renamed)."""
@@ -140,7 +155,7 @@ class ErositaMock:
             per = RAW_BYTES_PER_CLUSTER[self.mode]
             notice(
                 f"massbench: generating the {self.name} catalogue ({self.n_clusters} clusters, seed {self.seed}, "
-                f"{self.mode}) into {raw}; this is done once and takes about "
+                f"{self.mode}{', natural selection' if self.selection != 'flat' else ''}) into {raw}; this is done once and takes about "
                 f"{human_bytes(self.n_clusters * (per + PROCESSED_BYTES_PER_CLUSTER))} of disk "
                 f"({human_bytes(self.n_clusters * per)} raw files, the rest processed arrays). "
                 "See `massbench cache info`."
@@ -150,7 +165,7 @@ class ErositaMock:
                     tmp,
                     self.n_clusters,
                     self.seed,
-                    config=MockConfig(mode=self.mode),
+                    config=MockConfig(mode=self.mode, selection=self.selection),
                     progress=_progress_lines(self.n_clusters, "generated"),
                 )
             except BaseException:
@@ -174,6 +189,7 @@ class ErositaMock:
                 "seed": self.seed,
                 "mode": self.mode,
                 "version": GENERATOR_VERSION,
+                **({"selection": self.selection} if self.selection != "flat" else {}),
             },
             "raw_dir": str(raw),
         }

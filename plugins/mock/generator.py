@@ -60,6 +60,10 @@ class MockConfig:
     #: observation mode, one of xray.MODES: "photon-list" (the paper's SIXTE photon lists) or "events"
     mode: str = "photon-list"
     box_size: float = BOX_SIZE_HMPC
+    #: how clusters are chosen among the box's halos (halos.SELECTIONS): "flat" (the paper's flattened
+    #: selection) or "natural" (the mass function); written to the header only when natural, so that
+    #: flat catalogues stay byte-identical to those written before the option existed
+    selection: str = "flat"
 
     def header_cards(self) -> dict[str, tuple[Any, str]]:
         return {
@@ -69,7 +73,9 @@ class MockConfig:
             "AGNLMIN": (self.agn_log_lmin, "log10 faintest AGN L(0.5-2 keV) [erg/s]"),
             "GASSCALE": (self.gas_scale, "multiplier of the literature M_gas relation"),
             "MODE": (self.mode, "photon-list (no PSF/vignetting/bkg) or events"),
-        }
+        } | (
+            {"SELECT": (self.selection, "cluster selection: flat or natural (HMF)")} if self.selection != "flat" else {}
+        )
 
 
 HALOS_EXTRA = (
@@ -207,7 +213,7 @@ def cluster_tasks(
     if config.mode not in ("photon-list", "events"):
         raise ConfigError(f"mode must be 'photon-list' or 'events', got {config.mode!r}")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1]))
-    halos, lineages = build_halo_catalogue(rng, int(n_clusters), box=config.box_size)
+    halos, lineages = build_halo_catalogue(rng, int(n_clusters), box=config.box_size, selection=config.selection)
     n = len(halos)
     obs = ScalingModel(richness_norm=config.richness_norm).draw(halos.m500c, halos.redshift, rng, lineage=halos.tree_id)
     obs["M_gas"] = obs["M_gas"] * config.gas_scale

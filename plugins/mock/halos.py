@@ -25,6 +25,10 @@ Built here, step by step:
    together tilts the redshift distribution toward low z as the halos' abundance does. Both Table 1
    medians (log10 M 13.94, z 0.21) come out of this rule without adjustment (docs/mock.md). A catalogue with fewer clusters is a uniform random
    subset of this parent sample, so it keeps the paper's distributions.
+   ``selection="natural"`` (the dataset param ``selection: natural``) instead draws the clusters
+   uniformly at random from every (lineage, snapshot) halo in the mass range: the population of
+   the box volume at the 11 snapshots, following the mass function at each (a survey's
+   population, volume-limited, without its flux limit), for "train natural, test natural".
 """
 
 from __future__ import annotations
@@ -179,6 +183,30 @@ def flattened_selection(
     return [(int(pairs[i, 0]), int(pairs[i, 1])) for i in sel]
 
 
+def natural_selection(
+    masses: np.ndarray,
+    rng: np.random.Generator,
+    n_target: int,
+    log_m_min: float = LOG_M_MIN,
+    log_m_max: float = LOG_M_MAX,
+) -> list[tuple[int, int]]:
+    """Choose ``n_target`` (lineage, snapshot) pairs uniformly from every halo in the mass range, all snapshots together.
+
+    Every halo of the box at every snapshot is equally likely, so the sample follows the halo
+    mass function at each snapshot (and the snapshots' equal volumes in redshift).
+    """
+    lm = np.log10(np.maximum(masses, 1.0))
+    pairs = np.argwhere((lm >= log_m_min) & (lm < log_m_max))
+    if n_target > len(pairs):
+        raise ValueError(f"the box holds only {len(pairs)} halos in the mass range; asked for {n_target}")
+    sel = np.sort(rng.choice(len(pairs), size=n_target, replace=False))
+    return [(int(pairs[i, 0]), int(pairs[i, 1])) for i in sel]
+
+
+#: The dataset param ``selection``: how the catalogue's clusters are chosen among the box's halos.
+SELECTIONS = ("flat", "natural")
+
+
 @dataclass
 class Lineages:
     """Every lineage of the box (z = 0.066 mass >= 10^13 h^-1 Msun): masses and positions at each snapshot.
@@ -201,9 +229,19 @@ class Lineages:
 
 
 def build_halo_catalogue(
-    rng: np.random.Generator, n_clusters: int, box: float = BOX_SIZE_HMPC, parent_size: int = PARENT_SIZE
+    rng: np.random.Generator,
+    n_clusters: int,
+    box: float = BOX_SIZE_HMPC,
+    parent_size: int = PARENT_SIZE,
+    selection: str = "flat",
 ) -> tuple[HaloSample, Lineages]:
-    """The selected halos of a catalogue of ``n_clusters`` and every lineage of the box (for neighbours)."""
+    """The selected halos of a catalogue of ``n_clusters`` and every lineage of the box (for neighbours).
+
+    ``selection``: "flat" (the paper's flattened selection, step 4 above) or "natural" (uniform
+    over the box's halos: the mass function).
+    """
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be 'flat' or 'natural', got {selection!r}")
     snaps = np.array(sorted(SNAPSHOT_REDSHIFTS, reverse=True))  # 136 (z = 0.066) first
     zs = np.array([SNAPSHOT_REDSHIFTS[s] for s in snaps])
     z0 = float(zs[0])
@@ -215,7 +253,10 @@ def build_halo_catalogue(
     d0 = growth_factor(z0)
     dz = np.array([growth_factor(float(z)) for z in zs]) - d0
     lineages = Lineages(masses, snaps, zs, pos0, psi, dz, box)
-    chosen = flattened_selection(masses, rng, max(parent_size, n_clusters))
+    if selection == "natural":
+        chosen = natural_selection(masses, rng, n_clusters)
+    else:
+        chosen = flattened_selection(masses, rng, max(parent_size, n_clusters))
     if n_clusters < len(chosen):
         keep = np.sort(rng.choice(len(chosen), size=n_clusters, replace=False))
         chosen = [chosen[i] for i in keep]
