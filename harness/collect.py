@@ -11,7 +11,7 @@ import numpy as np
 
 from .metrics import LineageResampler, paired_difference, score
 from .plan import Prepared, Unit, plan_units, read_record, with_baseline
-from .population import catalogue_weights, natural_scores
+from .population import catalogue_weights, natural_scores, prior_corrected_bias
 from .prob_collect import DISTRIBUTION_COLUMNS, UnitDistributions, distribution_columns
 from .records import LeaderboardRow, UnitKey, UnitRecord
 from .results import atomic_write_text
@@ -143,6 +143,16 @@ def collect_rows(
             residuals[spec.label] = pr - cat.log10_m500c[idx][None, :]
             scored_idx[spec.label] = idx
             row.probabilistic = dists.scores(idx, sorted(per_repeat), residuals[spec.label], groups[idx], bench.cv.seed)
+            sigmas = dists.sigmas(idx, sorted(per_repeat))
+            if row.natural is not None and natural is not None and sigmas is not None:
+                row.natural.prior_corrected_bias_dex = float(
+                    np.mean(
+                        [
+                            prior_corrected_bias(m, sd, truth[idx], cat.redshift[idx], weights=natural.weights[idx])
+                            for m, sd in zip(pr, sigmas)
+                        ]
+                    )
+                )
         row.device_used = ", ".join(sorted({str(r.device_used) for r in recs if r.device_used}))
         row.train_seconds = float(sum(r.train_seconds or 0.0 for r in recs))
         rows.append(row)

@@ -375,6 +375,9 @@ class PopulationScores:
     n_clipped: int = 0
     mass_bins: list[PopulationBin] = field(default_factory=list)
     predicted_mass_bins: list[PopulationBin] = field(default_factory=list)
+    #: probabilistic rows only: the natural-population bias [dex] of eq. 6's prior-corrected means
+    #: (:func:`prior_corrected_bias`, mean over seed repeats); None for point estimators
+    prior_corrected_bias_dex: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -30,6 +30,7 @@ NATURAL_CSV_KEYS = [
     "natural_bias_ci95",
     "natural_robust_scatter_dex",
     "natural_n_eff",
+    "natural_prior_corrected_bias_dex",
 ]
 NATURAL_CSV_PAIRS = ("natural_scatter_ci95", "natural_bias_ci95")
 FIGURE = "bias_vs_mass_populations"
@@ -48,6 +49,7 @@ def natural_csv(r: LeaderboardRow) -> dict[str, Any]:
         "natural_bias_ci95": n.bias_ci95,
         "natural_robust_scatter_dex": n.robust_scatter_dex,
         "natural_n_eff": round(n.n_eff, 1),
+        "natural_prior_corrected_bias_dex": n.prior_corrected_bias_dex,
     }
 
 
@@ -58,6 +60,7 @@ def natural_markdown(rows: Sequence[LeaderboardRow], population: str = "flat") -
         return ""
     first = have[0].natural
     assert first is not None
+    corrected = any(r.natural is not None and r.natural.prior_corrected_bias_dex is not None for r in have)
     out = [
         f"\n{NATURAL_HEADING}\n",
         f"Test clusters importance-weighted to the {first.target} at each cluster's redshift, within the sample's "
@@ -69,8 +72,8 @@ def natural_markdown(rows: Sequence[LeaderboardRow], population: str = "flat") -
         )
         + " Bias in dex, 95 % lineage-bootstrap intervals.\n",
         "| label | flat scatter (dex) | natural scatter (dex) | 95% CI | flat bias (dex) | natural bias (dex) | "
-        "95% CI | natural robust (dex) |",
-        "|---|---|---|---|---|---|---|---|",
+        "95% CI | natural robust (dex) |" + (" natural bias, eq. 6 prior-corrected (dex) |" if corrected else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if corrected else ""),
     ]
     for r in have:
         n = r.natural
@@ -79,6 +82,13 @@ def natural_markdown(rows: Sequence[LeaderboardRow], population: str = "flat") -
             f"| {md_cell(r.label)} | {fixed(r.scatter_dex)} | {fixed(n.scatter_dex)} | {cell(n.scatter_ci95)} | "
             f"{fixed(r.bias_dex, sign=True)} | {fixed(n.bias_dex, sign=True)} | {interval(n.bias_ci95)} | "
             f"{fixed(n.robust_scatter_dex)} |"
+            + (f" {fixed(n.prior_corrected_bias_dex, sign=True)} |" if corrected else "")
+        )
+    if corrected:
+        out.append(
+            "\nPrior-corrected: each probabilistic row's predictive mean shifted by beta sigma^2 (eq. 6, in "
+            "ln M), beta the local slope of the mass function at the predicted mass and redshift; empty for "
+            "point estimators."
         )
     return "\n".join(out)
 

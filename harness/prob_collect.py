@@ -68,6 +68,19 @@ class UnitDistributions:
             per_repeat.append(_gather([got[i] for i in index.tolist()]))
         return score_distributions(per_repeat, residuals, groups, seed=seed)
 
+    def sigmas(self, index: np.ndarray, repeats: Sequence[int]) -> np.ndarray | None:
+        """Predictive standard deviations [dex], shape (repeats, len(index)), or None unless every unit
+        of those repeats gave a distribution for every cluster of ``index``."""
+        if self.point_units or any(k not in self.by_repeat for k in repeats):
+            return None
+        out = []
+        for k in repeats:
+            got = self.by_repeat[k]
+            if any(i not in got for i in index.tolist()):
+                return None
+            out.append([got[i][0].sigma[got[i][1]] for i in index.tolist()])
+        return np.asarray(out, dtype=np.float64)
+
 
 def _gather(items: list[tuple[ClusterScores, int]]) -> ClusterScores:
     """Cluster scores of several units, one cluster each, as one ClusterScores in the given order."""

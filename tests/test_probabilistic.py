@@ -333,3 +333,23 @@ def test_probabilistic_columns_render_and_sort_in_headless_chromium(inline_run, 
     cov = [float(r["cov68"]) for r in rows if r["cov68"]]
     assert len(cov) == 4 and cov == sorted(cov, reverse=True)
     assert all(r["cov68"] == "" for r in rows[len(cov) :])  # point rows stay last
+
+
+def test_natural_block_has_the_eq6_prior_corrected_bias_of_probabilistic_rows(inline_run):
+    """The natural block's prior-corrected bias: eq. 6's shift of each predictive mean, natural weights."""
+    from massbench.population import catalogue_weights, prior_corrected_bias
+
+    rows = {r["label"]: r for r in json.loads((inline_run / "leaderboard.json").read_text())}
+    assert rows["Point"]["natural"]["prior_corrected_bias_dex"] is None
+    with open(inline_run / "predictions.csv", newline="") as fh:
+        mine = sorted((p for p in csv.DictReader(fh) if p["label"] == "prob-gauss"), key=lambda p: p["cluster_id"])
+    cols = {k: np.array([float(p[k]) for p in mine]) for k in ("log10_m500c_true", "redshift")}
+    pred = np.array([float(p["log10_m500c_pred"]) for p in mine])
+    sigma = np.array([float(p["log10_m500c_sigma"]) for p in mine])
+    w = catalogue_weights(cols["log10_m500c_true"], cols["redshift"])
+    assert w is not None
+    expected = prior_corrected_bias(pred, sigma, cols["log10_m500c_true"], cols["redshift"], weights=w.weights)
+    got = rows["prob-gauss"]["natural"]["prior_corrected_bias_dex"]
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert got != pytest.approx(rows["prob-gauss"]["natural"]["bias_dex"], abs=1e-6)  # the correction moved it
+    assert "eq. 6 prior-corrected (dex)" in (inline_run / "leaderboard.md").read_text()
