@@ -120,10 +120,12 @@ class AblationTable:
     rows: list[AblationRow] = field(default_factory=list)
     n_boot: int = 1000
     seed: int = 0
+    left_out: list[str] = field(default_factory=list)  # files whose run (or whose reference's) has not finished
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "directory": self.directory,
+            "left_out": self.left_out,
             "bootstrap": {"n_boot": self.n_boot, "seed": self.seed, "resamples": "lineages (predictions.csv group)"},
             "ablations": [
                 {
@@ -369,6 +371,8 @@ def to_markdown(table: AblationTable, command: str = "") -> str:
     lines += ["", "What each file isolates:", ""]
     for f in table.files:
         lines.append(f"- `{f.path.name}`: {md_cell(f.description) or '(no header comment)'}")
+    if table.left_out:
+        lines += ["", f"Left out (run not finished): {', '.join(md_cell(x) for x in table.left_out)}."]
     if command:
         lines += ["", f"Command: `{command}`"]
     return "\n".join(lines) + "\n"
@@ -486,11 +490,18 @@ def run_ablations(
         say(f"[{i}/{len(files)}] {f.path.name} -> {run_dirs[f.stem]} (finished units are reused)")
         code = run(benches[f.stem], registry, make_options(run_dirs[f.stem])) if run is not None else 0
         status = max(status, int(code))
-    missing = [f.path.name for f in files if not (run_dirs[f.stem] / "predictions.csv").is_file()]
-    if missing:
+    done = {f.stem for f in files if (run_dirs[f.stem] / "predictions.csv").is_file()}
+    # a file is left out when its run has not finished, or when its ablation's reference has not
+    usable = [f for f in files if f.stem in done and groups_of(files)[f.ablation][0].stem in done]
+    if not usable:
         raise UserError(
-            f"{out}: no finished run for {', '.join(missing)}; run massbench ablate {directory} without --table-only"
+            f"{out}: no finished run for {', '.join(f.path.name for f in files)}; run massbench ablate {directory} "
+            "without --table-only"
         )
+    left_out = [f.path.name for f in files if f not in usable]
+    if left_out:
+        say(f"left out of the table (run not finished, or its reference's): {', '.join(left_out)}")
     order = {stem: [e.label for e in b.estimators] for stem, b in benches.items()}
-    table = build_table(files, run_dirs, str(directory), n_boot=n_boot, seed=seed, label_order=order)
+    table = build_table(usable, run_dirs, str(directory), n_boot=n_boot, seed=seed, label_order=order)
+    table.left_out = left_out
     return status, write_outputs(table, Path(out), command)
