@@ -162,7 +162,7 @@ def find_files(directory: Path) -> list[AblationFile]:
 
 
 def header_comment(path: Path) -> str:
-    """The file's leading comment block (what the ablation isolates), as one paragraph."""
+    """The first paragraph of the file's leading comment block (what the file isolates), as one line."""
     lines = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -170,8 +170,8 @@ def header_comment(path: Path) -> str:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     for line in text.splitlines():
         s = line.strip()
-        if not s.startswith("#"):
-            break
+        if not s.startswith("#") or (lines and not s.lstrip("#").strip()):
+            break  # the first paragraph: up to the first empty comment line
         lines.append(s.lstrip("#").strip())
     return " ".join(x for x in lines if x)
 
