@@ -405,7 +405,7 @@ def write_figure(table: AblationTable, path: Path) -> bool:
         ax.scatter(d, y, c=colours, zorder=3)
         ax.axvline(0.0, color="0.3", lw=0.8, ls="--")
         ax.set_yticks(y, [r.shown for r in rs])
-        ax.set_title(f"{n}: scatter minus the reference's [dex] (95 % paired lineage bootstrap)", fontsize=9)
+        ax.set_title(f"{n}: scatter minus the reference's, 95 % paired interval", fontsize=9)
     axes[-1, 0].set_xlabel("Δ scatter of log10 M500c [dex] (red: interval excludes 0)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
