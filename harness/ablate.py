@@ -163,7 +163,7 @@ def find_files(directory: Path) -> list[AblationFile]:
 
 def header_comment(path: Path) -> str:
     """The first paragraph of the file's leading comment block (what the file isolates), as one line."""
-    lines = []
+    lines: list[str] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
