@@ -120,10 +120,12 @@ class AblationTable:
     rows: list[AblationRow] = field(default_factory=list)
     n_boot: int = 1000
     seed: int = 0
+    left_out: list[str] = field(default_factory=list)  # files whose run (or whose reference's) has not finished
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "directory": self.directory,
+            "left_out": self.left_out,
             "bootstrap": {"n_boot": self.n_boot, "seed": self.seed, "resamples": "lineages (predictions.csv group)"},
             "ablations": [
                 {
@@ -160,16 +162,16 @@ def find_files(directory: Path) -> list[AblationFile]:
 
 
 def header_comment(path: Path) -> str:
-    """The file's leading comment block (what the ablation isolates), as one paragraph."""
-    lines = []
+    """The first paragraph of the file's leading comment block (what the file isolates), as one line."""
+    lines: list[str] = []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     for line in text.splitlines():
         s = line.strip()
-        if not s.startswith("#"):
-            break
+        if not s.startswith("#") or (lines and not s.lstrip("#").strip()):
+            break  # the first paragraph: up to the first empty comment line
         lines.append(s.lstrip("#").strip())
     return " ".join(x for x in lines if x)
 
@@ -369,6 +371,8 @@ def to_markdown(table: AblationTable, command: str = "") -> str:
     lines += ["", "What each file isolates:", ""]
     for f in table.files:
         lines.append(f"- `{f.path.name}`: {md_cell(f.description) or '(no header comment)'}")
+    if table.left_out:
+        lines += ["", f"Left out (run not finished): {', '.join(md_cell(x) for x in table.left_out)}."]
     if command:
         lines += ["", f"Command: `{command}`"]
     return "\n".join(lines) + "\n"
@@ -401,7 +405,7 @@ def write_figure(table: AblationTable, path: Path) -> bool:
         ax.scatter(d, y, c=colours, zorder=3)
         ax.axvline(0.0, color="0.3", lw=0.8, ls="--")
         ax.set_yticks(y, [r.shown for r in rs])
-        ax.set_title(f"{n}: scatter minus the reference's [dex] (95 % paired lineage bootstrap)", fontsize=9)
+        ax.set_title(f"{n}: scatter minus the reference's, 95 % paired interval", fontsize=9)
     axes[-1, 0].set_xlabel("Δ scatter of log10 M500c [dex] (red: interval excludes 0)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -486,11 +490,18 @@ def run_ablations(
         say(f"[{i}/{len(files)}] {f.path.name} -> {run_dirs[f.stem]} (finished units are reused)")
         code = run(benches[f.stem], registry, make_options(run_dirs[f.stem])) if run is not None else 0
         status = max(status, int(code))
-    missing = [f.path.name for f in files if not (run_dirs[f.stem] / "predictions.csv").is_file()]
-    if missing:
+    done = {f.stem for f in files if (run_dirs[f.stem] / "predictions.csv").is_file()}
+    # a file is left out when its run has not finished, or when its ablation's reference has not
+    usable = [f for f in files if f.stem in done and groups_of(files)[f.ablation][0].stem in done]
+    if not usable:
         raise UserError(
-            f"{out}: no finished run for {', '.join(missing)}; run massbench ablate {directory} without --table-only"
+            f"{out}: no finished run for {', '.join(f.path.name for f in files)}; run massbench ablate {directory} "
+            "without --table-only"
         )
+    left_out = [f.path.name for f in files if f not in usable]
+    if left_out:
+        say(f"left out of the table (run not finished, or its reference's): {', '.join(left_out)}")
     order = {stem: [e.label for e in b.estimators] for stem, b in benches.items()}
-    table = build_table(files, run_dirs, str(directory), n_boot=n_boot, seed=seed, label_order=order)
+    table = build_table(usable, run_dirs, str(directory), n_boot=n_boot, seed=seed, label_order=order)
+    table.left_out = left_out
     return status, write_outputs(table, Path(out), command)

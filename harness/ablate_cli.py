@@ -43,9 +43,9 @@ def ablate_cmd(
     from rich.markup import escape
 
     from .ablate import run_ablations
-    from .cli import registry
     from .errors import UserError
     from .options import EXECUTORS
+    from .registry import shared_registry
     from .runner import RunOptions
 
     if device not in ("auto", "cpu", "gpu"):
@@ -74,7 +74,7 @@ def ablate_cmd(
     code, written = run_ablations(
         directory,
         target,
-        registry(),
+        shared_registry(),
         options,
         say=lambda m: console.print(escape(m), highlight=False),
         run=run,

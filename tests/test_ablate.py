@@ -133,6 +133,25 @@ def test_ablate_errors_are_one_clear_message(tmp_path: Path, cli) -> None:
     assert r.returncode == 2 and "no finished run for a--0-ref.yaml" in _err(r)
 
 
+def test_table_only_leaves_out_unfinished_runs(ablation_dir: Path, tmp_path: Path, cli) -> None:
+    out = tmp_path / "out"
+    part = tmp_path / "part"
+    part.mkdir()
+    for name in ("agn--0-all.yaml", "agn--1-icm.yaml"):
+        (part / name).write_text((ablation_dir / name).read_text())
+    r = cli("ablate", str(part), "--out", str(out), "--executor", "inline", "--n-boot", "200")
+    assert r.returncode == 0, r.stderr
+    (part / "agn--2-core.yaml").write_text((ablation_dir / "agn--2-core.yaml").read_text())
+    (part / "other--0-ref.yaml").write_text((ablation_dir / "agn--0-all.yaml").read_text())
+    (part / "other--1-x.yaml").write_text((ablation_dir / "agn--1-icm.yaml").read_text())
+    r = cli("ablate", str(part), "--out", str(out), "--table-only", "--n-boot", "200")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "ablations.json").read_text())
+    assert doc["left_out"] == ["agn--2-core.yaml", "other--0-ref.yaml", "other--1-x.yaml"]
+    assert {x["file"] for x in doc["rows"]} == {"agn--0-all.yaml", "agn--1-icm.yaml"}
+    assert "Left out (run not finished): agn--2-core.yaml" in (out / "ablations.md").read_text()
+
+
 def test_shipped_ablation_files_are_valid_and_say_what_they_isolate() -> None:
     from massbench.ablate import find_files, groups_of
     from massbench.config import load_benchmark
