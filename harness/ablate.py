@@ -19,7 +19,6 @@ Rows are paired by ``cluster_id`` only where both runs have the same true mass f
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .compare import read_predictions
 from .errors import DataError, UserError
 from .metrics import LineageResampler, _percentile_interval, paired_difference, seed_halfwidth, widen
 
@@ -190,28 +190,10 @@ def groups_of(files: list[AblationFile]) -> dict[str, list[AblationFile]]:
 def read_run(run_dir: Path) -> RunRows:
     """``predictions.csv`` and ``leaderboard.json`` of a finished run; DataError naming the file."""
     path = Path(run_dir) / "predictions.csv"
-    residuals: dict[str, dict[int, dict[str, float]]] = {}
-    truth: dict[str, float] = {}
-    groups: dict[str, str] = {}
-    try:
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            need = {"cluster_id", "label", "log10_m500c_true", "log10_m500c_pred"}
-            if not need <= set(reader.fieldnames or []):
-                raise DataError(f"{path}: needs columns {', '.join(sorted(need))}; has {reader.fieldnames}")
-            for i, row in enumerate(reader, start=2):
-                try:
-                    t = float(row["log10_m500c_true"])
-                    r = float(row["log10_m500c_pred"]) - t
-                    rep = int(row.get("repeat") or 0)
-                except (TypeError, ValueError):
-                    raise DataError(f"{path}:{i}: log10_m500c_true/_pred or repeat is not a number") from None
-                cid = str(row["cluster_id"])
-                residuals.setdefault(row["label"], {}).setdefault(rep, {})[cid] = r
-                truth[cid] = t
-                groups.setdefault(cid, str(row.get("group") or cid))
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing; the run did not finish (run massbench ablate again to resume it)") from None
+    if not path.is_file():
+        raise DataError(f"{path}: missing; the run did not finish (run massbench ablate again to resume it)")
+    found, groups, truth = read_predictions(path)
+    residuals = {label: res.by_repeat for label, res in found.items()}
     lb_path = Path(run_dir) / "leaderboard.json"
     try:
         leaderboard = json.loads(lb_path.read_text())

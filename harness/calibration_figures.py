@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .report_figures import save_figure
+
 
 @dataclass
 class CalibrationFigures:
@@ -52,7 +54,7 @@ def pit_figure(row: Any, path: Path) -> Path:
     ax.set_ylim(bottom=0)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7, frameon=False)
-    return _save(fig, path, plt)
+    return save_figure(fig, path, plt)
 
 
 def reliability_figure(row: Any, path: Path) -> Path:
@@ -77,15 +79,7 @@ def reliability_figure(row: Any, path: Path) -> Path:
     ax.set_ylabel("empirical coverage", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7, frameon=False, loc="upper left")
-    return _save(fig, path, plt)
-
-
-def _save(fig: Any, path: Path, plt: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, plt)
 
 
 def write_calibration_figures(out: Path, rows: Sequence[Any]) -> list[CalibrationFigures]:

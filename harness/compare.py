@@ -40,8 +40,16 @@ class Residuals:
 
 def read_residuals(path: Path) -> tuple[dict[str, Residuals], dict[str, str]]:
     """``predictions.csv`` -> ({label: Residuals}, {cluster_id: lineage group}); DataError naming the file."""
+    out, groups, _ = read_predictions(path)
+    return out, groups
+
+
+def read_predictions(path: Path) -> tuple[dict[str, Residuals], dict[str, str], dict[str, float]]:
+    """``predictions.csv`` -> ({label: Residuals}, {cluster_id: lineage group}, {cluster_id: true log10
+    M500c [h^-1 Msun]}); DataError naming the file."""
     out: dict[str, Residuals] = {}
     groups: dict[str, str] = {}
+    truth: dict[str, float] = {}
     try:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
@@ -52,19 +60,21 @@ def read_residuals(path: Path) -> tuple[dict[str, Residuals], dict[str, str]]:
             name_col = "label" if "label" in (reader.fieldnames or []) else "estimator"
             for i, row in enumerate(reader, start=2):
                 try:
-                    r = float(row["log10_m500c_pred"]) - float(row["log10_m500c_true"])
+                    t = float(row["log10_m500c_true"])
+                    r = float(row["log10_m500c_pred"]) - t
                     rep = int(row.get("repeat") or 0)
                 except (TypeError, ValueError):
                     raise DataError(f"{path}:{i}: log10_m500c_true/_pred or repeat is not a number") from None
                 cid = str(row["cluster_id"])
                 res = out.setdefault(row[name_col], Residuals(row[name_col]))
                 res.by_repeat.setdefault(rep, {})[cid] = r
+                truth[cid] = t
                 groups.setdefault(cid, str(row.get("group") or cid))
     except FileNotFoundError:
         raise DataError(f"{path}: predictions.csv is missing; run or --resume the benchmark first") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text CSV file") from None
-    return out, groups
+    return out, groups, truth
 
 
 def _pick(label: str, have: dict[str, Residuals], path: Path) -> Residuals:

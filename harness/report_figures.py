@@ -102,7 +102,8 @@ def _panels(plt: Any, n: int, size: float = 3.0) -> tuple[Any, list[Any]]:
     return fig, flat[:n]
 
 
-def _save(fig: Any, path: Path, plt: Any) -> Path:
+def save_figure(fig: Any, path: Path, plt: Any) -> Path:
+    """Save ``fig`` as a PNG at ``path`` (parents created; no software stamp, so reruns are byte-stable) and close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})
@@ -130,7 +131,7 @@ def predicted_vs_true(preds: Sequence[EstimatorPredictions], path: Path) -> Path
         ax.set_xlabel(r"true $\log_{10} M_{500c}\ [h^{-1}M_\odot]$", fontsize=8)
         ax.set_ylabel(r"predicted $\log_{10} M_{500c}$", fontsize=8)
         ax.tick_params(labelsize=7)
-    return _save(fig, path, plt)
+    return save_figure(fig, path, plt)
 
 
 def residuals_vs(preds: Sequence[EstimatorPredictions], path: Path, against: str) -> Path:
@@ -156,7 +157,7 @@ def residuals_vs(preds: Sequence[EstimatorPredictions], path: Path, against: str
         ax.set_xlabel(r"true $\log_{10} M_{500c}\ [h^{-1}M_\odot]$" if against == "mass" else "redshift", fontsize=8)
         ax.set_ylabel(r"$\log_{10}(M_{\rm pred}/M_{\rm true})$", fontsize=8)
         ax.tick_params(labelsize=7)
-    return _save(fig, path, plt)
+    return save_figure(fig, path, plt)
 
 
 def scatter_per_fold(rows: Sequence[Any], path: Path) -> Path:
@@ -187,7 +188,7 @@ def scatter_per_fold(rows: Sequence[Any], path: Path) -> Path:
     ax.set_ylabel("scatter (dex)")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7, ncol=3, frameon=False)
-    return _save(fig, path, plt)
+    return save_figure(fig, path, plt)
 
 
 def have_matplotlib() -> bool:
