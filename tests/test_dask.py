@@ -430,7 +430,11 @@ def test_smoke_benchmark_dask_matches_local(tmp_path):
 
 
 def _close_leaderboard(ra: dict, rb: dict) -> None:
-    assert list(ra) == list(rb)
+    """Same rows and scores: deterministic rows exactly (and in the same order); trained networks within
+    tolerance, so two networks whose scatters lie close together may swap places."""
+    assert set(ra) == set(rb)
+    exact = [label for label, a in ra.items() if a.get("framework") in ("numpy", "")]
+    assert exact == [label for label in rb if label in exact]
     for label, a in ra.items():
         d = rb[label]
         assert a["status"] == d["status"], label
